@@ -1,0 +1,3 @@
+from embly_build.cli.app import main
+
+main()

@@ -1,0 +1,170 @@
+"""The `embly` command line. Exit codes: 0 ok, 1 a build failed, 2 usage or configuration."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+from embly_build.cli import exit_codes
+from embly_build.cli.connect import ClientOptions, connected_client
+from embly_build.cli.render import HumanRenderer, JsonRenderer
+from embly_build.errors import EmblyError
+
+app = typer.Typer(
+    name="embly",
+    help="Build embly functions (Rust crates) to WebAssembly with pinned Nix toolchains.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+ProjectOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--project", "-p", help="Project directory (default: search upward for embly.hcl)."
+    ),
+]
+ExecutorOpt = Annotated[
+    str | None,
+    typer.Option(
+        help="Where builds run: nix (in this process) or remote (default: user config, else nix)."
+    ),
+]
+RemoteOpt = Annotated[
+    str | None, typer.Option(help="Build server address: unix:/path/to/sock or HOST:PORT.")
+]
+JobsOpt = Annotated[
+    int | None, typer.Option("--jobs", "-j", min=1, help="Builds at once (default: CPU count).")
+]
+TargetOpt = Annotated[
+    str | None, typer.Option(help="Target triple of the .cwasm (default: this machine).")
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON event per line on stdout.")]
+VerboseOpt = Annotated[
+    bool, typer.Option("--verbose", "-v", help="Show every log line as it comes.")
+]
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="Print only failures.")]
+
+
+@app.command()
+def build(
+    functions: Annotated[
+        list[str] | None, typer.Argument(help="Functions to build (default: all).")
+    ] = None,
+    project: ProjectOpt = None,
+    executor: ExecutorOpt = None,
+    remote: RemoteOpt = None,
+    jobs: JobsOpt = None,
+    target: TargetOpt = None,
+    json_output: JsonOpt = False,
+    verbose: VerboseOpt = False,
+    quiet: QuietOpt = False,
+) -> None:
+    """Build all (or the named) functions once into <project>/embly_build/.
+
+    Exit code 0 when every build succeeded, 1 when one failed, 2 for usage or
+    configuration errors.
+    """
+    options = ClientOptions(project, executor, remote, jobs, target)
+    renderer = JsonRenderer() if json_output else HumanRenderer(verbose=verbose, quiet=quiet)
+    raise typer.Exit(_run(_build(options, functions or [], renderer)))
+
+
+async def _build(
+    options: ClientOptions, functions: list[str], renderer: JsonRenderer | HumanRenderer
+) -> int:
+    started = time.monotonic()
+    async with connected_client(options) as client:
+        results = await client.build(options.project or Path.cwd(), functions, renderer)
+    renderer.summary(results, time.monotonic() - started)
+    return exit_codes.OK if all(r.ok for r in results) else exit_codes.BUILD_FAILED
+
+
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def run(
+    function: Annotated[str, typer.Argument(help="The function to run.")],
+    args: Annotated[
+        list[str] | None, typer.Argument(help="Arguments for the function (after --).")
+    ] = None,
+    project: ProjectOpt = None,
+) -> None:
+    """Run a built function under wasmtime with WASI: `embly run greeter -- Ada`.
+
+    Loads embly_build/FUNCTION.cwasm (else the .wasm); stdout, stderr and the exit code
+    are the function's own.
+    """
+    from embly_build.cli.run_command import run_function
+
+    raise typer.Exit(_guard(lambda: run_function(project, function, args or [])))
+
+
+@app.command()
+def info(
+    project: ProjectOpt = None,
+    executor: ExecutorOpt = None,
+    remote: RemoteOpt = None,
+    json_output: JsonOpt = False,
+) -> None:
+    """Show the build server's platform, toolchains, and store statistics."""
+    from embly_build.cli.info_command import show_info
+
+    options = ClientOptions(project, executor, remote)
+    raise typer.Exit(_run(show_info(options, json_output)))
+
+
+@app.command()
+def toolchains(
+    provision: Annotated[
+        bool, typer.Option("--provision", help="Build the toolchains now.")
+    ] = False,
+) -> None:
+    """Show the pinned toolchains; with --provision, build them (nix-build, with GC roots)."""
+    from embly_build.cli.toolchains_command import show_toolchains
+
+    raise typer.Exit(_run(show_toolchains(provision)))
+
+
+@app.command()
+def serve(
+    listen: Annotated[
+        list[str] | None, typer.Option("--listen", help="unix:/path or HOST:PORT; repeatable.")
+    ] = None,
+    jobs: JobsOpt = None,
+    store: Annotated[
+        Path | None, typer.Option(help="State directory (default: EMBLY_HOME).")
+    ] = None,
+    executor: Annotated[str, typer.Option(help="How builds run: nix.")] = "nix",
+) -> None:
+    """Run a build server for `--executor remote` clients until stopped (Ctrl-C)."""
+    from embly_build.cli.serve_command import serve_forever
+
+    raise typer.Exit(_run(serve_forever(listen or [], jobs, store, executor)))
+
+
+def _run(coroutine: object) -> int:
+    return _guard(lambda: asyncio.run(coroutine))  # type: ignore[arg-type]
+
+
+def _guard(action: object) -> int:
+    try:
+        result = action()  # type: ignore[operator]
+    except EmblyError as error:
+        Console(stderr=True, highlight=False).print(f"[red]error:[/red] {escape(str(error))}")
+        return exit_codes.for_error(error)
+    except KeyboardInterrupt:
+        return exit_codes.INTERRUPTED
+    return int(result)
+
+
+def main() -> None:
+    app(prog_name="embly")
+
+
+if __name__ == "__main__":
+    main()

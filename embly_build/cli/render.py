@@ -1,0 +1,93 @@
+"""How build events look: JSON lines for scripts, or a readable report for people."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections import defaultdict
+from typing import TextIO
+
+from rich.console import Console
+from rich.markup import escape
+
+from embly_build.client.events import BuildFinished, BuildStarted, ClientEvent, LogLine
+
+
+class JsonRenderer:
+    def __init__(self, out: TextIO | None = None) -> None:
+        self._out = out or sys.stdout
+
+    def __call__(self, event: ClientEvent) -> None:
+        self._out.write(json.dumps(event.to_json()) + "\n")
+        self._out.flush()
+
+    def summary(self, results: list[BuildFinished], seconds: float) -> None:
+        return None
+
+
+class HumanRenderer:
+    """One line per finished function; a failed function's full log right under it.
+
+    Logs are kept per function until it finishes, so concurrent builds never interleave
+    their compiler output. With `verbose` every line is shown as it arrives.
+    """
+
+    def __init__(self, *, verbose: bool = False, quiet: bool = False) -> None:
+        self._console = Console(stderr=True, highlight=False)
+        self._verbose = verbose
+        self._quiet = quiet
+        self._logs: dict[str, list[LogLine]] = defaultdict(list)
+
+    def __call__(self, event: ClientEvent) -> None:
+        if isinstance(event, BuildStarted):
+            if self._verbose:
+                self._console.print(f"[dim]{event.function}: started[/dim]")
+        elif isinstance(event, LogLine):
+            if self._verbose:
+                self._console.print(f"[dim]{event.function} |[/dim] {escape(event.text)}")
+            elif event.stream != "server":
+                self._logs[event.function].append(event)
+            if event.stream == "client" and not self._quiet:
+                self._console.print(f"[dim]{event.function}: {escape(event.text)}[/dim]")
+        else:
+            self._finished(event)
+
+    def _finished(self, event: BuildFinished) -> None:
+        logs = self._logs.pop(event.function, [])
+        if event.ok:
+            if not self._quiet:
+                self._console.print(_result_line(event))
+            return
+        self._console.print(_result_line(event))
+        if not self._verbose:
+            for line in logs:
+                self._console.print(escape(line.text), soft_wrap=True)
+        if event.error:
+            self._console.print(f"[red]error:[/red] {escape(event.error)}")
+
+    def summary(self, results: list[BuildFinished], seconds: float) -> None:
+        if self._quiet and all(r.ok for r in results):
+            return
+        ok = sum(r.ok for r in results)
+        cached = sum(r.ok and r.cache_hit for r in results)
+        failed = len(results) - ok
+        parts = [f"{ok} ok" + (f" ({cached} cached)" if cached else "")]
+        if failed:
+            parts.append(f"[red]{failed} failed[/red]")
+        self._console.print(f"{', '.join(parts)} in {seconds:.1f}s")
+
+
+def _result_line(event: BuildFinished) -> str:
+    if not event.ok:
+        return f"[red]✗ {event.function}[/red]  {event.status}  {event.duration_ms / 1000:.1f}s"
+    state = "cached" if event.cache_hit else "built"
+    sizes = "  ".join(f"{kind} {_size(size)}" for kind, size in event.artifact_sizes.items())
+    return f"[green]✓ {event.function}[/green]  {state}  {event.duration_ms / 1000:.1f}s  {sizes}"
+
+
+def _size(count: int) -> str:
+    for unit in ("B", "KB", "MB"):
+        if count < 1024 or unit == "MB":
+            return f"{count:.0f} {unit}" if unit == "B" else f"{count:.1f} {unit}"
+        count /= 1024  # type: ignore[assignment]
+    return f"{count} B"

@@ -1,0 +1,62 @@
+"""`embly serve`: a build server on unix sockets and TCP until SIGINT/SIGTERM."""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import signal
+from dataclasses import replace
+from pathlib import Path
+
+from rich.console import Console
+
+from embly_build.errors import UsageError
+from embly_build.server.factory import create_service
+from embly_build.server.grpc_server import GrpcServer
+from embly_build.server.settings import ServerSettings
+from embly_build.transport.address import Address, parse_address
+
+
+async def serve_forever(
+    listen: list[str], jobs: int | None, store: Path | None, executor: str
+) -> int:
+    addresses = [parse_address(text) for text in listen or ["127.0.0.1:9276"]]
+    for address in addresses:
+        _refuse_plaintext_off_loopback(address)
+    settings = ServerSettings(executor=executor)
+    if jobs:
+        settings = replace(settings, jobs=jobs)
+    if store:
+        settings = replace(settings, home=store.absolute())
+    server = GrpcServer(create_service(settings))
+    await server.start(addresses)
+    console = Console(stderr=True, highlight=False)
+    console.print(
+        f"embly serve: listening on {', '.join(map(str, addresses))} "
+        f"(state in {settings.home}, {settings.jobs} jobs)"
+    )
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        await server.close()
+        console.print("embly serve: stopped")
+    return 0
+
+
+def _refuse_plaintext_off_loopback(address: Address) -> None:
+    if address.kind != "tcp":
+        return
+    host = "127.0.0.1" if address.host == "localhost" else address.host
+    try:
+        loopback = ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = False
+    if not loopback:
+        raise UsageError(
+            f"refusing to listen on {address} without TLS: this version serves TCP on "
+            "loopback addresses only; use a unix socket or 127.0.0.1:PORT"
+        )

@@ -1,0 +1,24 @@
+"""`embly toolchains`: show, or provision with --provision, the pinned toolchains."""
+
+from __future__ import annotations
+
+from rich.console import Console
+
+from embly_build.server.settings import ServerSettings
+from embly_build.server.toolchains import toolchain_provider
+
+
+async def show_toolchains(provision: bool) -> int:
+    settings = ServerSettings()
+    provider = toolchain_provider(settings.toolchains, settings.home)
+    console = Console(highlight=False)
+    console.print(f"provider    {provider.describe()}")
+    if not provision:
+        console.print("run `embly toolchains --provision` to build them now")
+        return 0
+    toolchain = await provider.provision("rust", on_log=lambda text: console.print(f"  {text}"))
+    console.print(f"rust        {toolchain.store_path}")
+    console.print(f"wasm target {toolchain.wasm_target}")
+    for tool, tool_version in sorted(toolchain.versions.items()):
+        console.print(f"  {tool:<11} {tool_version}")
+    return 0

@@ -1,0 +1,87 @@
+"""Fetch a build's artifacts and write them to <project>/embly_build/ atomically.
+
+Every artifact of a build is fetched into a temporary file first; only when all are
+complete are they renamed into place, so a failure leaves the previous ones untouched.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import tempfile
+from pathlib import Path
+
+from embly_build.errors import DigestMismatch, StoreError
+from embly_build.protocol import pb
+from embly_build.transport.api import BuildApi
+
+EXTENSIONS = {"wasm": ".wasm", "cwasm": ".cwasm"}
+
+
+def artifact_path(output_dir: Path, function: str, kind: str) -> Path:
+    return output_dir / f"{function}{EXTENSIONS[kind]}"
+
+
+def file_sha256(path: Path) -> str | None:
+    try:
+        with open(path, "rb") as handle:
+            return hashlib.file_digest(handle, "sha256").hexdigest()
+    except FileNotFoundError:
+        return None
+
+
+async def fetch_blob(api: BuildApi, digest: pb.Digest) -> bytes:
+    parts: list[bytes] = []
+    async for chunk in api.read_blob(pb.ReadBlobRequest(digest=digest)):
+        parts.append(chunk.data)
+    data = b"".join(parts)
+    if hashlib.sha256(data).hexdigest() != digest.sha256 or len(data) != digest.size_bytes:
+        raise DigestMismatch(f"the server sent blob {digest.sha256} with other content")
+    return data
+
+
+def _umask() -> int:
+    current = os.umask(0)
+    os.umask(current)
+    return current
+
+
+class ArtifactWriter:
+    """Stages artifacts for one function and publishes them together."""
+
+    def __init__(self, output_dir: Path, function: str) -> None:
+        self._output_dir = output_dir
+        self._function = function
+        self._staged: list[tuple[Path, Path]] = []
+
+    def stage(self, kind: str, data: bytes) -> Path:
+        final = artifact_path(self._output_dir, self._function, kind)
+        try:
+            self._output_dir.mkdir(parents=True, exist_ok=True)
+            fd, temp = tempfile.mkstemp(dir=self._output_dir, prefix=f".{final.name}.")
+            with os.fdopen(fd, "wb") as handle:
+                os.fchmod(handle.fileno(), 0o666 & ~_umask())
+                handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())
+        except OSError as exc:
+            self.discard()
+            raise StoreError(f"cannot write {final}: {exc.strerror}") from exc
+        self._staged.append((Path(temp), final))
+        return final
+
+    def publish(self, stale_kinds: tuple[str, ...] = ()) -> None:
+        """Rename every staged file into place; remove artifacts of `stale_kinds` that this
+        build did not produce, so a .cwasm never outlives the .wasm it was made from."""
+        for temp, final in self._staged:
+            os.replace(temp, final)
+        self._staged.clear()
+        for kind in stale_kinds:
+            artifact_path(self._output_dir, self._function, kind).unlink(missing_ok=True)
+
+    def discard(self) -> None:
+        for temp, _ in self._staged:
+            with contextlib.suppress(FileNotFoundError):
+                temp.unlink()
+        self._staged.clear()

@@ -1,0 +1,195 @@
+"""The client: index a project's functions, upload what is missing, build, fetch artifacts.
+
+It speaks only `BuildApi`, so the same code drives an in-process server, a local daemon
+or a remote one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import socket
+import time
+from collections.abc import AsyncIterator, Callable, Sequence
+from pathlib import Path
+
+import betterproto
+
+from embly_build.client.artifacts import ArtifactWriter, fetch_blob, file_sha256
+from embly_build.client.config import FunctionConfig, ProjectConfig, find_config, load_project
+from embly_build.client.events import BuildFinished, BuildStarted, ClientEvent, LogLine
+from embly_build.client.index import FunctionInputs, index_function
+from embly_build.client.log_paths import LogPathMapper
+from embly_build.client.server_errors import server_errors
+from embly_build.client.tree import input_tree
+from embly_build.client.upload import upload_missing
+from embly_build.protocol import enums, pb
+from embly_build.transport.api import BuildApi
+from embly_build.wasm.aot import compile_cwasm, host_triple, wasmtime_version
+
+_STATUS_NAMES = {
+    pb.BuildStatus.SUCCEEDED: "ok",
+    pb.BuildStatus.FAILED: "failed",
+    pb.BuildStatus.CANCELLED: "cancelled",
+}
+_STREAM_NAMES = {
+    pb.LogStream.STDOUT: "stdout",
+    pb.LogStream.STDERR: "stderr",
+    pb.LogStream.SERVER: "server",
+}
+
+
+def project_id(project: ProjectConfig) -> str:
+    """Names this project's build spaces on the server: stable per machine and directory."""
+    origin = f"{socket.gethostname()}:{project.root}"
+    return hashlib.sha256(origin.encode()).hexdigest()[:24]
+
+
+def load(project_dir: Path | str | None = None) -> ProjectConfig:
+    return load_project(find_config(Path(project_dir or Path.cwd()).absolute()))
+
+
+class Client:
+    def __init__(self, api: BuildApi, address: str = "inproc", *, target: str = "") -> None:
+        self._api = api
+        self._address = address
+        self.target = target or host_triple()
+
+    async def server_info(self) -> pb.ServerInfo:
+        async with server_errors(self._address):
+            return await self._api.get_server_info(pb.GetServerInfoRequest())
+
+    async def build(
+        self,
+        project: ProjectConfig | Path | str,
+        functions: Sequence[str] = (),
+        on_event: Callable[[ClientEvent], None] | None = None,
+    ) -> list[BuildFinished]:
+        """Build the named functions (all when none are named); return their results."""
+        results = []
+        async for event in self.build_events(project, functions):
+            if on_event:
+                on_event(event)
+            if isinstance(event, BuildFinished):
+                results.append(event)
+        return results
+
+    async def build_events(
+        self, project: ProjectConfig | Path | str, functions: Sequence[str] = ()
+    ) -> AsyncIterator[ClientEvent]:
+        config = project if isinstance(project, ProjectConfig) else load(project)
+        selected = config.select(functions)
+        indexed = await asyncio.to_thread(_index_all, config, selected)
+        async with server_errors(self._address):
+            uploaded = await upload_missing(
+                self._api, [f for inputs in indexed for f in inputs.files]
+            )
+        queue: asyncio.Queue[ClientEvent | None] = asyncio.Queue()
+        claimed: set[str] = set()
+        builds = []
+        for function, inputs in zip(selected, indexed, strict=True):
+            ours = {f.sha256: f.size for f in inputs.files if f.sha256 in uploaded.missing}
+            sent = sum(size for sha, size in ours.items() if sha not in claimed)
+            claimed.update(ours)
+            builds.append(self._build_one(config, function, inputs, sent, queue.put_nowait))
+        runner = asyncio.ensure_future(asyncio.gather(*builds))
+        runner.add_done_callback(lambda _: queue.put_nowait(None))
+        try:
+            while (event := await queue.get()) is not None:
+                yield event
+            runner.result()
+        finally:
+            if not runner.done():
+                runner.cancel()
+                await asyncio.gather(runner, return_exceptions=True)
+
+    async def _build_one(
+        self,
+        config: ProjectConfig,
+        function: FunctionConfig,
+        inputs: FunctionInputs,
+        uploaded_bytes: int,
+        emit: Callable[[ClientEvent], None],
+    ) -> None:
+        started = time.monotonic()
+        emit(BuildStarted(function.name, uploaded_bytes))
+        mapper = LogPathMapper(inputs.root)
+        request = pb.BuildRequest(
+            project_id=project_id(config),
+            function=pb.FunctionSpec(
+                name=function.name, runtime=function.runtime, path=inputs.crate_dir
+            ),
+            input_tree=input_tree(inputs),
+            target=self.target,
+            options=pb.BuildOptions(
+                strip=True, opt_level="O2", aot=True, wasmtime_version=wasmtime_version()
+            ),
+        )
+        finished = pb.Finished(status=enums.FAILED, error="the server sent no result")
+        async with server_errors(self._address):
+            async for event in self._api.build(request):
+                _, value = betterproto.which_one_of(event, "event")
+                if isinstance(value, pb.LogLine):
+                    stream = _STREAM_NAMES.get(value.stream, "server")
+                    emit(LogLine(function.name, stream, mapper(value.text), value.step))
+                elif isinstance(value, pb.Finished):
+                    finished = value
+            paths: dict[str, str] = {}
+            sizes: dict[str, int] = {}
+            if finished.status == pb.BuildStatus.SUCCEEDED:
+                paths, sizes = await self._save_artifacts(config, function.name, finished, emit)
+        emit(
+            BuildFinished(
+                function=function.name,
+                status=_STATUS_NAMES.get(finished.status, "failed"),
+                cache_hit=finished.cache_hit,
+                artifacts=paths,
+                artifact_sizes=sizes,
+                uploaded_bytes=uploaded_bytes,
+                duration_ms=int((time.monotonic() - started) * 1000),
+                action_digest=finished.action_digest,
+                error=mapper(finished.error),
+            )
+        )
+
+    async def _save_artifacts(
+        self,
+        config: ProjectConfig,
+        function: str,
+        finished: pb.Finished,
+        emit: Callable[[ClientEvent], None],
+    ) -> tuple[dict[str, str], dict[str, int]]:
+        writer = ArtifactWriter(config.output_dir, function)
+        blobs: dict[str, bytes] = {}
+        try:
+            for artifact in finished.artifacts:
+                path = config.output_dir / f"{function}.{artifact.kind}"
+                if file_sha256(path) == artifact.digest.sha256:
+                    blobs[artifact.kind] = b""  # already in place
+                    continue
+                blobs[artifact.kind] = await fetch_blob(self._api, artifact.digest)
+                writer.stage(artifact.kind, blobs[artifact.kind])
+            if "cwasm" not in blobs and "wasm" in blobs:
+                emit(
+                    LogLine(
+                        function,
+                        "client",
+                        "compiling .cwasm on this machine: "
+                        + (finished.aot_skipped_reason or "the server made none"),
+                        "aot",
+                    )
+                )
+                wasm = blobs["wasm"] or (config.output_dir / f"{function}.wasm").read_bytes()
+                blobs["cwasm"] = await asyncio.to_thread(compile_cwasm, wasm, self.target)
+                writer.stage("cwasm", blobs["cwasm"])
+            writer.publish()
+        except BaseException:
+            writer.discard()
+            raise
+        paths = {kind: str(config.output_dir / f"{function}.{kind}") for kind in blobs}
+        sizes = {kind: Path(p).stat().st_size for kind, p in paths.items()}
+        return paths, sizes
+
+
+def _index_all(config: ProjectConfig, functions: list[FunctionConfig]) -> list[FunctionInputs]:
+    return [index_function(f.path, f.sources, config.output_dir) for f in functions]

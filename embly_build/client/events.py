@@ -1,0 +1,70 @@
+"""What a client build reports, function by function. `--json` prints `to_json()` per event."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class BuildStarted:
+    function: str
+    uploaded_bytes: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "event": "build_started",
+            "function": self.function,
+            "uploaded_bytes": self.uploaded_bytes,
+        }
+
+
+@dataclass(frozen=True)
+class LogLine:
+    function: str
+    stream: str  # "stdout" | "stderr" | "server" | "client"
+    text: str
+    step: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "event": "log",
+            "function": self.function,
+            "stream": self.stream,
+            "step": self.step,
+            "text": self.text,
+        }
+
+
+@dataclass(frozen=True)
+class BuildFinished:
+    function: str
+    status: str  # "ok" | "failed" | "cancelled"
+    cache_hit: bool
+    artifacts: dict[str, str] = field(default_factory=dict)  # kind ("wasm"/"cwasm") -> path
+    artifact_sizes: dict[str, int] = field(default_factory=dict)
+    uploaded_bytes: int = 0
+    duration_ms: int = 0
+    action_digest: str = ""
+    error: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "event": "build_finished",
+            "function": self.function,
+            "status": self.status,
+            "cache_hit": self.cache_hit,
+            "artifacts": self.artifacts,
+            "artifact_sizes": self.artifact_sizes,
+            "uploaded_bytes": self.uploaded_bytes,
+            "duration_ms": self.duration_ms,
+            "action_digest": self.action_digest,
+            "error": self.error or None,
+        }
+
+
+ClientEvent = BuildStarted | LogLine | BuildFinished

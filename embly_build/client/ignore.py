@@ -1,0 +1,205 @@
+"""Which paths under a function's input directories are not inputs.
+
+Each rule is a small callable `filter(path, is_dir) -> bool` (True = ignored) and rules compose
+with `|`. The indexer and the file watcher share the one filter built by `input_filter`, so a
+file that is not indexed never triggers a rebuild either.
+
+Paths are absolute. A path below an ignored directory is ignored, so a filter gives the same
+answer whether it is asked while walking a tree top-down or about one deep path (a watcher event).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+from pathspec import GitIgnoreSpec
+
+from embly_build.errors import InputError
+
+ALWAYS_IGNORED_DIR_NAMES = frozenset({".git"})
+
+
+class IgnoreFilter:
+    """Base of all filters: `filter(path, is_dir)` is True when `path` is not an input."""
+
+    def __call__(self, path: Path, is_dir: bool) -> bool:
+        raise NotImplementedError
+
+    def __or__(self, other: IgnoreFilter) -> IgnoreFilter:
+        return AnyOf((self, other))
+
+
+class AnyOf(IgnoreFilter):
+    """Ignores what any of its filters ignores."""
+
+    def __init__(self, filters: Iterable[IgnoreFilter]) -> None:
+        self.filters = tuple(filters)
+
+    def __call__(self, path: Path, is_dir: bool) -> bool:
+        return any(f(path, is_dir) for f in self.filters)
+
+
+class PathFilter(IgnoreFilter):
+    """Ignores the given paths and everything below them."""
+
+    def __init__(self, paths: Iterable[Path]) -> None:
+        self.paths = tuple(paths)
+
+    def __call__(self, path: Path, is_dir: bool) -> bool:
+        return any(path.is_relative_to(p) for p in self.paths)
+
+
+class ScopedFilter(IgnoreFilter):
+    """A rule judged on each directory between the innermost root holding `path` and `path`.
+
+    Roots themselves are never ignored: they were named as inputs on purpose. Paths outside
+    every root are not this filter's business and are never ignored.
+    """
+
+    def __init__(self, roots: Iterable[Path]) -> None:
+        # Innermost first, so `_root_of` finds the deepest root containing a path.
+        self.roots = tuple(sorted(set(roots), key=lambda r: len(r.parts), reverse=True))
+
+    def __call__(self, path: Path, is_dir: bool) -> bool:
+        root = self._root_of(path)
+        if root is None or path == root:
+            return False
+        if path.parent != root and self(path.parent, True):
+            return True
+        return self.ignores(root, path, is_dir)
+
+    def ignores(self, root: Path, path: Path, is_dir: bool) -> bool:
+        """Whether `path` itself is ignored, its parent directories being known not to be."""
+        raise NotImplementedError
+
+    def _root_of(self, path: Path) -> Path | None:
+        return next((r for r in self.roots if path.is_relative_to(r)), None)
+
+
+class DirNameFilter(ScopedFilter):
+    """Ignores directories with one of the given names."""
+
+    def __init__(self, roots: Iterable[Path], names: Iterable[str]) -> None:
+        super().__init__(roots)
+        self.names = frozenset(names)
+
+    def ignores(self, root: Path, path: Path, is_dir: bool) -> bool:
+        return is_dir and path.name in self.names
+
+
+class CargoTargetFilter(ScopedFilter):
+    """Ignores cargo's output: a directory named `target` next to a Cargo.toml."""
+
+    def ignores(self, root: Path, path: Path, is_dir: bool) -> bool:
+        return is_dir and path.name == "target" and (path.parent / "Cargo.toml").is_file()
+
+
+class GitIgnoreFilter(ScopedFilter):
+    """Honours .gitignore files as git does.
+
+    Below a root, every directory's .gitignore applies to paths beneath it and the deepest one
+    with a matching pattern decides. Above a root, .gitignore files up to the repository
+    (the nearest directory holding `.git`) apply too, except their patterns that match the root
+    or a directory on the way to it: naming a directory as an input overrides ignoring it.
+
+    Parsed .gitignore files and directory decisions are cached: after a .gitignore changes,
+    build a new filter.
+    """
+
+    def __init__(self, roots: Iterable[Path]) -> None:
+        super().__init__(roots)
+        self._above: dict[Path, list[Path]] = {r: _dirs_above(r, self.roots) for r in self.roots}
+        self._specs: dict[tuple[Path, Path | None], GitIgnoreSpec | None] = {}
+        self._dirs: dict[Path, bool] = {}
+
+    def __call__(self, path: Path, is_dir: bool) -> bool:
+        if not is_dir:
+            return super().__call__(path, is_dir)
+        known = self._dirs.get(path)
+        if known is None:
+            known = self._dirs[path] = super().__call__(path, is_dir)
+        return known
+
+    def ignores(self, root: Path, path: Path, is_dir: bool) -> bool:
+        # Deepest .gitignore first: the first one with a matching pattern decides.
+        directory = path.parent
+        while True:
+            decided = self._check(self._spec(directory, None), directory, path, is_dir)
+            if decided is not None:
+                return decided
+            if directory == root:
+                break
+            directory = directory.parent
+        for above in reversed(self._above[root]):
+            decided = self._check(self._spec(above, root), above, path, is_dir)
+            if decided is not None:
+                return decided
+        return False
+
+    @staticmethod
+    def _check(
+        spec: GitIgnoreSpec | None, directory: Path, path: Path, is_dir: bool
+    ) -> bool | None:
+        if spec is None:
+            return None
+        relative = path.relative_to(directory).as_posix() + ("/" if is_dir else "")
+        return spec.check_file(relative).include
+
+    def _spec(self, directory: Path, root: Path | None) -> GitIgnoreSpec | None:
+        """The .gitignore of `directory`; for a directory above `root`, without the patterns
+        that would ignore `root` itself."""
+        key = (directory, root)
+        if key not in self._specs:
+            spec = _read_gitignore(directory) if root is None else self._spec(directory, None)
+            if spec is not None and root is not None:
+                spec = _without_patterns_matching(spec, _dir_chain(directory, root))
+            self._specs[key] = spec
+        return self._specs[key]
+
+
+def input_filter(roots: Sequence[Path], output_dir: Path) -> IgnoreFilter:
+    """The one filter for a function's input directories."""
+    resolved = [r.resolve() for r in roots]
+    return AnyOf(
+        (
+            PathFilter([output_dir.resolve()]),
+            DirNameFilter(resolved, ALWAYS_IGNORED_DIR_NAMES),
+            CargoTargetFilter(resolved),
+            GitIgnoreFilter(resolved),
+        )
+    )
+
+
+def _dirs_above(root: Path, roots: Sequence[Path]) -> list[Path]:
+    """Directories strictly above `root` whose .gitignore applies, outermost first.
+
+    They reach up to the nearest directory holding `.git`; without one, up to the outermost
+    root containing `root`, so nested roots see the same rules as the tree they sit in.
+    """
+    repository = next((d for d in (root, *root.parents) if (d / ".git").exists()), None)
+    if repository is None:
+        repository = min((r for r in roots if root.is_relative_to(r)), key=lambda r: len(r.parts))
+    return [d for d in reversed(root.parents) if d.is_relative_to(repository)]
+
+
+def _dir_chain(directory: Path, root: Path) -> list[str]:
+    """`root` and the directories between `directory` and it, relative to `directory`."""
+    parts = root.relative_to(directory).parts
+    return ["/".join(parts[: i + 1]) + "/" for i in range(len(parts))]
+
+
+def _without_patterns_matching(spec: GitIgnoreSpec, dirs: Sequence[str]) -> GitIgnoreSpec:
+    kept = [p for p in spec.patterns if all(p.match_file(d) is None for d in dirs)]
+    return GitIgnoreSpec(kept)
+
+
+def _read_gitignore(directory: Path) -> GitIgnoreSpec | None:
+    file = directory / ".gitignore"
+    try:
+        text = file.read_text(encoding="utf-8", errors="surrogateescape")
+    except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+        return None
+    except OSError as exc:
+        raise InputError(f"cannot read {file}: {exc.strerror}; fix its permissions") from exc
+    return GitIgnoreSpec.from_lines(text.splitlines())

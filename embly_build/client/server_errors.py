@@ -1,0 +1,41 @@
+"""Turn what the transport raises into embly errors with advice."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+
+from grpclib import GRPCError
+from grpclib.const import Status
+from grpclib.exceptions import StreamTerminatedError
+
+from embly_build.errors import (
+    EmblyError,
+    EnvironmentProblem,
+    ProtocolError,
+    ServerError,
+    StoreError,
+)
+
+_KIND_FOR_STATUS: dict[Status, type[EmblyError]] = {
+    Status.INVALID_ARGUMENT: ProtocolError,
+    Status.FAILED_PRECONDITION: EnvironmentProblem,
+    Status.RESOURCE_EXHAUSTED: StoreError,
+}
+
+
+@contextlib.asynccontextmanager
+async def server_errors(address: str) -> AsyncIterator[None]:
+    try:
+        yield
+    except GRPCError as error:
+        kind = _KIND_FOR_STATUS.get(error.status, ServerError)
+        detail = error.message or error.status.name
+        if kind is ServerError:
+            detail = f"build server at {address} failed: {detail}"
+        raise kind(detail) from error
+    except (ConnectionError, FileNotFoundError, StreamTerminatedError) as error:
+        raise ServerError(
+            f"cannot reach the build server at {address} ({error}): is `embly serve` running "
+            "there? Check the address, or build in-process with `--executor nix`"
+        ) from error

@@ -1,0 +1,43 @@
+"""The user's configuration file (TOML at EMBLY_CONFIG), written by `embly setup`.
+
+executor = "nix"          # nix | docker | remote
+remote = "unix:/run/embly.sock"
+toolchains = "host"       # host | nixpkgs
+jobs = 4
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+from embly_build.errors import ConfigError
+
+_KEYS = {"executor": str, "remote": str, "toolchains": str, "jobs": int}
+
+
+@dataclass(frozen=True)
+class UserConfig:
+    executor: str | None = None
+    remote: str | None = None
+    toolchains: str | None = None
+    jobs: int | None = None
+
+
+def load_user_config(path: Path) -> UserConfig:
+    try:
+        raw = tomllib.loads(path.read_text())
+    except FileNotFoundError:
+        return UserConfig()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read {path}: {exc}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: {exc}; fix the file or set EMBLY_CONFIG elsewhere") from exc
+    for key, value in raw.items():
+        expected = _KEYS.get(key)
+        if expected is None:
+            raise ConfigError(f"{path}: unknown key {key!r}; known keys: {', '.join(_KEYS)}")
+        if not isinstance(value, expected) or isinstance(value, bool):
+            raise ConfigError(f"{path}: {key} must be a {expected.__name__}")
+    return UserConfig(**raw)

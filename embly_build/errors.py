@@ -1,0 +1,67 @@
+"""One error hierarchy. Every message says what went wrong and what to do about it.
+
+The CLI maps these to exit codes in one place (`embly_build.cli.exit_codes`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+
+class EmblyError(Exception):
+    """Base of every error embly-build reports to a user."""
+
+
+@dataclass(frozen=True)
+class SourceLocation:
+    file: Path
+    line: int
+    column: int
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.column}"
+
+
+class ConfigError(EmblyError):
+    """embly.hcl is missing, malformed or refers to something that does not exist."""
+
+    def __init__(self, message: str, location: SourceLocation | None = None) -> None:
+        self.location = location
+        super().__init__(f"{location}: {message}" if location else message)
+
+
+class UsageError(EmblyError):
+    """The command line asks for something that cannot be done (e.g. an unknown function)."""
+
+
+class InputError(EmblyError):
+    """A function's inputs cannot be indexed (a symlink leaving them, an unreadable file)."""
+
+
+class EnvironmentProblem(EmblyError):
+    """Something this machine needs is missing: nix, a toolchain, a tool."""
+
+
+class StoreError(EmblyError):
+    """The content-addressed store cannot read or write (full disk, corrupt blob)."""
+
+
+class DigestMismatch(StoreError):
+    """Bytes do not hash to the digest they were sent under."""
+
+
+class ProtocolError(EmblyError):
+    """A request or response breaks the protocol (hostile path, missing field)."""
+
+
+class ServerError(EmblyError):
+    """The build server answered with an error or could not be reached."""
+
+
+class BuildFailed(EmblyError):
+    """A build ran and failed (compile error, tool failure)."""
+
+
+class BuildCancelled(EmblyError):
+    """A build was cancelled before it finished."""

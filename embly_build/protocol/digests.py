@@ -1,0 +1,39 @@
+"""sha256 digests of blobs and of input trees."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+
+from embly_build.errors import ProtocolError
+from embly_build.protocol import pb
+
+_SHA256_HEX = re.compile(r"[0-9a-f]{64}")
+CHUNK_SIZE = 1024 * 1024  # largest blob chunk in one message, per the protocol
+
+
+def digest_of_bytes(data: bytes) -> pb.Digest:
+    return pb.Digest(sha256=hashlib.sha256(data).hexdigest(), size_bytes=len(data))
+
+
+def digest_key(digest: pb.Digest) -> tuple[str, int]:
+    """A hashable identity for a digest (messages themselves are not hashable)."""
+    return (digest.sha256, digest.size_bytes)
+
+
+def check_digest(digest: pb.Digest | None, what: str = "digest") -> pb.Digest:
+    """Reject a digest that is absent, not lowercase sha256 hex, or has a negative size."""
+    if digest is None or not _SHA256_HEX.fullmatch(digest.sha256):
+        raise ProtocolError(f"{what} must carry a lowercase hex sha256 (64 characters)")
+    if digest.size_bytes < 0:
+        raise ProtocolError(f"{what} has a negative size")
+    return digest
+
+
+def sorted_tree(files: list[pb.FileNode]) -> pb.InputTree:
+    return pb.InputTree(files=sorted(files, key=lambda node: node.path))
+
+
+def input_tree_digest(tree: pb.InputTree) -> str:
+    """Canonical digest of an input tree: sha256 over its serialised, path-sorted nodes."""
+    return hashlib.sha256(bytes(sorted_tree(list(tree.files)))).hexdigest()

@@ -1,0 +1,33 @@
+"""The action key: sha256 over everything that decides a build's outputs.
+
+(toolchain identity, input tree digest, runtime, crate path, command, wasm target,
+post-processing options, AOT target and wasmtime version). Nothing else: not the
+function's name, the project's path or the build space's location.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+
+
+@dataclass(frozen=True)
+class ActionInputs:
+    toolchain_identity: str
+    input_tree_digest: str
+    runtime: str
+    crate_dir: str
+    command: Sequence[str]
+    wasm_target: str
+    postprocess: Sequence[str]
+    aot_target: str  # empty when no .cwasm is produced
+    wasmtime_version: str
+
+    def key(self) -> str:
+        fields = asdict(self)
+        fields["command"] = list(self.command)
+        fields["postprocess"] = list(self.postprocess)
+        canonical = json.dumps(fields, sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(canonical.encode()).hexdigest()

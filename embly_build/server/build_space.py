@@ -1,0 +1,138 @@
+"""Build spaces: one stable directory per (project, function), synced from the CAS.
+
+Only files whose content changed are written (with a fresh mtime, so cargo sees them as
+changed); files no longer in the input tree are deleted; unchanged files keep their mtime,
+so cargo's incremental state stays valid. A manifest of what the space holds makes a sync
+cost a stat per file. The manifest is removed while a sync runs: an interrupted sync is
+detected and the next one compares contents instead of trusting it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from embly_build.protocol import pb
+from embly_build.protocol.paths import check_tree_path
+from embly_build.server.store import ContentStore, disk_error
+
+_Entry = tuple[str, int, bool]  # sha256, size, executable
+
+
+@dataclass(frozen=True)
+class SyncResult:
+    written: int
+    removed: int
+    unchanged: int
+
+
+class BuildSpace:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.src = root / "src"
+        self._manifest = root / "manifest.json"
+
+    def sync(self, tree: pb.InputTree, store: ContentStore) -> SyncResult:
+        wanted = {node.path: _entry(node) for node in tree.files}
+        for path in wanted:
+            check_tree_path(path)
+        previous = self._read_manifest()
+        self._manifest.unlink(missing_ok=True)
+        try:
+            self.src.mkdir(parents=True, exist_ok=True)
+            removed = self._remove_stale(wanted, previous)
+            written = 0
+            for node in tree.files:
+                if not self._is_current(node.path, wanted[node.path], previous):
+                    self._write(node, store)
+                    written += 1
+            self._write_manifest(wanted)
+        except OSError as exc:
+            raise disk_error(exc, self.root) from exc
+        return SyncResult(written=written, removed=removed, unchanged=len(wanted) - written)
+
+    def _is_current(self, path: str, entry: _Entry, previous: dict[str, _Entry] | None) -> bool:
+        target = self.src / path
+        try:
+            stat = target.lstat()
+        except FileNotFoundError:
+            return False
+        if not target.is_file() or target.is_symlink() or stat.st_size != entry[1]:
+            return False
+        if bool(stat.st_mode & 0o100) != entry[2]:
+            return False
+        if previous is not None:
+            return previous.get(path) == entry
+        return _sha256_of(target) == entry[0]
+
+    def _write(self, node: pb.FileNode, store: ContentStore) -> None:
+        target = self.src / node.path
+        _clear_path_for_file(self.src, target)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        temp = target.with_name(f".{target.name}.embly-tmp")
+        shutil.copyfile(store.path_of(node.digest), temp)
+        os.chmod(temp, 0o755 if node.executable else 0o644)
+        os.replace(temp, target)
+
+    def _remove_stale(self, wanted: dict[str, _Entry], previous: dict[str, _Entry] | None) -> int:
+        if previous is not None:
+            stale = [self.src / path for path in previous if path not in wanted]
+        else:
+            # No trustworthy record of what we wrote: the space mirrors the tree exactly.
+            stale = [
+                path
+                for path in self.src.rglob("*")
+                if not path.is_dir() and path.relative_to(self.src).as_posix() not in wanted
+            ]
+        for path in stale:
+            path.unlink(missing_ok=True)
+            _remove_empty_parents(path.parent, self.src)
+        return len(stale)
+
+    def _read_manifest(self) -> dict[str, _Entry] | None:
+        try:
+            raw = json.loads(self._manifest.read_text())
+            return {path: (e[0], int(e[1]), bool(e[2])) for path, e in raw.items()}
+        except (FileNotFoundError, ValueError, TypeError, IndexError, AttributeError):
+            return None
+
+    def _write_manifest(self, entries: dict[str, _Entry]) -> None:
+        temp = self._manifest.with_suffix(".tmp")
+        temp.write_text(json.dumps(entries))
+        os.replace(temp, self._manifest)
+
+
+def _entry(node: pb.FileNode) -> _Entry:
+    return (node.digest.sha256, node.digest.size_bytes, node.executable)
+
+
+def _sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(1024 * 1024):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _clear_path_for_file(src: Path, target: Path) -> None:
+    """Make room for a file: a directory at its path, or a file at a parent's path, goes."""
+    if target.is_dir() and not target.is_symlink():
+        shutil.rmtree(target)
+    parent = target.parent
+    while parent != src:
+        if parent.exists() and not parent.is_dir():
+            parent.unlink()
+        parent = parent.parent
+
+
+def _remove_empty_parents(directory: Path, stop: Path) -> None:
+    while directory != stop and directory.is_relative_to(stop):
+        try:
+            directory.rmdir()
+        except OSError:
+            return
+        directory = directory.parent

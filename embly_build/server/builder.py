@@ -1,0 +1,246 @@
+"""One build, from a validated request to a stream of events.
+
+The pipeline runs as a task owned by the event stream: when the stream is closed (the
+client went away, or a newer request replaced it) the task is cancelled and the executor
+kills the processes it started.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fcntl
+import time
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping
+
+from embly_build.errors import BuildFailed
+from embly_build.protocol import enums, pb
+from embly_build.protocol.digests import input_tree_digest
+from embly_build.server.action_cache import ActionCache
+from embly_build.server.action_key import ActionInputs
+from embly_build.server.build_space import BuildSpace
+from embly_build.server.executors.base import Executor
+from embly_build.server.postprocess import postprocess, postprocess_signature
+from embly_build.server.requests import ValidBuild
+from embly_build.server.runtimes.base import CompileJob, Runtime
+from embly_build.server.settings import ServerSettings
+from embly_build.server.store import ContentStore
+from embly_build.server.toolchains.base import Toolchain, ToolchainProvider
+from embly_build.wasm.aot import aot_refusal, compile_cwasm, wasmtime_version
+
+Emit = Callable[[pb.BuildEvent], None]
+_LOCK_POLL_SECONDS = 0.05
+
+
+class Builder:
+    def __init__(
+        self,
+        settings: ServerSettings,
+        store: ContentStore,
+        cache: ActionCache,
+        toolchains: ToolchainProvider,
+        executor: Executor,
+        runtimes: Mapping[str, Runtime],
+    ) -> None:
+        self._settings = settings
+        self._store = store
+        self._cache = cache
+        self._toolchains = toolchains
+        self._executor = executor
+        self._runtimes = runtimes
+        self._slots = asyncio.Semaphore(settings.jobs)
+
+    async def build(self, job: ValidBuild) -> AsyncGenerator[pb.BuildEvent, None]:
+        queue: asyncio.Queue[pb.BuildEvent | None] = asyncio.Queue()
+        task = asyncio.ensure_future(self._run(job, queue.put_nowait))
+        task.add_done_callback(lambda _: queue.put_nowait(None))
+        try:
+            while (event := await queue.get()) is not None:
+                yield event
+            task.result()
+        finally:
+            if not task.done():
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+
+    async def _run(self, job: ValidBuild, emit: Emit) -> None:
+        clock = _Clock()
+        emit(pb.BuildEvent(queued=pb.Queued()))
+        async with self._slots:
+            clock.lap("queued_ms")
+            toolchain = await self._toolchains.provision(
+                job.runtime.name, on_log=lambda text: emit(_log("server", text, "toolchain"))
+            )
+            clock.lap("toolchain_ms")
+            emit(pb.BuildEvent(started=pb.Started(toolchain=toolchain.identity)))
+            refusal = self._aot_refusal(job)
+            key = self._action_inputs(job, toolchain, refusal).key()
+            cached = self._cache.get(key)
+            if cached is not None:
+                _emit_finished(emit, cached, clock, cache_hit=True)
+                return
+            try:
+                finished = await self._execute(job, toolchain, refusal, key, emit, clock)
+            except BuildFailed as failure:
+                finished = pb.Finished(status=enums.FAILED, action_digest=key, error=str(failure))
+            else:
+                self._cache.put(key, finished)
+            _emit_finished(emit, finished, clock, cache_hit=False)
+
+    async def _execute(
+        self,
+        job: ValidBuild,
+        toolchain: Toolchain,
+        refusal: str | None,
+        key: str,
+        emit: Emit,
+        clock: _Clock,
+    ) -> pb.Finished:
+        space = BuildSpace(self._settings.spaces_dir / job.project_id / job.function.name)
+        async with _exclusive(space, lambda: emit(_waiting_log())):
+            synced = await asyncio.to_thread(space.sync, job.tree, self._store)
+            emit(
+                _log(
+                    "server",
+                    f"build space: {synced.written} written, "
+                    f"{synced.removed} removed, {synced.unchanged} unchanged",
+                    "sync",
+                )
+            )
+            clock.lap("sync_ms")
+            on_log = _log_sink(emit, "compile")
+            compiled = await job.runtime.compile(
+                CompileJob(
+                    toolchain=toolchain,
+                    executor=self._executor,
+                    source_dir=space.src,
+                    crate_dir=job.function.path,
+                    target_dir=space.root / f"target-{toolchain.identity[:16]}",
+                    cargo_home=self._settings.cargo_homes_dir / toolchain.identity[:16],
+                    on_log=on_log,
+                )
+            )
+            clock.lap("compile_ms")
+            module = await postprocess(
+                compiled,
+                space.root / "out",
+                job.options,
+                toolchain=toolchain,
+                executor=self._executor,
+                on_log=_log_sink(emit, "postprocess"),
+            )
+            wasm = module.read_bytes()
+        clock.lap("postprocess_ms")
+        artifacts = [
+            pb.Artifact(
+                kind="wasm", digest=self._store.put_bytes(wasm), target=toolchain.wasm_target
+            )
+        ]
+        if job.options.aot and refusal is None:
+            cwasm = await asyncio.to_thread(compile_cwasm, wasm, job.target)
+            artifacts.append(
+                pb.Artifact(kind="cwasm", digest=self._store.put_bytes(cwasm), target=job.target)
+            )
+        clock.lap("aot_ms")
+        return pb.Finished(
+            status=enums.SUCCEEDED,
+            action_digest=key,
+            artifacts=artifacts,
+            aot_skipped_reason=refusal if job.options.aot and refusal else "",
+        )
+
+    def _aot_refusal(self, job: ValidBuild) -> str | None:
+        if not job.options.aot:
+            return None
+        return aot_refusal(job.target, job.options.wasmtime_version)
+
+    def _action_inputs(
+        self, job: ValidBuild, toolchain: Toolchain, refusal: str | None
+    ) -> ActionInputs:
+        produces_cwasm = job.options.aot and refusal is None
+        return ActionInputs(
+            toolchain_identity=toolchain.identity,
+            input_tree_digest=input_tree_digest(job.tree),
+            runtime=job.runtime.name,
+            crate_dir=job.function.path,
+            command=job.runtime.command(toolchain),
+            wasm_target=toolchain.wasm_target,
+            postprocess=postprocess_signature(job.options),
+            aot_target=job.target if produces_cwasm else "",
+            wasmtime_version=wasmtime_version() if produces_cwasm else "",
+        )
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self._start = self._last = time.monotonic()
+        self.timings = pb.Timings()
+
+    def lap(self, field: str) -> None:
+        now = time.monotonic()
+        setattr(self.timings, field, int((now - self._last) * 1000))
+        self._last = now
+
+    def total_ms(self) -> int:
+        return int((time.monotonic() - self._start) * 1000)
+
+
+@contextlib.asynccontextmanager
+async def _exclusive(space: BuildSpace, on_wait: Callable[[], None]) -> AsyncIterator[None]:
+    """Hold the space's lock (shared with other processes using the same EMBLY_HOME).
+
+    Polled rather than blocking in a thread, so a cancelled build never leaves a thread
+    holding the lock.
+    """
+    space.root.mkdir(parents=True, exist_ok=True)
+    with open(space.root / ".lock", "w") as handle:
+        waited = False
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if not waited:
+                    on_wait()
+                    waited = True
+                await asyncio.sleep(_LOCK_POLL_SECONDS)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+_STREAMS = {"stdout": enums.STDOUT, "stderr": enums.STDERR, "server": enums.SERVER}
+
+
+def _log(stream: str, text: str, step: str) -> pb.BuildEvent:
+    return pb.BuildEvent(log=pb.LogLine(stream=_STREAMS[stream], text=text, step=step))
+
+
+def _log_sink(emit: Emit, step: str) -> Callable[[str, str], None]:
+    return lambda stream, text: emit(_log(stream, text, step))
+
+
+def _waiting_log() -> pb.BuildEvent:
+    return _log("server", "waiting for another build of this function to finish", "sync")
+
+
+def _emit_finished(emit: Emit, result: pb.Finished, clock: _Clock, *, cache_hit: bool) -> None:
+    for artifact in result.artifacts:
+        emit(pb.BuildEvent(artifact=artifact))
+    timings = clock.timings
+    timings.total_ms = clock.total_ms()
+    emit(
+        pb.BuildEvent(
+            finished=pb.Finished(
+                status=result.status,
+                cache_hit=cache_hit,
+                action_digest=result.action_digest,
+                artifacts=list(result.artifacts),
+                timings=timings,
+                error=result.error,
+                aot_skipped_reason=result.aot_skipped_reason,
+            )
+        )
+    )

@@ -1,0 +1,28 @@
+"""Executors run one build step's argv with a toolchain's tools and nothing else."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Protocol
+
+from embly_build.server.toolchains.base import Toolchain
+
+
+class Executor(Protocol):
+    async def run(
+        self,
+        toolchain: Toolchain,
+        argv: Sequence[str],
+        *,
+        cwd: Path,
+        env: Mapping[str, str],
+        on_stdout: Callable[[str], None],
+        on_stderr: Callable[[str], None],
+    ) -> int:
+        """Run argv in cwd with env added; stream output lines (no trailing newline).
+
+        Returns the exit status (negative: killed by that signal). When cancelled, or when an
+        output callback raises, every process the step started is killed before returning.
+        """
+        ...

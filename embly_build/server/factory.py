@@ -1,0 +1,21 @@
+"""Assemble a BuildService from settings: store, toolchain provider, executor, runtimes."""
+
+from __future__ import annotations
+
+from embly_build.errors import UsageError
+from embly_build.server.executors.nix_shell import NixShellExecutor
+from embly_build.server.service import BuildService
+from embly_build.server.settings import ServerSettings
+from embly_build.server.toolchains import NIXEXPRS_DIR, toolchain_provider
+
+EXECUTORS = ("nix",)
+
+
+def create_service(settings: ServerSettings) -> BuildService:
+    if settings.executor not in EXECUTORS:
+        raise UsageError(
+            f"unknown executor {settings.executor!r}; available: {', '.join(EXECUTORS)}"
+        )
+    settings.tmp_dir.mkdir(parents=True, exist_ok=True)
+    executor = NixShellExecutor(NIXEXPRS_DIR, settings.tmp_dir)
+    return BuildService(settings, toolchain_provider(settings.toolchains, settings.home), executor)

@@ -1,0 +1,165 @@
+"""BuildService: the one implementation of the protocol, served in-process or over gRPC."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Iterator
+from importlib.metadata import version
+
+from grpclib import GRPCError
+from grpclib.const import Status
+
+from embly_build.errors import (
+    DigestMismatch,
+    EmblyError,
+    EnvironmentProblem,
+    ProtocolError,
+    StoreError,
+)
+from embly_build.protocol import pb
+from embly_build.protocol.digests import check_digest, digest_key
+from embly_build.server.action_cache import ActionCache
+from embly_build.server.builder import Builder
+from embly_build.server.executors.base import Executor
+from embly_build.server.requests import validate_build
+from embly_build.server.runtimes.base import Runtime
+from embly_build.server.runtimes.rust import RustRuntime
+from embly_build.server.settings import ServerSettings
+from embly_build.server.store import BlobWriter, ContentStore
+from embly_build.server.toolchains.base import ToolchainProvider
+from embly_build.wasm.aot import host_triple, wasmtime_version
+
+
+class MissingInputs(EmblyError):
+    """A build names blobs the store does not have: the client must upload them first."""
+
+
+_STATUS_FOR: list[tuple[type[EmblyError], Status]] = [
+    (DigestMismatch, Status.INVALID_ARGUMENT),
+    (ProtocolError, Status.INVALID_ARGUMENT),
+    (MissingInputs, Status.FAILED_PRECONDITION),
+    (EnvironmentProblem, Status.FAILED_PRECONDITION),
+    (StoreError, Status.RESOURCE_EXHAUSTED),
+]
+
+
+@contextlib.contextmanager
+def grpc_errors() -> Iterator[None]:
+    """Turn embly errors into gRPC statuses; the message travels as the status detail."""
+    try:
+        yield
+    except EmblyError as error:
+        status = next((s for kind, s in _STATUS_FOR if isinstance(error, kind)), Status.INTERNAL)
+        raise GRPCError(status, str(error)) from error
+
+
+class BuildService(pb.BuildServiceBase):
+    def __init__(
+        self,
+        settings: ServerSettings,
+        toolchains: ToolchainProvider,
+        executor: Executor,
+        runtimes: dict[str, Runtime] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.store = ContentStore(settings.store_dir)
+        self.action_cache = ActionCache(settings.action_cache_dir, self.store)
+        self._runtimes: dict[str, Runtime] = runtimes or {"rust": RustRuntime()}
+        self._toolchains = toolchains
+        self._builder = Builder(
+            settings, self.store, self.action_cache, toolchains, executor, self._runtimes
+        )
+
+    async def find_missing_blobs(
+        self, find_missing_blobs_request: pb.FindMissingBlobsRequest
+    ) -> pb.FindMissingBlobsResponse:
+        with grpc_errors():
+            digests = [check_digest(d) for d in find_missing_blobs_request.digests]
+            return pb.FindMissingBlobsResponse(missing=self.store.missing(digests))
+
+    async def upload_blobs(
+        self, blob_chunk_iterator: AsyncIterator[pb.BlobChunk]
+    ) -> pb.UploadBlobsResponse:
+        summary = pb.UploadBlobsResponse()
+        writers: dict[tuple[str, int], BlobWriter | None] = {}
+        with grpc_errors():
+            try:
+                async for chunk in blob_chunk_iterator:
+                    self._receive_chunk(chunk, writers, summary)
+                if open_blobs := [key for key, w in writers.items() if w is not None]:
+                    raise ProtocolError(
+                        f"the upload ended before blob {open_blobs[0][0]} was complete"
+                    )
+            finally:
+                for writer in writers.values():
+                    if writer is not None:
+                        writer.abort()
+        return summary
+
+    def _receive_chunk(
+        self,
+        chunk: pb.BlobChunk,
+        writers: dict[tuple[str, int], BlobWriter | None],
+        summary: pb.UploadBlobsResponse,
+    ) -> None:
+        digest = check_digest(chunk.digest, "chunk digest")
+        key = digest_key(digest)
+        if key not in writers:
+            if chunk.offset != 0:
+                raise ProtocolError(f"blob {digest.sha256}: first chunk must start at offset 0")
+            if self.store.has(digest):
+                summary.blobs_already_present += 1
+                writers[key] = None
+            else:
+                writers[key] = self.store.writer(digest)
+        writer = writers[key]
+        if writer is None:  # already stored: its chunks are accepted and dropped
+            if chunk.last:
+                del writers[key]
+            return
+        writer.write(chunk.offset, chunk.data)
+        if chunk.last:
+            writer.commit()
+            del writers[key]
+            summary.blobs_stored += 1
+            summary.bytes_stored += digest.size_bytes
+
+    async def read_blob(self, read_blob_request: pb.ReadBlobRequest) -> AsyncIterator[pb.BlobChunk]:
+        with grpc_errors():
+            digest = check_digest(read_blob_request.digest)
+            if not self.store.has(digest):
+                raise MissingInputs(f"blob {digest.sha256} is not in the store")
+            chunks = list(self.store.read_chunks(digest))
+        for chunk in chunks:
+            yield chunk
+
+    async def build(self, build_request: pb.BuildRequest) -> AsyncIterator[pb.BuildEvent]:
+        with grpc_errors():
+            job = validate_build(build_request, self._runtimes)
+            missing = self.store.missing(node.digest for node in job.tree.files)
+            if missing:
+                raise MissingInputs(
+                    f"{len(missing)} input blobs are not in the store (first: "
+                    f"{missing[0].sha256}); upload them with UploadBlobs before Build"
+                )
+            async with contextlib.aclosing(self._builder.build(job)) as events:
+                async for event in events:
+                    yield event
+
+    async def get_server_info(
+        self, get_server_info_request: pb.GetServerInfoRequest
+    ) -> pb.ServerInfo:
+        stats = self.store.statistics()
+        return pb.ServerInfo(
+            platform=host_triple(),
+            server_version=version("embly-build"),
+            wasmtime_version=wasmtime_version(),
+            executor=self.settings.executor,
+            runtimes=sorted(self._runtimes),
+            toolchains=[],
+            store=pb.StoreStats(
+                blob_count=stats.blob_count,
+                blob_bytes=stats.blob_bytes,
+                action_cache_entries=self.action_cache.entry_count(),
+            ),
+        )

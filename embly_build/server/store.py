@@ -1,0 +1,171 @@
+"""The content-addressed store: blobs on disk, named by sha256, visible only once verified.
+
+Layout under the store root: `blobs/<ab>/<sha256>` and `tmp/` for blobs being written.
+A blob is written to `tmp/`, hashed as it arrives, and renamed into place only when its
+sha256 and size match the digest it was sent under; a mismatch leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import hashlib
+import os
+import tempfile
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from embly_build.errors import DigestMismatch, ProtocolError, StoreError
+from embly_build.protocol import pb
+from embly_build.protocol.digests import CHUNK_SIZE, check_digest
+
+
+@dataclass(frozen=True)
+class StoreStatistics:
+    blob_count: int
+    blob_bytes: int
+
+
+def disk_error(exc: OSError, where: Path) -> StoreError:
+    if exc.errno == errno.ENOSPC:
+        return StoreError(
+            f"no space left on the device holding {where}: free disk space or run "
+            "`embly gc --max-size SIZE` to trim the store"
+        )
+    return StoreError(f"cannot write {where}: {exc.strerror or exc}")
+
+
+class BlobWriter:
+    """Receives one blob's chunks in order; `commit` makes it visible after verifying it."""
+
+    def __init__(self, store: ContentStore, digest: pb.Digest) -> None:
+        self._store = store
+        self.digest = digest
+        self._hash = hashlib.sha256()
+        self._written = 0
+        fd, name = tempfile.mkstemp(dir=store.tmp_dir, prefix=digest.sha256[:16] + ".")
+        self._temp = Path(name)
+        self._file = os.fdopen(fd, "wb")
+
+    def write(self, offset: int, data: bytes) -> None:
+        if offset != self._written:
+            self.abort()
+            raise ProtocolError(
+                f"blob {self.digest.sha256}: chunk at offset {offset}, expected {self._written}"
+            )
+        if self._written + len(data) > self.digest.size_bytes:
+            self.abort()
+            raise DigestMismatch(
+                f"blob {self.digest.sha256}: more bytes than its digest's size "
+                f"{self.digest.size_bytes}"
+            )
+        try:
+            self._file.write(data)
+        except OSError as exc:
+            self.abort()
+            raise disk_error(exc, self._store.root) from exc
+        self._hash.update(data)
+        self._written += len(data)
+
+    def commit(self) -> None:
+        actual = self._hash.hexdigest()
+        if self._written != self.digest.size_bytes or actual != self.digest.sha256:
+            self.abort()
+            raise DigestMismatch(
+                f"blob {self.digest.sha256} ({self.digest.size_bytes} bytes) arrived as "
+                f"{actual} ({self._written} bytes); nothing was stored, upload it again"
+            )
+        try:
+            self._file.close()
+            self._store.adopt(self._temp, self.digest)
+        except OSError as exc:
+            self.abort()
+            raise disk_error(exc, self._store.root) from exc
+
+    def abort(self) -> None:
+        with contextlib.suppress(OSError):
+            self._file.close()
+        with contextlib.suppress(FileNotFoundError):
+            self._temp.unlink()
+
+
+class ContentStore:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.blobs_dir = root / "blobs"
+        self.tmp_dir = root / "tmp"
+        try:
+            self.blobs_dir.mkdir(parents=True, exist_ok=True)
+            self.tmp_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise disk_error(exc, root) from exc
+
+    def path_of(self, digest: pb.Digest) -> Path:
+        sha = check_digest(digest).sha256
+        return self.blobs_dir / sha[:2] / sha
+
+    def has(self, digest: pb.Digest) -> bool:
+        try:
+            return self.path_of(digest).stat().st_size == digest.size_bytes
+        except FileNotFoundError:
+            return False
+
+    def missing(self, digests: Iterable[pb.Digest]) -> list[pb.Digest]:
+        seen: set[tuple[str, int]] = set()
+        result = []
+        for digest in digests:
+            key = (digest.sha256, digest.size_bytes)
+            if key not in seen and not self.has(digest):
+                result.append(digest)
+            seen.add(key)
+        return result
+
+    def writer(self, digest: pb.Digest) -> BlobWriter:
+        check_digest(digest)
+        try:
+            return BlobWriter(self, digest)
+        except OSError as exc:
+            raise disk_error(exc, self.root) from exc
+
+    def adopt(self, verified_temp: Path, digest: pb.Digest) -> None:
+        """Move an already verified temporary file into place (atomic rename)."""
+        final = self.path_of(digest)
+        final.parent.mkdir(exist_ok=True)
+        os.chmod(verified_temp, 0o444)
+        os.replace(verified_temp, final)
+
+    def put_bytes(self, data: bytes) -> pb.Digest:
+        digest = pb.Digest(sha256=hashlib.sha256(data).hexdigest(), size_bytes=len(data))
+        if not self.has(digest):
+            writer = self.writer(digest)
+            writer.write(0, data)
+            writer.commit()
+        return digest
+
+    def put_file(self, path: Path) -> pb.Digest:
+        return self.put_bytes(path.read_bytes())
+
+    def read_bytes(self, digest: pb.Digest) -> bytes:
+        try:
+            return self.path_of(digest).read_bytes()
+        except FileNotFoundError:
+            raise StoreError(f"blob {digest.sha256} is not in the store") from None
+
+    def read_chunks(self, digest: pb.Digest) -> Iterator[pb.BlobChunk]:
+        data = self.read_bytes(digest)
+        offset = 0
+        while True:
+            piece = data[offset : offset + CHUNK_SIZE]
+            last = offset + len(piece) >= len(data)
+            yield pb.BlobChunk(digest=digest, offset=offset, data=piece, last=last)
+            offset += len(piece)
+            if last:
+                return
+
+    def statistics(self) -> StoreStatistics:
+        count = size = 0
+        for entry in self.blobs_dir.glob("*/*"):
+            count += 1
+            size += entry.stat().st_size
+        return StoreStatistics(blob_count=count, blob_bytes=size)

@@ -1,0 +1,175 @@
+"""The `host` toolchain provider: tools already installed on this machine, wrapped by Nix.
+
+Works offline. The store path links exactly the detected tools and its name depends on
+their paths and `--version` output, so upgrading a host tool gives a new toolchain identity.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from embly_build.errors import EnvironmentProblem
+from embly_build.server.toolchains.base import (
+    LogSink,
+    ProvisionCache,
+    Toolchain,
+    built_path,
+    first_line,
+    nix_build,
+    run_command,
+    runtime_tools,
+    stderr_tail,
+    tool_versions,
+    toolchain_identity,
+)
+
+WASM_TARGETS = ("wasm32-wasip1", "wasm32-wasi")  # newest name first; wasm32-wasi left in 1.84
+INSTALL_HINT = (
+    "Install them (Debian/Ubuntu: apt-get install rustc cargo libstd-rust-dev-wasm32 wabt "
+    "binaryen lld-14 gcc; with rustup: rustup target add wasm32-wasip1) "
+    "or use the pinned toolchain with EMBLY_TOOLCHAINS=nixpkgs."
+)
+_PROBE_TIMEOUT_SECONDS = 30.0
+
+
+@dataclass
+class _Detection:
+    tools: dict[str, Path] = field(default_factory=dict)
+    wasm_target: str = ""
+    problems: list[str] = field(default_factory=list)
+
+
+class HostToolchainProvider:
+    def __init__(
+        self, embly_home: Path, nixexprs_dir: Path, *, search_path: str | None = None
+    ) -> None:
+        self._embly_home = embly_home
+        self._expr = nixexprs_dir / "toolchains" / "host.nix"
+        self._search_path = search_path
+        self._cache = ProvisionCache()
+
+    def describe(self) -> str:
+        return "host: tools installed on this machine, wrapped into a Nix store path"
+
+    async def provision(self, runtime: str, *, on_log: LogSink | None = None) -> Toolchain:
+        runtime_tools(runtime)
+        return await self._cache.get(runtime, lambda: self._provision(runtime, on_log))
+
+    async def _provision(self, runtime: str, on_log: LogSink | None) -> Toolchain:
+        search_path = self._search_path or os.environ.get("PATH", os.defpath)
+        found = await detect_tools(runtime_tools(runtime), search_path)
+        outputs = await tool_versions(found.tools)
+        result = await nix_build(
+            self._expr,
+            {
+                "name": f"embly-toolchain-{runtime}-host",
+                "toolsJson": json.dumps(
+                    {k: str(v) for k, v in found.tools.items()}, sort_keys=True
+                ),
+                "identity": "\n".join(f"{k}: {outputs[k]}" for k in sorted(outputs)),
+            },
+            gcroot=self._embly_home / "gcroots" / f"toolchain-{runtime}-host",
+            on_log=on_log,
+        )
+        if result.returncode != 0:
+            raise EnvironmentProblem(
+                f"nix-build of the host toolchain failed:\n{stderr_tail(result)}"
+            )
+        store_path = built_path(result)
+        versions = {name: first_line(text) for name, text in outputs.items()}
+        return Toolchain(
+            runtime=runtime,
+            provider="host",
+            store_path=store_path,
+            identity=toolchain_identity(store_path, versions),
+            wasm_target=found.wasm_target,
+            versions=versions,
+        )
+
+
+async def detect_tools(names: tuple[str, ...], search_path: str) -> _Detection:
+    """Find every tool on search_path; rustc must have a wasm WASI standard library."""
+    found = _Detection()
+    if "rustc" in names:
+        await _detect_rust(found, search_path)
+    for name in names:
+        if name not in found.tools and name != "rustc":
+            path = _on_path(name, search_path)
+            if path is not None and not (name == "cargo" and _is_rustup_proxy(path)):
+                found.tools[name] = path
+    missing = [name for name in names if name not in found.tools]
+    if missing:
+        details = "".join(f"\n  {problem}" for problem in found.problems)
+        raise EnvironmentProblem(
+            f"the host toolchain is missing {', '.join(missing)}.{details}\n{INSTALL_HINT}"
+        )
+    return found
+
+
+async def _detect_rust(found: _Detection, search_path: str) -> None:
+    for candidate in _all_on_path("rustc", search_path):
+        probe = await _probe_rustc(candidate)
+        if isinstance(probe, str):
+            found.problems.append(probe)
+            continue
+        sysroot, found.wasm_target = probe
+        # A rustup proxy's sysroot holds the real binaries; prefer them over the proxy.
+        found.tools["rustc"] = _existing(sysroot / "bin" / "rustc") or candidate
+        cargo = _existing(sysroot / "bin" / "cargo")
+        if cargo is not None:
+            found.tools["cargo"] = cargo
+        lld = next(iter(sorted(sysroot.glob("lib/rustlib/*/bin/rust-lld"))), None)
+        if lld is not None:
+            found.tools["rust-lld"] = lld
+        return
+
+
+async def _probe_rustc(rustc: Path) -> tuple[Path, str] | str:
+    """(sysroot, wasm target) when this rustc can build for WASI, else why it cannot."""
+    try:
+        sysroot = await _rustc_print(rustc, "sysroot")
+        targets = set((await _rustc_print(rustc, "target-list")).split())
+    except (OSError, TimeoutError, EnvironmentProblem) as exc:
+        return f"{rustc} does not work: {exc}"
+    root = Path(sysroot.strip())
+    for target in WASM_TARGETS:
+        if target in targets and (root / "lib" / "rustlib" / target / "lib").is_dir():
+            return root, target
+    return f"{rustc} (sysroot {root}) has no wasm32-wasip1 or wasm32-wasi standard library"
+
+
+async def _rustc_print(rustc: Path, what: str) -> str:
+    result = await run_command([str(rustc), "--print", what], timeout=_PROBE_TIMEOUT_SECONDS)
+    if result.returncode != 0:
+        raise EnvironmentProblem(f"--print {what} failed: {first_line(result.stderr)}")
+    return result.stdout
+
+
+def _all_on_path(name: str, search_path: str) -> list[Path]:
+    seen: set[Path] = set()
+    paths = []
+    for directory in search_path.split(os.pathsep):
+        candidate = Path(os.path.abspath(Path(directory or ".") / name))
+        if _is_executable(candidate) and candidate.resolve() not in seen:
+            seen.add(candidate.resolve())
+            paths.append(candidate)
+    return paths
+
+
+def _on_path(name: str, search_path: str) -> Path | None:
+    return next(iter(_all_on_path(name, search_path)), None)
+
+
+def _existing(path: Path) -> Path | None:
+    return path if _is_executable(path) else None
+
+
+def _is_executable(path: Path) -> bool:
+    return path.is_file() and os.access(path, os.X_OK)
+
+
+def _is_rustup_proxy(path: Path) -> bool:
+    return path.resolve().name.startswith("rustup")

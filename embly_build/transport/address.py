@@ -1,0 +1,56 @@
+"""Server addresses: `inproc`, `unix:/path/to/sock`, `HOST:PORT`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from embly_build.errors import UsageError
+
+DEFAULT_PORT = 9276
+INPROC = "inproc"
+
+
+@dataclass(frozen=True)
+class Address:
+    kind: str  # "inproc" | "unix" | "tcp"
+    path: Path | None = None
+    host: str = ""
+    port: int = 0
+
+    def __str__(self) -> str:
+        if self.kind == "unix":
+            return f"unix:{self.path}"
+        if self.kind == "tcp":
+            host = f"[{self.host}]" if ":" in self.host else self.host
+            return f"{host}:{self.port}"
+        return INPROC
+
+
+def parse_address(text: str) -> Address:
+    if text == INPROC:
+        return Address("inproc")
+    if text.startswith("unix:"):
+        path = text.removeprefix("unix:")
+        if not path:
+            raise UsageError("a unix address needs a socket path: unix:/path/to/embly.sock")
+        return Address("unix", path=Path(path).expanduser().absolute())
+    host, port = _split_host_port(text)
+    return Address("tcp", host=host, port=port)
+
+
+def _split_host_port(text: str) -> tuple[str, int]:
+    if text.startswith("["):  # [::1]:9276
+        host, _, rest = text[1:].partition("]")
+        port_text = rest.removeprefix(":")
+    elif text.count(":") == 1:
+        host, port_text = text.split(":")
+    else:
+        host, port_text = text, ""
+    if not host:
+        raise UsageError(f"invalid address {text!r}: expected inproc, unix:/path or HOST:PORT")
+    if not port_text:
+        return host, DEFAULT_PORT
+    if not port_text.isdigit() or not 0 < int(port_text) < 65536:
+        raise UsageError(f"invalid port in address {text!r}: expected a number from 1 to 65535")
+    return host, int(port_text)

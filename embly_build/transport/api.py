@@ -1,0 +1,30 @@
+"""The one seam between client and server: the protocol's calls.
+
+The in-process transport hands the client the BuildService object itself; the gRPC
+transports hand it the generated stub over a channel. Both answer these calls alike.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Protocol
+
+from embly_build.protocol import pb
+
+
+class BuildApi(Protocol):
+    async def find_missing_blobs(
+        self, find_missing_blobs_request: pb.FindMissingBlobsRequest
+    ) -> pb.FindMissingBlobsResponse: ...
+
+    async def upload_blobs(
+        self, blob_chunk_iterator: AsyncIterator[pb.BlobChunk]
+    ) -> pb.UploadBlobsResponse: ...
+
+    def read_blob(self, read_blob_request: pb.ReadBlobRequest) -> AsyncIterator[pb.BlobChunk]: ...
+
+    def build(self, build_request: pb.BuildRequest) -> AsyncIterator[pb.BuildEvent]: ...
+
+    async def get_server_info(
+        self, get_server_info_request: pb.GetServerInfoRequest
+    ) -> pb.ServerInfo: ...

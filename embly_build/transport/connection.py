@@ -1,0 +1,43 @@
+"""Open a connection to a build server by address; the client sees only `BuildApi`."""
+
+from __future__ import annotations
+
+import ssl
+from dataclasses import dataclass, field
+
+from grpclib.client import Channel
+
+from embly_build.protocol import pb
+from embly_build.server.settings import ServerSettings
+from embly_build.transport.address import Address, parse_address
+from embly_build.transport.api import BuildApi
+
+
+@dataclass
+class Connection:
+    api: BuildApi
+    address: Address
+    _channel: Channel | None = field(default=None, repr=False)
+
+    def close(self) -> None:
+        if self._channel is not None:
+            self._channel.close()
+
+
+def open_connection(
+    address: str | Address,
+    *,
+    settings: ServerSettings | None = None,
+    ssl_context: ssl.SSLContext | None = None,
+) -> Connection:
+    """`inproc` builds a server in this process from `settings`; others open a gRPC channel."""
+    parsed = parse_address(address) if isinstance(address, str) else address
+    if parsed.kind == "inproc":
+        from embly_build.server.factory import create_service
+
+        return Connection(create_service(settings or ServerSettings()), parsed)
+    if parsed.kind == "unix":
+        channel = Channel(path=str(parsed.path))
+    else:
+        channel = Channel(parsed.host, parsed.port, ssl=ssl_context)
+    return Connection(pb.BuildServiceStub(channel), parsed, channel)

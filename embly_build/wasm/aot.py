@@ -1,0 +1,59 @@
+"""Ahead-of-time compilation with wasmtime, for the host only.
+
+This wasmtime wheel cannot cross-compile: an Engine for another architecture aborts the
+whole process, so a foreign target is refused before any wasmtime object exists.
+"""
+
+from __future__ import annotations
+
+import platform
+import sys
+from functools import cache
+from importlib.metadata import version
+
+from embly_build.errors import EmblyError
+
+_ARCH_ALIASES = {"amd64": "x86_64", "arm64": "aarch64"}
+
+
+@cache
+def host_triple() -> str:
+    machine = platform.machine().lower()
+    arch = _ARCH_ALIASES.get(machine, machine)
+    if sys.platform == "darwin":
+        return f"{arch}-apple-darwin"
+    if sys.platform == "win32":
+        return f"{arch}-pc-windows-msvc"
+    return f"{arch}-unknown-linux-gnu"
+
+
+@cache
+def wasmtime_version() -> str:
+    return version("wasmtime")
+
+
+def aot_refusal(target: str, wanted_wasmtime: str) -> str | None:
+    """Why this process cannot produce a .cwasm for (target, wasmtime version); None if it can."""
+    if target != host_triple():
+        return f"this machine is {host_triple()} and cannot compile for {target}"
+    if wanted_wasmtime and wanted_wasmtime != wasmtime_version():
+        return (
+            f"this machine has wasmtime {wasmtime_version()}, "
+            f"a .cwasm for wasmtime {wanted_wasmtime} must be compiled by that version"
+        )
+    return None
+
+
+def compile_cwasm(wasm: bytes, target: str) -> bytes:
+    """Compile a module to wasmtime's native format for `target` (which must be the host)."""
+    refusal = aot_refusal(target, "")
+    if refusal:
+        raise EmblyError(f"cannot AOT-compile: {refusal}")
+    import wasmtime
+
+    engine = wasmtime.Engine()
+    try:
+        module = wasmtime.Module(engine, wasm)
+    except wasmtime.WasmtimeError as exc:
+        raise EmblyError(f"wasmtime rejected the module: {exc}") from exc
+    return bytes(module.serialize())

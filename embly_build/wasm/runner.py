@@ -1,0 +1,47 @@
+"""Run a built function under wasmtime with WASI: args in, stdout/stderr/exit code out."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from embly_build.errors import EmblyError
+
+TRAP_EXIT_CODE = 134  # what a shell reports for an aborted process; a trap is an abort
+
+
+def run_module(artifact: Path, program_name: str, args: Sequence[str]) -> int:
+    """Run `artifact` (.cwasm, else .wasm) as a WASI command; return its exit code."""
+    import wasmtime
+
+    engine = wasmtime.Engine()
+    try:
+        if artifact.suffix == ".cwasm":
+            module = wasmtime.Module.deserialize_file(engine, str(artifact))
+        else:
+            module = wasmtime.Module.from_file(engine, str(artifact))
+    except wasmtime.WasmtimeError as exc:
+        raise EmblyError(f"cannot load {artifact}: {exc}; rebuild it with `embly build`") from exc
+    linker = wasmtime.Linker(engine)
+    linker.define_wasi()
+    store = wasmtime.Store(engine)
+    wasi = wasmtime.WasiConfig()
+    wasi.argv = [program_name, *args]
+    wasi.inherit_stdin()
+    wasi.inherit_stdout()
+    wasi.inherit_stderr()
+    store.set_wasi(wasi)
+    sys.stdout.flush()
+    try:
+        instance = linker.instantiate(store, module)
+        start = instance.exports(store).get("_start")
+        if not isinstance(start, wasmtime.Func):
+            raise EmblyError(f"{artifact} has no `_start` export: is the crate a binary?")
+        start(store)
+    except wasmtime.ExitTrap as exit_trap:
+        return int(exit_trap.code)
+    except wasmtime.Trap as trap:
+        print(f"error: the function trapped: {trap.message}", file=sys.stderr)
+        return TRAP_EXIT_CODE
+    return 0

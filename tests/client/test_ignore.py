@@ -1,0 +1,153 @@
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from embly_build.client.ignore import (
+    ALWAYS_IGNORED_DIR_NAMES,
+    DirNameFilter,
+    IgnoreFilter,
+    PathFilter,
+    input_filter,
+)
+
+
+def write(path: Path, text: str = "") -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return path
+
+
+def kept(root: Path, ignored: IgnoreFilter) -> set[str]:
+    """The files a top-down walk keeps, relative to `root`."""
+    found: set[str] = set()
+    for directory, dirnames, filenames in os.walk(root):
+        base = Path(directory)
+        dirnames[:] = [d for d in dirnames if not ignored(base / d, True)]
+        found.update(
+            (base / f).relative_to(root).as_posix()
+            for f in filenames
+            if not ignored(base / f, False)
+        )
+    return found
+
+
+def test_nested_gitignore_negation_and_deeper_override(tmp_path: Path) -> None:
+    root = tmp_path / "fn"
+    write(root / ".gitignore", "*.log\n!important.log\nbuild/\nlocal.txt\n")
+    write(root / "sub" / ".gitignore", "!debug.log\n/anchored.txt\n")
+    for name in [
+        "a.log",
+        "important.log",
+        "local.txt",
+        "anchored.txt",
+        "build/out.bin",
+        "sub/debug.log",
+        "sub/other.log",
+        "sub/local.txt",
+        "sub/anchored.txt",
+        "sub/deeper/anchored.txt",
+        "sub/build/out.bin",
+        "src/build",  # a file: `build/` only matches directories
+    ]:
+        write(root / name)
+
+    assert kept(root, input_filter([root], tmp_path / "out")) == {
+        ".gitignore",
+        "important.log",
+        "anchored.txt",
+        "sub/.gitignore",
+        "sub/debug.log",
+        "sub/deeper/anchored.txt",
+        "src/build",
+    }
+
+
+def test_file_in_ignored_directory_cannot_be_reincluded(tmp_path: Path) -> None:
+    root = tmp_path / "fn"
+    write(root / ".gitignore", "generated/\n!generated/keep.rs\n")
+    write(root / "generated" / "keep.rs")
+    ignored = input_filter([root], tmp_path / "out")
+
+    assert kept(root, ignored) == {".gitignore"}
+    # Asked about the deep path directly, as a file watcher does, the answer is the same.
+    assert ignored(root / "generated" / "keep.rs", False)
+
+
+def test_gitignore_above_root_applies_up_to_the_repository(tmp_path: Path) -> None:
+    write(tmp_path / ".gitignore", "*.rs\n")  # above the repository: not git's business
+    repo = tmp_path / "repo"
+    (repo / ".git").mkdir(parents=True)
+    write(repo / ".gitignore", "*.tmp\n")
+    write(repo / "functions" / ".gitignore", "secret.txt\n")
+    root = repo / "functions" / "hello"
+    for name in ["src/main.rs", "scratch.tmp", "secret.txt", "notes.txt"]:
+        write(root / name)
+
+    assert kept(root, input_filter([root], repo / "embly_build")) == {"src/main.rs", "notes.txt"}
+
+
+def test_without_repository_only_the_root_gitignore_applies(tmp_path: Path) -> None:
+    write(tmp_path / ".gitignore", "*.tmp\n")
+    root = tmp_path / "hello"
+    write(root / ".gitignore", "*.bak\n")
+    write(root / "scratch.tmp")
+    write(root / "old.bak")
+
+    assert kept(root, input_filter([root], tmp_path / "out")) == {".gitignore", "scratch.tmp"}
+
+
+def test_root_ignored_by_an_outer_gitignore_is_still_an_input(tmp_path: Path) -> None:
+    (tmp_path / ".git").mkdir()
+    write(tmp_path / ".gitignore", "static/\n*.tmp\n")
+    static = tmp_path / "static"
+    write(static / "index.html")
+    write(static / "draft.tmp")
+
+    ignored = input_filter([static], tmp_path / "embly_build")
+
+    assert kept(static, ignored) == {"index.html"}
+
+
+def test_cargo_target_ignored_but_module_named_target_kept(tmp_path: Path) -> None:
+    root = tmp_path / "fn"
+    write(root / "Cargo.toml")
+    write(root / "target" / "debug" / "fn.wasm")
+    write(root / "src" / "target" / "mod.rs")
+    write(root / "nested" / "Cargo.toml")
+    write(root / "nested" / "target" / "release" / "x")
+
+    ignored = input_filter([root], tmp_path / "out")
+
+    assert kept(root, ignored) == {"Cargo.toml", "src/target/mod.rs", "nested/Cargo.toml"}
+    assert ignored(root / "target" / "debug" / "fn.wasm", False)
+
+
+def test_output_dir_and_git_dir_ignored(tmp_path: Path) -> None:
+    project = tmp_path / "project"
+    write(project / "embly.hcl")
+    write(project / "embly_build" / "hello.wasm")
+    write(project / ".git" / "HEAD")
+    write(project / "sub" / ".git" / "config")
+
+    ignored = input_filter([project], project / "embly_build")
+
+    assert kept(project, ignored) == {"embly.hcl"}
+    assert ".git" in ALWAYS_IGNORED_DIR_NAMES
+
+
+def test_paths_outside_every_root_are_not_judged(tmp_path: Path) -> None:
+    root = tmp_path / "fn"
+    root.mkdir()
+    ignored = input_filter([root], tmp_path / "out")
+
+    assert not ignored(tmp_path / "elsewhere" / ".git", True)
+    assert ignored(tmp_path / "out" / "x.wasm", False)
+
+
+def test_filters_compose(tmp_path: Path) -> None:
+    both = DirNameFilter([tmp_path], {"node_modules"}) | PathFilter([tmp_path / "dist"])
+
+    assert both(tmp_path / "web" / "node_modules" / "x.js", False)
+    assert both(tmp_path / "dist", True)
+    assert not both(tmp_path / "web" / "app.js", False)

@@ -1,0 +1,29 @@
+"""Shared fixtures: a private EMBLY_HOME per test and a fresh copy of the example project."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+EXAMPLE = REPO / "examples" / "hello-project"
+
+
+@pytest.fixture
+def embly_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    home = tmp_path / "embly-home"
+    monkeypatch.setenv("EMBLY_HOME", str(home))
+    monkeypatch.setenv("EMBLY_CONFIG", str(tmp_path / "no-user-config.toml"))
+    monkeypatch.setenv("EMBLY_TOOLCHAINS", "host")
+    return home
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Iterator[Path]:
+    """A copy of examples/hello-project (outputs and targets left behind)."""
+    target = tmp_path / "hello-project"
+    shutil.copytree(EXAMPLE, target, ignore=shutil.ignore_patterns("embly_build", "target"))
+    yield target

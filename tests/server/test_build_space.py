@@ -1,0 +1,86 @@
+"""Build spaces mirror the input tree, writing only what changed so cargo stays incremental."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from embly_build.errors import ProtocolError
+from embly_build.protocol import pb
+from embly_build.server.build_space import BuildSpace
+from embly_build.server.store import ContentStore
+
+
+def tree(
+    store: ContentStore, files: dict[str, bytes], executable: tuple[str, ...] = ()
+) -> pb.InputTree:
+    return pb.InputTree(
+        files=[
+            pb.FileNode(path=path, digest=store.put_bytes(data), executable=path in executable)
+            for path, data in sorted(files.items())
+        ]
+    )
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> ContentStore:
+    return ContentStore(tmp_path / "store")
+
+
+def test_first_sync_writes_every_file_with_its_mode(tmp_path: Path, store: ContentStore) -> None:
+    space = BuildSpace(tmp_path / "space")
+    result = space.sync(
+        tree(store, {"a/Cargo.toml": b"[package]", "a/run.sh": b"#!"}, ("a/run.sh",)), store
+    )
+    assert result.written == 2
+    assert (space.src / "a/Cargo.toml").read_bytes() == b"[package]"
+    assert os.access(space.src / "a/run.sh", os.X_OK)
+    assert not os.access(space.src / "a/Cargo.toml", os.X_OK)
+
+
+def test_resync_writes_only_changed_files_and_keeps_other_mtimes(
+    tmp_path: Path, store: ContentStore
+) -> None:
+    space = BuildSpace(tmp_path / "space")
+    space.sync(tree(store, {"keep.rs": b"same", "edit.rs": b"old", "gone.rs": b"bye"}), store)
+    old = 1_000_000_000
+    for name in ("keep.rs", "edit.rs"):
+        os.utime(space.src / name, ns=(old, old))
+    result = space.sync(tree(store, {"keep.rs": b"same", "edit.rs": b"new"}), store)
+    assert (result.written, result.removed, result.unchanged) == (1, 1, 1)
+    assert (space.src / "keep.rs").stat().st_mtime_ns == old
+    assert (space.src / "edit.rs").stat().st_mtime_ns > old
+    assert (space.src / "edit.rs").read_bytes() == b"new"
+    assert not (space.src / "gone.rs").exists()
+
+
+def test_removed_directories_are_cleaned_and_files_may_replace_them(
+    tmp_path: Path, store: ContentStore
+) -> None:
+    space = BuildSpace(tmp_path / "space")
+    space.sync(tree(store, {"dir/inner/file.rs": b"1"}), store)
+    space.sync(tree(store, {"dir": b"now a file"}), store)
+    assert (space.src / "dir").read_bytes() == b"now a file"
+
+
+def test_interrupted_sync_is_repaired_by_content(tmp_path: Path, store: ContentStore) -> None:
+    space = BuildSpace(tmp_path / "space")
+    space.sync(tree(store, {"a.rs": b"a", "b.rs": b"b"}), store)
+    (space.root / "manifest.json").unlink()  # what an interrupted sync leaves
+    (space.src / "b.rs").write_bytes(b"corrupted")
+    (space.src / "stray.rs").write_bytes(b"left over")
+    result = space.sync(tree(store, {"a.rs": b"a", "b.rs": b"b"}), store)
+    assert (space.src / "b.rs").read_bytes() == b"b"
+    assert not (space.src / "stray.rs").exists()
+    assert result.unchanged == 1
+
+
+def test_hostile_path_never_touches_the_disk(tmp_path: Path, store: ContentStore) -> None:
+    space = BuildSpace(tmp_path / "space")
+    hostile = pb.InputTree(files=[pb.FileNode(path="../escape.rs", digest=store.put_bytes(b"x"))])
+    with pytest.raises(ProtocolError):
+        space.sync(hostile, store)
+    assert not (tmp_path / "space" / "escape.rs").exists()
+    assert not (tmp_path / "escape.rs").exists()

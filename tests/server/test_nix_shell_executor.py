@@ -1,0 +1,241 @@
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+
+import pytest
+
+from embly_build.errors import EnvironmentProblem
+from embly_build.server.executors.nix_shell import TERM_GRACE_SECONDS, NixShellExecutor
+from embly_build.server.toolchains import NIXEXPRS_DIR
+from embly_build.server.toolchains.base import NIX_MISSING, Toolchain
+from embly_build.server.toolchains.host import HostToolchainProvider
+
+# bash has no sleep builtin and the pure shell has no coreutils: block reading a pipe we hold.
+SLEEP = "read -t 300 <> <(:)"
+
+
+@pytest.fixture(scope="module")
+def toolchain(tmp_path_factory: pytest.TempPathFactory) -> Toolchain:
+    home = tmp_path_factory.mktemp("embly-home")
+    return asyncio.run(HostToolchainProvider(home, NIXEXPRS_DIR).provision("rust"))
+
+
+@pytest.fixture
+def temp_dir(tmp_path: Path) -> Path:
+    return tmp_path / "executor-tmp"
+
+
+@pytest.fixture
+def executor(temp_dir: Path) -> NixShellExecutor:
+    return NixShellExecutor(NIXEXPRS_DIR, temp_dir)
+
+
+async def _run(
+    executor: NixShellExecutor,
+    toolchain: Toolchain,
+    argv: Sequence[str],
+    cwd: Path,
+    env: Mapping[str, str] | None = None,
+    on_stdout: Callable[[str], None] | None = None,
+) -> tuple[int, list[str], list[str]]:
+    out: list[str] = []
+    err: list[str] = []
+    code = await executor.run(
+        toolchain,
+        argv,
+        cwd=cwd,
+        env=env or {},
+        on_stdout=on_stdout or out.append,
+        on_stderr=err.append,
+    )
+    return code, out, err
+
+
+def _marked_processes(marker: str) -> dict[int, int]:
+    """pid -> process group of every live process whose command line contains marker."""
+    found = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes()
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        state, _ppid, pgid = stat.rsplit(")", 1)[1].split()[:3]
+        if marker.encode() in cmdline and state != "Z":
+            found[int(entry.name)] = int(pgid)
+    return found
+
+
+async def _wait_for(condition: Callable[[], bool], timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not reached in time"
+        await asyncio.sleep(0.05)
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+@pytest.mark.slow
+async def test_path_holds_only_the_toolchain_bin(
+    executor: NixShellExecutor, toolchain: Toolchain, tmp_path: Path
+) -> None:
+    code, out, _ = await _run(executor, toolchain, ["bash", "-c", "declare -p PATH"], tmp_path)
+
+    assert code == 0
+    assert out[0].startswith('declare -x PATH="')
+    entries = out[0].removeprefix('declare -x PATH="').removesuffix('"').split(":")
+    assert set(entries) == {str(toolchain.bin_dir)}
+
+
+@pytest.mark.slow
+async def test_argv_arrives_verbatim(
+    executor: NixShellExecutor, toolchain: Toolchain, tmp_path: Path, temp_dir: Path
+) -> None:
+    tricky = "a  b \"c\" 'd' $(touch pwned) `touch pwned2`; echo $HOME && exit 9 | \\"
+    argv = ["bash", "-c", 'printf "%s\\n" "$@"', "_", tricky, "", "*"]
+
+    code, out, _ = await _run(executor, toolchain, argv, tmp_path)
+
+    assert (code, out) == (0, [tricky, "", "*"])
+    assert not list(tmp_path.glob("pwned*"))
+    assert list(temp_dir.iterdir()) == []
+
+
+@pytest.mark.slow
+async def test_env_exit_status_and_streams(
+    executor: NixShellExecutor, toolchain: Toolchain, tmp_path: Path
+) -> None:
+    script = 'echo "$FOO"; printf "no newline" >&2; exit 7'
+    env = {"FOO": "x y $(z) ;"}
+
+    code, out, err = await _run(executor, toolchain, ["bash", "-c", script], tmp_path, env)
+
+    assert (code, out, err) == (7, ["x y $(z) ;"], ["no newline"])
+
+
+@pytest.mark.slow
+async def test_cargo_builds_a_crate_to_wasm(
+    executor: NixShellExecutor, toolchain: Toolchain, tmp_path: Path
+) -> None:
+    crate = tmp_path / "hello"
+    (crate / "src").mkdir(parents=True)
+    (crate / "Cargo.toml").write_text(
+        '[package]\nname = "hello"\nversion = "0.1.0"\nedition = "2021"\n'
+    )
+    (crate / "build.rs").write_text('fn main() { println!("cargo:rerun-if-changed=build.rs"); }\n')
+    (crate / "src" / "main.rs").write_text('fn main() { println!("hello"); }\n')
+    env = {"CARGO_TARGET_DIR": str(tmp_path / "target"), "CARGO_HOME": str(tmp_path / "cargo")}
+    argv = ["cargo", "build", "--offline", "--release", "--target", toolchain.wasm_target]
+
+    code, _, err = await _run(executor, toolchain, argv, crate, env)
+
+    assert code == 0, "\n".join(err)
+    wasm = tmp_path / "target" / toolchain.wasm_target / "release" / "hello.wasm"
+    assert wasm.read_bytes().startswith(b"\0asm")
+
+
+@pytest.mark.slow
+async def test_cancel_kills_the_whole_process_group(
+    executor: NixShellExecutor, toolchain: Toolchain, tmp_path: Path, temp_dir: Path
+) -> None:
+    marker = f"embly-test-{uuid.uuid4().hex}"
+    script = f'echo ready; bash -c "{SLEEP} # {marker}" & {SLEEP} # {marker}'
+    ready = asyncio.Event()
+    run = asyncio.create_task(
+        _run(executor, toolchain, ["bash", "-c", script], tmp_path, on_stdout=lambda _: ready.set())
+    )
+    await asyncio.wait_for(ready.wait(), 30)
+    await _wait_for(lambda: len(_marked_processes(marker)) == 2)
+    (pgid,) = set(_marked_processes(marker).values())
+
+    started = time.monotonic()
+    run.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await run
+
+    assert time.monotonic() - started < TERM_GRACE_SECONDS + 5
+    assert _marked_processes(marker) == {}
+    with pytest.raises(ProcessLookupError):
+        os.killpg(pgid, 0)
+    assert list(temp_dir.iterdir()) == []
+
+
+@pytest.mark.slow
+async def test_leftover_processes_die_when_the_step_ends(
+    executor: NixShellExecutor, toolchain: Toolchain, tmp_path: Path
+) -> None:
+    marker = f"embly-test-{uuid.uuid4().hex}"
+    script = f'bash -c "{SLEEP} # {marker}" & echo started'
+
+    started = time.monotonic()
+    code, out, _ = await _run(executor, toolchain, ["bash", "-c", script], tmp_path)
+
+    assert (code, out) == (0, ["started"])
+    assert time.monotonic() - started < 30
+    await _wait_for(lambda: _marked_processes(marker) == {})
+
+
+@pytest.mark.slow
+async def test_failing_output_callback_stops_the_step(
+    executor: NixShellExecutor, toolchain: Toolchain, tmp_path: Path
+) -> None:
+    marker = f"embly-test-{uuid.uuid4().hex}"
+
+    def explode(line: str) -> None:
+        raise RuntimeError(f"consumer failed on {line}")
+
+    with pytest.raises(RuntimeError, match="consumer failed on first"):
+        await _run(
+            executor,
+            toolchain,
+            ["bash", "-c", f"echo first; {SLEEP} # {marker}"],
+            tmp_path,
+            on_stdout=explode,
+        )
+    assert _marked_processes(marker) == {}
+
+
+@pytest.mark.slow
+async def test_bad_env_names_are_refused(
+    executor: NixShellExecutor, toolchain: Toolchain, tmp_path: Path
+) -> None:
+    with pytest.raises(ValueError, match="A=B"):
+        await _run(executor, toolchain, ["env"], tmp_path, {"A=B": "c"})
+    with pytest.raises(ValueError, match="empty"):
+        await _run(executor, toolchain, [], tmp_path)
+
+
+async def test_missing_nix_shell_says_how_to_install_nix(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))
+    executor = NixShellExecutor(NIXEXPRS_DIR, tmp_path / "executor-tmp")
+    toolchain = Toolchain("rust", "host", tmp_path, "0" * 64, "wasm32-wasip1", {})
+
+    with pytest.raises(EnvironmentProblem) as caught:
+        await _run(executor, toolchain, ["cargo", "build"], tmp_path)
+    assert str(caught.value) == NIX_MISSING
+    assert "apt-get install nix-bin" in NIX_MISSING
+    assert "--executor docker" in NIX_MISSING
+
+
+async def test_garbage_collected_toolchain_is_reported(
+    executor: NixShellExecutor, tmp_path: Path
+) -> None:
+    toolchain = Toolchain("rust", "host", tmp_path / "gone", "0" * 64, "wasm32-wasip1", {})
+
+    with pytest.raises(EnvironmentProblem, match="provision the toolchain again"):
+        await _run(executor, toolchain, ["cargo", "build"], tmp_path)
