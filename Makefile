@@ -1,9 +1,61 @@
+# Set-up is idempotent: every target below re-checks what is installed and skips what is done.
+SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
+EMBLY := $(abspath $(VENV))/bin/embly
+PYTHON ?= python3
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+# nix, Rust with the wasm32-wasi std, the wasm tools, and what build scripts link with.
+APT_PACKAGES := nix-bin rustc cargo libstd-rust-dev-wasm32 wabt binaryen lld-14 gcc
+EXAMPLE := examples/hello-project
 
-.PHONY: proto
-proto:
+.PHONY: setup system-packages toolchain demo test test-fast lint proto clean
+
+setup: system-packages $(VENV)/.installed toolchain
+
+system-packages:
+	@missing=$$(for p in $(APT_PACKAGES); do \
+		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; \
+	done); \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	if ! command -v apt-get >/dev/null; then \
+		echo "Install these with your package manager, then run make again: $$missing"; exit 1; \
+	fi; \
+	echo "Installing system packages:" $$missing; \
+	$(SUDO) apt-get update -q && \
+	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing
+
+$(VENV)/.installed: pyproject.toml
+	[ -x $(PY) ] || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	touch $@
+
+toolchain: $(VENV)/.installed
+	$(EMBLY) toolchains --provision
+
+demo: setup
+	cd $(EXAMPLE) && $(EMBLY) build
+	cd $(EXAMPLE) && for function in greeter counter shout; do \
+		echo "\$$ embly run $$function -- Ada"; $(EMBLY) run $$function -- Ada || exit 1; \
+	done
+
+test: setup
+	$(VENV)/bin/pytest -q
+
+test-fast: $(VENV)/.installed
+	$(VENV)/bin/pytest -q -m "not slow"
+
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check embly_build tests
+	$(VENV)/bin/ruff format --check embly_build tests
+	$(VENV)/bin/mypy
+
+proto: $(VENV)/.installed
 	rm -rf embly_build/generated.tmp && mkdir -p embly_build/generated.tmp
 	PATH=$(abspath $(VENV))/bin:$$PATH $(PY) -m grpc_tools.protoc -I protos \
 		--python_betterproto_out=embly_build/generated.tmp protos/embly/build/v1/build.proto
 	rm -rf embly_build/generated && mv embly_build/generated.tmp embly_build/generated
+
+clean:
+	rm -rf $(VENV) *.egg-info $(EXAMPLE)/embly_build

@@ -1,0 +1,42 @@
+"""embly-build: build embly functions (Rust crates) to WebAssembly with pinned Nix toolchains.
+
+async with embly_build.connect() as client:
+    results = await client.build("path/to/project", ["greeter"])
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+
+from embly_build.client.client import Client
+from embly_build.client.events import BuildFinished, BuildStarted, ClientEvent, LogLine
+from embly_build.errors import EmblyError
+from embly_build.server.settings import ServerSettings
+
+__all__ = [
+    "BuildFinished",
+    "BuildStarted",
+    "Client",
+    "ClientEvent",
+    "EmblyError",
+    "LogLine",
+    "ServerSettings",
+    "connect",
+]
+
+
+@contextlib.asynccontextmanager
+async def connect(
+    address: str = "inproc", *, settings: ServerSettings | None = None, target: str = ""
+) -> AsyncIterator[Client]:
+    """A client for the server at `address`: `inproc` (a server in this process, built from
+    `settings`), `unix:/path/to/sock` or `HOST:PORT`. `target` is the triple the .cwasm is
+    compiled for (default: this machine)."""
+    from embly_build.transport.connection import open_connection
+
+    connection = open_connection(address, settings=settings)
+    try:
+        yield Client(connection.api, str(connection.address), target=target)
+    finally:
+        connection.close()

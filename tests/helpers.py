@@ -9,12 +9,16 @@ import sys
 from pathlib import Path
 from typing import Any
 
+# The installed entry point, as users run it (`python -m embly_build` run from a project
+# directory would import the project's embly_build/ output folder instead of the package).
+EMBLY = Path(sys.executable).parent / "embly"
+
 
 def embly(
     *args: str, cwd: Path, env: dict[str, str] | None = None, timeout: float = 300
 ) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "embly_build", *args],
+        [str(EMBLY), *args],
         cwd=cwd,
         env={**os.environ, **(env or {})},
         capture_output=True,

@@ -8,12 +8,12 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from embly_build import connect
 from embly_build.client.client import Client
 from embly_build.client.user_config import load_user_config
 from embly_build.errors import UsageError
 from embly_build.home import config_file, embly_home
 from embly_build.server.settings import ServerSettings, default_jobs
-from embly_build.transport.connection import open_connection
 
 EXECUTORS = ("nix", "docker", "remote")
 
@@ -54,8 +54,5 @@ def resolve_address(options: ClientOptions) -> tuple[str, ServerSettings | None]
 @contextlib.asynccontextmanager
 async def connected_client(options: ClientOptions) -> AsyncIterator[Client]:
     address, settings = resolve_address(options)
-    connection = open_connection(address, settings=settings)
-    try:
-        yield Client(connection.api, str(connection.address), target=options.target or "")
-    finally:
-        connection.close()
+    async with connect(address, settings=settings, target=options.target or "") as client:
+        yield client

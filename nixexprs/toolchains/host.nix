@@ -14,6 +14,7 @@ derivation {
   inherit name system identity;
   builder = "/bin/sh";
   args = [ ./host-builder.sh ];
+  rustcWrapper = ./rustc-wrapper.sh;
   PATH = "/usr/bin:/bin";
   toolNames = names;
   toolPaths = map (n: tools.${n}) names;

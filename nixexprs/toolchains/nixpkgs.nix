@@ -47,5 +47,7 @@ pkgs.runCommand "embly-toolchain-${runtime}-nixpkgs" { } ''
   for lld in ${rust}/lib/rustlib/*/bin/rust-lld; do
     ln -s "$lld" $out/bin/rust-lld
   done
+  { printf '#!%s/bin/bash\n' "$out"; cat ${./rustc-wrapper.sh}; } > $out/bin/embly-rustc-wrapper
+  chmod 555 $out/bin/embly-rustc-wrapper
   printf 'export PATH=%s/bin\n' "$out" > $out/setup
 ''

@@ -86,7 +86,7 @@ def test_full_disk_is_a_clear_error_and_leaves_no_partial_blob(tiny_disk: Path) 
     store = ContentStore(tiny_disk / "store")
     data = bytes(range(256)) * 1024  # 256 KiB, more than the disk holds
     writer = store.writer(digest(data))
-    with pytest.raises(StoreError, match="no space left.*embly gc"):
+    with pytest.raises(StoreError, match=r"no space left.*embly gc"):
         for offset in range(0, len(data), 16384):
             writer.write(offset, data[offset : offset + 16384])
         writer.commit()

@@ -44,7 +44,7 @@ async def test_host_toolchain_holds_exactly_the_tools_and_a_gc_root(tmp_path: Pa
     toolchain = await HostToolchainProvider(tmp_path, NIXEXPRS_DIR).provision("rust")
 
     assert toolchain.store_path.is_relative_to("/nix/store")
-    assert {p.name for p in toolchain.bin_dir.iterdir()} == RUST_TOOLS
+    assert {p.name for p in toolchain.bin_dir.iterdir()} == RUST_TOOLS | {"embly-rustc-wrapper"}
     setup = (toolchain.store_path / "setup").read_text()
     assert setup == f"export PATH={toolchain.store_path}/bin\n"
     assert set(toolchain.versions) == RUST_TOOLS

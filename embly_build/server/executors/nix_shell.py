@@ -171,12 +171,33 @@ def _signal_group(pgid: int, signum: signal.Signals) -> None:
 
 
 async def _group_gone(pgid: int) -> None:
-    while True:
-        try:
-            os.killpg(pgid, 0)
-        except ProcessLookupError:
-            return
+    while _group_alive(pgid):
         await asyncio.sleep(_POLL_SECONDS)
+
+
+def _group_alive(pgid: int) -> bool:
+    """Whether a process of the group still runs.
+
+    Zombies do not count: orphans are reaped by init, which in containers may take seconds
+    or never happen, and would otherwise stretch every cancellation to the full grace period.
+    """
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    proc = Path("/proc")
+    if not proc.is_dir():
+        return True
+    return any(_runs_in_group(entry, pgid) for entry in proc.iterdir() if entry.name.isdigit())
+
+
+def _runs_in_group(proc_entry: Path, pgid: int) -> bool:
+    try:
+        stat = proc_entry.joinpath("stat").read_text()
+    except OSError:
+        return False
+    state, _ppid, group = stat.rsplit(")", 1)[1].split()[:3]
+    return int(group) == pgid and state not in ("Z", "X")
 
 
 async def _uninterrupted(cleanup: Awaitable[None]) -> None:

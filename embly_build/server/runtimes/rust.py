@@ -11,9 +11,11 @@ from typing import Any
 from embly_build.errors import BuildFailed
 from embly_build.protocol.paths import SOURCE_ROOT
 from embly_build.server.runtimes.base import CompileJob
+from embly_build.server.runtimes.cargo_workspace import prepare_workspace
 from embly_build.server.toolchains.base import Toolchain
 
 CARGO_HOME_ALIAS = "/embly-cargo-home"
+TARGET_DIR_ALIAS = "/embly-target"
 _RELATIVE_LOCATION = re.compile(r"^(\s*--> )(?!/)([^:\s]+)(:\d+:\d+)")
 
 
@@ -32,7 +34,8 @@ class RustRuntime:
 
     async def compile(self, job: CompileJob) -> Path:
         crate = job.source_dir / job.crate_dir
-        rewrite = LogPathRewriter(job.source_dir, job.crate_dir)
+        workspace_root = prepare_workspace(job.source_dir, job.crate_dir)
+        rewrite = LogPathRewriter(job.source_dir, workspace_root)
         messages: list[dict[str, Any]] = []
 
         def on_stdout(line: str) -> None:
@@ -46,14 +49,12 @@ class RustRuntime:
             "CARGO_TARGET_DIR": str(job.target_dir),
             "CARGO_HOME": str(job.cargo_home),
             "CARGO_TERM_COLOR": "never",
-            # Build-space and cargo-home paths never reach the artifact or the logs, so
-            # the same sources give the same bytes wherever they are built.
-            "RUSTFLAGS": " ".join(
-                (
-                    f"--remap-path-prefix={job.source_dir}={SOURCE_ROOT}",
-                    f"--remap-path-prefix={job.cargo_home}={CARGO_HOME_ALIAS}",
-                )
-            ),
+            # Build-space paths never reach the artifact or the logs, so the same sources give
+            # the same bytes wherever they are built (nixexprs/toolchains/rustc-wrapper.sh).
+            "RUSTC_WRAPPER": str(job.toolchain.store_path / "bin" / "embly-rustc-wrapper"),
+            "EMBLY_REMAP_SOURCE": f"{job.source_dir}={SOURCE_ROOT}",
+            "EMBLY_REMAP_TARGET": f"{job.target_dir}={TARGET_DIR_ALIAS}",
+            "EMBLY_REMAP_CARGO_HOME": f"{job.cargo_home}={CARGO_HOME_ALIAS}",
         }
         code = await job.executor.run(
             job.toolchain,
@@ -71,15 +72,15 @@ class RustRuntime:
 class LogPathRewriter:
     """Turn build-space paths in compiler output into SOURCE_ROOT paths a client can map."""
 
-    def __init__(self, source_dir: Path, crate_dir: str) -> None:
+    def __init__(self, source_dir: Path, workspace_root: str) -> None:
         self._source_dir = str(source_dir)
-        crate = "" if crate_dir == "." else crate_dir + "/"
-        self._crate_prefix = f"{SOURCE_ROOT}/{crate}"
+        relative = "" if workspace_root == "." else workspace_root + "/"
+        self._workspace_prefix = f"{SOURCE_ROOT}/{relative}"
 
     def __call__(self, line: str) -> str:
         line = line.replace(self._source_dir, SOURCE_ROOT)
-        # rustc prints paths of the package being built relative to its directory.
-        return _RELATIVE_LOCATION.sub(rf"\g<1>{self._crate_prefix}\g<2>\g<3>", line)
+        # cargo hands rustc the paths of workspace packages relative to the workspace root.
+        return _RELATIVE_LOCATION.sub(rf"\g<1>{self._workspace_prefix}\g<2>\g<3>", line)
 
 
 def _parse_message(line: str) -> dict[str, Any] | None:

@@ -36,7 +36,9 @@ _PROBE_TIMEOUT_SECONDS = 30.0
 
 
 @dataclass
-class _Detection:
+class HostTools:
+    """Tool name -> host path, the wasm target rustc supports, and why candidates failed."""
+
     tools: dict[str, Path] = field(default_factory=dict)
     wasm_target: str = ""
     problems: list[str] = field(default_factory=list)
@@ -90,9 +92,9 @@ class HostToolchainProvider:
         )
 
 
-async def detect_tools(names: tuple[str, ...], search_path: str) -> _Detection:
+async def detect_tools(names: tuple[str, ...], search_path: str) -> HostTools:
     """Find every tool on search_path; rustc must have a wasm WASI standard library."""
-    found = _Detection()
+    found = HostTools()
     if "rustc" in names:
         await _detect_rust(found, search_path)
     for name in names:
@@ -109,7 +111,7 @@ async def detect_tools(names: tuple[str, ...], search_path: str) -> _Detection:
     return found
 
 
-async def _detect_rust(found: _Detection, search_path: str) -> None:
+async def _detect_rust(found: HostTools, search_path: str) -> None:
     for candidate in _all_on_path("rustc", search_path):
         probe = await _probe_rustc(candidate)
         if isinstance(probe, str):

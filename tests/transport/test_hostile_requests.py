@@ -1,0 +1,132 @@
+"""A server rejects hostile or broken requests with INVALID_ARGUMENT before touching the disk."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from grpclib import GRPCError
+from grpclib.client import Channel
+from grpclib.const import Status
+
+from embly_build.protocol import pb
+from embly_build.server.factory import create_service
+from embly_build.server.grpc_server import GrpcServer
+from embly_build.server.settings import ServerSettings
+from embly_build.transport.address import parse_address
+
+
+@pytest.fixture
+async def stub(tmp_path: Path) -> AsyncIterator[pb.BuildServiceStub]:
+    sock = tmp_path / "embly.sock"
+    server = GrpcServer(create_service(ServerSettings(home=tmp_path / "home", jobs=1)))
+    await server.start([parse_address(f"unix:{sock}")])
+    channel = Channel(path=str(sock))
+    try:
+        yield pb.BuildServiceStub(channel)
+    finally:
+        channel.close()
+        await server.close()
+
+
+def digest(data: bytes) -> pb.Digest:
+    return pb.Digest(sha256=hashlib.sha256(data).hexdigest(), size_bytes=len(data))
+
+
+def request_with(path: str, project_id: str = "p1", function: str = "f") -> pb.BuildRequest:
+    cargo = digest(b"[package]")
+    return pb.BuildRequest(
+        project_id=project_id,
+        function=pb.FunctionSpec(name=function, runtime="rust", path="."),
+        input_tree=pb.InputTree(
+            files=[
+                pb.FileNode(path="Cargo.toml", digest=cargo),
+                pb.FileNode(path=path, digest=cargo),
+            ]
+        ),
+        target="x86_64-unknown-linux-gnu",
+    )
+
+
+async def build_error(stub: pb.BuildServiceStub, request: pb.BuildRequest) -> GRPCError:
+    with pytest.raises(GRPCError) as raised:
+        async for _ in stub.build(request):
+            pass
+    return raised.value
+
+
+@pytest.mark.parametrize(
+    "path", ["../../etc/passwd", "/etc/passwd", "src//main.rs", "src/\0.rs", "src/./x.rs"]
+)
+async def test_hostile_paths_are_invalid_argument(
+    stub: pb.BuildServiceStub, tmp_path: Path, path: str
+) -> None:
+    error = await build_error(stub, request_with(path))
+    assert error.status == Status.INVALID_ARGUMENT
+    assert "invalid path" in (error.message or "")
+    assert not (tmp_path / "home" / "spaces").exists()
+
+
+@pytest.mark.parametrize(
+    ("project_id", "function"), [("../up", "f"), ("p1", "../../x"), ("p1", ""), ("", "f")]
+)
+async def test_hostile_names_are_invalid_argument(
+    stub: pb.BuildServiceStub, project_id: str, function: str
+) -> None:
+    error = await build_error(stub, request_with("src/main.rs", project_id, function))
+    assert error.status == Status.INVALID_ARGUMENT
+
+
+async def test_build_of_blobs_never_uploaded_is_failed_precondition(
+    stub: pb.BuildServiceStub,
+) -> None:
+    error = await build_error(stub, request_with("src/main.rs"))
+    assert error.status == Status.FAILED_PRECONDITION
+    assert "upload them" in (error.message or "")
+
+
+async def test_upload_with_wrong_content_is_rejected_and_not_stored(
+    stub: pb.BuildServiceStub,
+) -> None:
+    claimed = digest(b"what the client says")
+
+    async def chunks() -> AsyncIterator[pb.BlobChunk]:
+        yield pb.BlobChunk(digest=claimed, offset=0, data=b"what the client sends", last=True)
+
+    with pytest.raises(GRPCError) as raised:
+        await stub.upload_blobs(chunks())
+    assert raised.value.status == Status.INVALID_ARGUMENT
+    missing = await stub.find_missing_blobs(pb.FindMissingBlobsRequest(digests=[claimed]))
+    assert [d.sha256 for d in missing.missing] == [claimed.sha256]
+
+
+async def test_upload_in_chunks_then_read_back(stub: pb.BuildServiceStub) -> None:
+    data = bytes(range(256)) * 9000  # over two 1 MiB chunks
+    whole = digest(data)
+
+    async def chunks() -> AsyncIterator[pb.BlobChunk]:
+        for offset in range(0, len(data), 1 << 20):
+            piece = data[offset : offset + (1 << 20)]
+            yield pb.BlobChunk(
+                digest=whole, offset=offset, data=piece, last=offset + len(piece) == len(data)
+            )
+
+    summary = await stub.upload_blobs(chunks())
+    assert (summary.blobs_stored, summary.bytes_stored) == (1, len(data))
+    back = b"".join([c.data async for c in stub.read_blob(pb.ReadBlobRequest(digest=whole))])
+    assert back == data
+
+
+async def test_truncated_upload_stores_nothing(stub: pb.BuildServiceStub) -> None:
+    whole = digest(b"0123456789")
+
+    async def chunks() -> AsyncIterator[pb.BlobChunk]:
+        yield pb.BlobChunk(digest=whole, offset=0, data=b"01234", last=False)
+
+    with pytest.raises(GRPCError) as raised:
+        await stub.upload_blobs(chunks())
+    assert raised.value.status == Status.INVALID_ARGUMENT
+    missing = await stub.find_missing_blobs(pb.FindMissingBlobsRequest(digests=[whole]))
+    assert len(missing.missing) == 1
