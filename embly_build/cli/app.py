@@ -155,7 +155,9 @@ def _guard(action: object) -> int:
     try:
         result = action()  # type: ignore[operator]
     except EmblyError as error:
-        Console(stderr=True, highlight=False).print(f"[red]error:[/red] {escape(str(error))}")
+        Console(stderr=True, highlight=False, soft_wrap=True).print(
+            f"[red]error:[/red] {escape(str(error))}"
+        )
         return exit_codes.for_error(error)
     except KeyboardInterrupt:
         return exit_codes.INTERRUPTED

@@ -33,7 +33,7 @@ class HumanRenderer:
     """
 
     def __init__(self, *, verbose: bool = False, quiet: bool = False) -> None:
-        self._console = Console(stderr=True, highlight=False)
+        self._console = Console(stderr=True, highlight=False, soft_wrap=True)
         self._verbose = verbose
         self._quiet = quiet
         self._logs: dict[str, list[LogLine]] = defaultdict(list)

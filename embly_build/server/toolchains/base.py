@@ -22,7 +22,8 @@ LogSink = Callable[[str], None]
 
 NIX_MISSING = (
     "nix is not installed: install it (Debian/Ubuntu: apt-get install nix-bin; other systems: "
-    "see the Nix manual's installation chapter) or build in Docker with --executor docker"
+    "see the Nix manual's installation chapter), or build on a machine that has it: "
+    "`embly serve` there, `--executor remote --remote ADDR` here"
 )
 
 # Without this every nix call first waits ~5 s for the default binary cache on an offline machine.

@@ -17,6 +17,7 @@ from embly_build.server.toolchains.base import (
     ProvisionCache,
     Toolchain,
     built_path,
+    find_nix_tool,
     first_line,
     nix_build,
     run_command,
@@ -61,6 +62,7 @@ class HostToolchainProvider:
         return await self._cache.get(runtime, lambda: self._provision(runtime, on_log))
 
     async def _provision(self, runtime: str, on_log: LogSink | None) -> Toolchain:
+        find_nix_tool("nix-build")  # no nix is the first thing to say, before any tool
         search_path = self._search_path or os.environ.get("PATH", os.defpath)
         found = await detect_tools(runtime_tools(runtime), search_path)
         outputs = await tool_versions(found.tools)

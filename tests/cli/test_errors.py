@@ -1,0 +1,98 @@
+"""What a user sees when something is wrong: a clear message and exit code 2."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import EMBLY, embly
+
+
+def replace_in(path: Path, old: str, new: str) -> None:
+    text = path.read_text()
+    assert old in text
+    path.write_text(text.replace(old, new, 1))
+
+
+def test_no_embly_hcl(tmp_path: Path, embly_home: Path) -> None:
+    result = embly("build", cwd=tmp_path)
+    assert result.returncode == 2
+    assert f"no embly.hcl found in {tmp_path}" in result.stderr
+    assert "--project DIR" in result.stderr
+
+
+def test_malformed_embly_hcl_names_line_and_column(tmp_path: Path, embly_home: Path) -> None:
+    (tmp_path / "embly.hcl").write_text('function "a" {\n  runtime = "rust"\n  path = \n}\n')
+    result = embly("build", cwd=tmp_path)
+    assert result.returncode == 2
+    assert f"{tmp_path / 'embly.hcl'}:3:" in result.stderr
+    assert "syntax error" in result.stderr
+
+
+def test_unknown_runtime_lists_the_known_ones(project: Path, embly_home: Path) -> None:
+    replace_in(project / "embly.hcl", 'runtime = "rust"', 'runtime = "go"')
+    result = embly("build", cwd=project)
+    assert result.returncode == 2
+    assert "embly.hcl:4:3: unknown runtime 'go'" in result.stderr
+    assert "known runtimes: rust" in result.stderr
+
+
+def test_missing_function_path(project: Path, embly_home: Path) -> None:
+    replace_in(project / "embly.hcl", '"./greeter"', '"./nowhere"')
+    result = embly("build", cwd=project)
+    assert result.returncode == 2
+    assert "embly.hcl:5:3: path './nowhere' of function 'greeter' does not exist" in result.stderr
+
+
+def test_unknown_function_on_the_command_line(project: Path, embly_home: Path) -> None:
+    result = embly("build", "greeter", "nosuch", cwd=project)
+    assert result.returncode == 2
+    assert "unknown function 'nosuch'; known functions: greeter, counter, shout" in result.stderr
+    assert not (project / "embly_build").exists(), "nothing is built on a usage error"
+
+
+def test_reference_to_an_undeclared_function(project: Path, embly_home: Path) -> None:
+    replace_in(project / "embly.hcl", "${function.counter}", "${function.missing}")
+    result = embly("build", cwd=project)
+    assert result.returncode == 2
+    assert "unknown function 'missing'" in result.stderr
+
+
+def test_nix_not_installed_says_how_to_get_it(
+    project: Path, embly_home: Path, tmp_path: Path
+) -> None:
+    # Every tool the build needs stays reachable; only nix is gone from PATH.
+    tools = tmp_path / "tools-without-nix"
+    tools.mkdir()
+    for directory in os.environ["PATH"].split(os.pathsep):
+        for tool in Path(directory).glob("*") if Path(directory).is_dir() else []:
+            if not tool.name.startswith("nix") and not (tools / tool.name).exists():
+                (tools / tool.name).symlink_to(tool)
+    result = embly("build", cwd=project, env={"PATH": str(tools)})
+    assert result.returncode == 2
+    assert "nix is not installed" in result.stderr
+    assert "apt-get install nix-bin" in result.stderr
+
+
+def test_run_before_build_says_to_build(project: Path, embly_home: Path) -> None:
+    result = embly("run", "greeter", cwd=project)
+    assert result.returncode == 2
+    assert "run `embly build greeter` first" in result.stderr
+
+
+def test_help_explains_the_commands(tmp_path: Path) -> None:
+    result = embly("--help", cwd=tmp_path)
+    assert result.returncode == 0
+    for command in ("build", "run", "serve", "toolchains", "info"):
+        assert command in result.stdout
+    assert EMBLY.exists()
+
+
+@pytest.mark.parametrize("address", ["unix:/nonexistent/embly.sock", "127.0.0.1:1"])
+def test_dead_server_is_a_clear_error(project: Path, embly_home: Path, address: str) -> None:
+    result = embly("build", "--remote", address, cwd=project)
+    assert result.returncode == 2
+    assert f"cannot reach the build server at {address}" in result.stderr
+    assert "is `embly serve` running there?" in result.stderr
