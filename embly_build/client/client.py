@@ -25,7 +25,7 @@ from embly_build.client.tree import input_tree
 from embly_build.client.upload import upload_missing
 from embly_build.protocol import enums, pb
 from embly_build.transport.api import BuildApi
-from embly_build.wasm.aot import compile_cwasm, host_triple, wasmtime_version
+from embly_build.wasm.aot import aot_refusal, compile_cwasm, host_triple, wasmtime_version
 
 _STATUS_NAMES = {
     pb.BuildStatus.SUCCEEDED: "ok",
@@ -169,26 +169,43 @@ class Client:
                     continue
                 blobs[artifact.kind] = await fetch_blob(self._api, artifact.digest)
                 writer.stage(artifact.kind, blobs[artifact.kind])
+            stale: tuple[str, ...] = ()
             if "cwasm" not in blobs and "wasm" in blobs:
-                emit(
-                    LogLine(
-                        function,
-                        "client",
-                        "compiling .cwasm on this machine: "
-                        + (finished.aot_skipped_reason or "the server made none"),
-                        "aot",
-                    )
-                )
-                wasm = blobs["wasm"] or (config.output_dir / f"{function}.wasm").read_bytes()
-                blobs["cwasm"] = await asyncio.to_thread(compile_cwasm, wasm, self.target)
-                writer.stage("cwasm", blobs["cwasm"])
-            writer.publish()
+                cwasm = await self._local_aot(config, function, blobs["wasm"], finished, emit)
+                if cwasm is None:
+                    stale = ("cwasm",)
+                else:
+                    blobs["cwasm"] = cwasm
+                    writer.stage("cwasm", cwasm)
+            writer.publish(stale_kinds=stale)
         except BaseException:
             writer.discard()
             raise
         paths = {kind: str(config.output_dir / f"{function}.{kind}") for kind in blobs}
         sizes = {kind: Path(p).stat().st_size for kind, p in paths.items()}
         return paths, sizes
+
+    async def _local_aot(
+        self,
+        config: ProjectConfig,
+        function: str,
+        wasm: bytes,
+        finished: pb.Finished,
+        emit: Callable[[ClientEvent], None],
+    ) -> bytes | None:
+        """Compile the .cwasm here when the server could not; None when this machine cannot
+        either (another target), checked before any wasmtime object exists."""
+        server_reason = finished.aot_skipped_reason or "the server made none"
+        refusal = aot_refusal(self.target, "")
+        if refusal:
+            message = f"no .cwasm for {self.target}: {refusal}; the .wasm is ready"
+            emit(LogLine(function, "client", message, "aot"))
+            return None
+        emit(
+            LogLine(function, "client", f"compiling .cwasm on this machine: {server_reason}", "aot")
+        )
+        wasm = wasm or (config.output_dir / f"{function}.wasm").read_bytes()
+        return await asyncio.to_thread(compile_cwasm, wasm, self.target)
 
 
 def _index_all(config: ProjectConfig, functions: list[FunctionConfig]) -> list[FunctionInputs]:
