@@ -8,15 +8,12 @@
 let
   pins = builtins.fromJSON (builtins.readFile ./pins.json);
 
-  fetchGithub = repo: pin: builtins.fetchTarball {
-    url = "https://github.com/${repo}/archive/${pin.rev}.tar.gz";
-    inherit (pin) sha256;
-  };
+  fetchPinned = pin: builtins.fetchTarball { inherit (pin) url sha256; };
 
-  pkgs = import (fetchGithub "NixOS/nixpkgs" pins.nixpkgs) {
+  pkgs = import (fetchPinned pins.nixpkgs) {
     inherit system;
     config = { };
-    overlays = [ (import (fetchGithub "oxalica/rust-overlay" pins."rust-overlay")) ];
+    overlays = [ (import (fetchPinned pins."rust-overlay")) ];
   };
 
   rust = pkgs.rust-bin.stable.${pins.rust.version}.minimal.override {
