@@ -15,7 +15,7 @@ async def show_info(options: ClientOptions, as_json: bool) -> int:
     if as_json:
         print(json.dumps(info.to_dict(include_default_values=True)))
         return 0
-    console = Console(highlight=False)
+    console = Console(highlight=False, soft_wrap=True)
     console.print(f"server      embly-build {info.server_version} on {info.platform}")
     console.print(f"executor    {info.executor}")
     console.print(f"wasmtime    {info.wasmtime_version}")

@@ -11,7 +11,7 @@ from embly_build.server.toolchains import toolchain_provider
 async def show_toolchains(provision: bool) -> int:
     settings = ServerSettings()
     provider = toolchain_provider(settings.toolchains, settings.home)
-    console = Console(highlight=False)
+    console = Console(highlight=False, soft_wrap=True)
     console.print(f"provider    {provider.describe()}")
     if not provision:
         console.print("run `embly toolchains --provision` to build them now")

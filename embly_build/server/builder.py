@@ -23,6 +23,7 @@ from embly_build.server.executors.base import Executor
 from embly_build.server.postprocess import postprocess, postprocess_signature
 from embly_build.server.requests import ValidBuild
 from embly_build.server.runtimes.base import CompileJob, Runtime
+from embly_build.server.scheduler import SharedActions, Supersession
 from embly_build.server.settings import ServerSettings
 from embly_build.server.store import ContentStore
 from embly_build.server.toolchains.base import Toolchain, ToolchainProvider
@@ -49,6 +50,8 @@ class Builder:
         self._executor = executor
         self._runtimes = runtimes
         self._slots = asyncio.Semaphore(settings.jobs)
+        self._shared: SharedActions[tuple[pb.Finished, bool]] = SharedActions()
+        self._supersession = Supersession()
 
     async def build(self, job: ValidBuild) -> AsyncGenerator[pb.BuildEvent, None]:
         queue: asyncio.Queue[pb.BuildEvent | None] = asyncio.Queue()
@@ -67,26 +70,56 @@ class Builder:
     async def _run(self, job: ValidBuild, emit: Emit) -> None:
         clock = _Clock()
         emit(pb.BuildEvent(queued=pb.Queued()))
-        async with self._slots:
-            clock.lap("queued_ms")
-            toolchain = await self._toolchains.provision(
-                job.runtime.name, on_log=lambda text: emit(_log("server", text, "toolchain"))
+        toolchain = await self._toolchains.provision(
+            job.runtime.name, on_log=lambda text: emit(_log("server", text, "toolchain"))
+        )
+        clock.lap("toolchain_ms")
+        refusal = self._aot_refusal(job)
+        key = self._action_inputs(job, toolchain, refusal).key()
+        slot = (job.project_id, job.function.name)
+        claim = self._supersession.claim(slot, key)
+        try:
+            finished, cache_hit = await self._result(job, toolchain, refusal, key, emit, clock)
+        except asyncio.CancelledError:
+            current = asyncio.current_task()
+            if not claim.superseded or current is None:
+                raise
+            current.uncancel()
+            finished = pb.Finished(
+                status=enums.CANCELLED,
+                action_digest=key,
+                error="cancelled: a newer build of this function started",
             )
-            clock.lap("toolchain_ms")
-            emit(pb.BuildEvent(started=pb.Started(toolchain=toolchain.identity)))
-            refusal = self._aot_refusal(job)
-            key = self._action_inputs(job, toolchain, refusal).key()
-            cached = self._cache.get(key)
-            if cached is not None:
-                _emit_finished(emit, cached, clock, cache_hit=True)
-                return
-            try:
-                finished = await self._execute(job, toolchain, refusal, key, emit, clock)
-            except BuildFailed as failure:
-                finished = pb.Finished(status=enums.FAILED, action_digest=key, error=str(failure))
-            else:
-                self._cache.put(key, finished)
-            _emit_finished(emit, finished, clock, cache_hit=False)
+            cache_hit = False
+        finally:
+            self._supersession.release(slot, claim)
+        _emit_finished(emit, finished, clock, cache_hit=cache_hit)
+
+    async def _result(
+        self,
+        job: ValidBuild,
+        toolchain: Toolchain,
+        refusal: str | None,
+        key: str,
+        emit: Emit,
+        clock: _Clock,
+    ) -> tuple[pb.Finished, bool]:
+        """The action's result: from the cache, from an identical running build, or built."""
+        cached = self._cache.get(key)
+        if cached is not None:
+            return cached, True
+
+        async def build_it() -> tuple[pb.Finished, bool]:
+            async with self._slots:
+                clock.lap("queued_ms")
+                emit(pb.BuildEvent(started=pb.Started(toolchain=toolchain.identity)))
+                return await self._execute(job, toolchain, refusal, key, emit, clock)
+
+        def on_join() -> None:
+            emit(_log("server", "an identical build is running; waiting for its result", "queue"))
+
+        (finished, found_after_lock), joined = await self._shared.run_once(key, build_it, on_join)
+        return finished, joined or found_after_lock
 
     async def _execute(
         self,
@@ -96,41 +129,67 @@ class Builder:
         key: str,
         emit: Emit,
         clock: _Clock,
-    ) -> pb.Finished:
+    ) -> tuple[pb.Finished, bool]:
+        """Build in the function's space; (result, whether the cache had it after all)."""
         space = BuildSpace(self._settings.spaces_dir / job.project_id / job.function.name)
         async with _exclusive(space, lambda: emit(_waiting_log())):
-            synced = await asyncio.to_thread(space.sync, job.tree, self._store)
-            emit(
-                _log(
-                    "server",
-                    f"build space: {synced.written} written, "
-                    f"{synced.removed} removed, {synced.unchanged} unchanged",
-                    "sync",
+            # Another process sharing EMBLY_HOME may have built it while we waited.
+            cached = self._cache.get(key)
+            if cached is not None:
+                return cached, True
+            try:
+                finished = await self._compile_and_process(
+                    space, job, toolchain, refusal, key, emit, clock
                 )
+            except BuildFailed as failure:
+                return pb.Finished(
+                    status=enums.FAILED, action_digest=key, error=str(failure)
+                ), False
+        self._cache.put(key, finished)
+        return finished, False
+
+    async def _compile_and_process(
+        self,
+        space: BuildSpace,
+        job: ValidBuild,
+        toolchain: Toolchain,
+        refusal: str | None,
+        key: str,
+        emit: Emit,
+        clock: _Clock,
+    ) -> pb.Finished:
+        synced = await asyncio.to_thread(space.sync, job.tree, self._store)
+        emit(
+            _log(
+                "server",
+                f"build space: {synced.written} written, "
+                f"{synced.removed} removed, {synced.unchanged} unchanged",
+                "sync",
             )
-            clock.lap("sync_ms")
-            on_log = _log_sink(emit, "compile")
-            compiled = await job.runtime.compile(
-                CompileJob(
-                    toolchain=toolchain,
-                    executor=self._executor,
-                    source_dir=space.src,
-                    crate_dir=job.function.path,
-                    target_dir=space.root / f"target-{toolchain.identity[:16]}",
-                    cargo_home=self._settings.cargo_homes_dir / toolchain.identity[:16],
-                    on_log=on_log,
-                )
-            )
-            clock.lap("compile_ms")
-            module = await postprocess(
-                compiled,
-                space.root / "out",
-                job.options,
+        )
+        clock.lap("sync_ms")
+        on_log = _log_sink(emit, "compile")
+        compiled = await job.runtime.compile(
+            CompileJob(
                 toolchain=toolchain,
                 executor=self._executor,
-                on_log=_log_sink(emit, "postprocess"),
+                source_dir=space.src,
+                crate_dir=job.function.path,
+                target_dir=space.root / f"target-{toolchain.identity[:16]}",
+                cargo_home=self._settings.cargo_homes_dir / toolchain.identity[:16],
+                on_log=on_log,
             )
-            wasm = module.read_bytes()
+        )
+        clock.lap("compile_ms")
+        module = await postprocess(
+            compiled,
+            space.root / "out",
+            job.options,
+            toolchain=toolchain,
+            executor=self._executor,
+            on_log=_log_sink(emit, "postprocess"),
+        )
+        wasm = module.read_bytes()
         clock.lap("postprocess_ms")
         artifacts = [
             pb.Artifact(

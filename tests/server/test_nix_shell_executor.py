@@ -245,7 +245,7 @@ async def test_missing_nix_shell_says_how_to_install_nix(
         await _run(executor, toolchain, ["cargo", "build"], tmp_path)
     assert str(caught.value) == NIX_MISSING
     assert "apt-get install nix-bin" in NIX_MISSING
-    assert "--executor docker" in NIX_MISSING
+    assert "--executor remote" in NIX_MISSING
 
 
 async def test_garbage_collected_toolchain_is_reported(
