@@ -100,16 +100,19 @@ class GitIgnoreFilter(ScopedFilter):
 
     Below a root, every directory's .gitignore applies to paths beneath it and the deepest one
     with a matching pattern decides. Above a root, .gitignore files up to the repository
-    (the nearest directory holding `.git`) apply too, except their patterns that match the root
-    or a directory on the way to it: naming a directory as an input overrides ignoring it.
+    (the nearest directory holding `.git`; outside git, the project directory) apply too,
+    except their patterns that match the root or a directory on the way to it: naming a
+    directory as an input overrides ignoring it.
 
     Parsed .gitignore files and directory decisions are cached: after a .gitignore changes,
     build a new filter.
     """
 
-    def __init__(self, roots: Iterable[Path]) -> None:
+    def __init__(self, roots: Iterable[Path], project_root: Path | None = None) -> None:
         super().__init__(roots)
-        self._above: dict[Path, list[Path]] = {r: _dirs_above(r, self.roots) for r in self.roots}
+        self._above: dict[Path, list[Path]] = {
+            r: _dirs_above(r, self.roots, project_root) for r in self.roots
+        }
         self._specs: dict[tuple[Path, Path | None], GitIgnoreSpec | None] = {}
         self._dirs: dict[Path, bool] = {}
 
@@ -166,18 +169,22 @@ def input_filter(roots: Sequence[Path], output_dir: Path) -> IgnoreFilter:
             PathFilter([output_dir.resolve()]),
             DirNameFilter(resolved, ALWAYS_IGNORED_DIR_NAMES),
             CargoTargetFilter(resolved),
-            GitIgnoreFilter(resolved),
+            GitIgnoreFilter(resolved, project_root=output_dir.resolve().parent),
         )
     )
 
 
-def _dirs_above(root: Path, roots: Sequence[Path]) -> list[Path]:
+def _dirs_above(root: Path, roots: Sequence[Path], project_root: Path | None) -> list[Path]:
     """Directories strictly above `root` whose .gitignore applies, outermost first.
 
-    They reach up to the nearest directory holding `.git`; without one, up to the outermost
-    root containing `root`, so nested roots see the same rules as the tree they sit in.
+    They reach up to the nearest directory holding `.git`; without one, up to the project
+    directory when `root` lies in it (the project's .gitignore covers its functions), else
+    up to the outermost root containing `root`, so nested roots see the same rules as the
+    tree they sit in.
     """
     repository = next((d for d in (root, *root.parents) if (d / ".git").exists()), None)
+    if repository is None and project_root is not None and root.is_relative_to(project_root):
+        repository = project_root
     if repository is None:
         repository = min((r for r in roots if root.is_relative_to(r)), key=lambda r: len(r.parts))
     return [d for d in reversed(root.parents) if d.is_relative_to(repository)]

@@ -87,14 +87,29 @@ def test_gitignore_above_root_applies_up_to_the_repository(tmp_path: Path) -> No
     assert kept(root, input_filter([root], repo / "embly_build")) == {"src/main.rs", "notes.txt"}
 
 
-def test_without_repository_only_the_root_gitignore_applies(tmp_path: Path) -> None:
-    write(tmp_path / ".gitignore", "*.tmp\n")
-    root = tmp_path / "hello"
+def test_without_repository_the_project_gitignore_covers_its_functions(tmp_path: Path) -> None:
+    project = tmp_path / "project"
+    write(project / ".gitignore", "*.tmp\n")
+    root = project / "hello"
     write(root / ".gitignore", "*.bak\n")
     write(root / "scratch.tmp")
     write(root / "old.bak")
+    write(root / "main.rs")
 
-    assert kept(root, input_filter([root], tmp_path / "out")) == {".gitignore", "scratch.tmp"}
+    assert kept(root, input_filter([root], project / "embly_build")) == {".gitignore", "main.rs"}
+
+
+def test_without_repository_a_directory_outside_the_project_has_only_its_own(
+    tmp_path: Path,
+) -> None:
+    write(tmp_path / ".gitignore", "*.tmp\n")
+    outside = tmp_path / "shared"
+    write(outside / ".gitignore", "*.bak\n")
+    write(outside / "scratch.tmp")
+    write(outside / "old.bak")
+
+    project_output = tmp_path / "project" / "embly_build"
+    assert kept(outside, input_filter([outside], project_output)) == {".gitignore", "scratch.tmp"}
 
 
 def test_root_ignored_by_an_outer_gitignore_is_still_an_input(tmp_path: Path) -> None:
