@@ -55,6 +55,10 @@ class ProtocolError(EmblyError):
     """A request or response breaks the protocol (hostile path, missing field)."""
 
 
+class MissingInputs(EmblyError):
+    """A build names blobs the store does not have: the client must upload them first."""
+
+
 class ServerError(EmblyError):
     """The build server answered with an error or could not be reached."""
 

@@ -131,6 +131,38 @@ def toolchains(
 
 
 @app.command()
+def gc(
+    max_size: Annotated[
+        str,
+        typer.Option(
+            "--max-size",
+            metavar="SIZE",
+            help="Trim to this much disk usage: bytes, or 500M, 10G, 2GiB "
+            "(K, M, G, T count in 1024s; KB, MB, GB, TB in 1000s).",
+        ),
+    ] = "10G",
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Show what would be removed; remove nothing.")
+    ] = False,
+) -> None:
+    """Trim this machine's EMBLY_HOME to --max-size, least recently used first.
+
+    Blobs, cached build results and build spaces (synced sources and cargo
+    target dirs) go in the order they were last used, whatever their kind.
+    A cached result whose blobs are gone is rebuilt when next needed.
+
+    Running builds are safe: their build spaces, blobs and cache entries stay.
+
+    Works on the local state of `--executor nix` builds and `embly serve`,
+    not on a remote server. Toolchains and cargo's download cache are
+    neither counted nor removed.
+    """
+    from embly_build.cli.gc_command import run_gc
+
+    raise typer.Exit(_guard(lambda: run_gc(max_size, dry_run)))
+
+
+@app.command()
 def serve(
     listen: Annotated[
         list[str] | None, typer.Option("--listen", help="unix:/path or HOST:PORT; repeatable.")

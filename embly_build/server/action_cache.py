@@ -1,7 +1,8 @@
 """The action cache: action key -> the artifacts a finished build produced.
 
 An entry is a serialised `Finished` message (status, artifacts) stored under the key. An
-entry whose blobs are no longer in the store is a miss, never a broken artifact.
+entry whose blobs are no longer in the store is a miss, never a broken artifact. A hit marks
+the entry and its blobs used (their mtimes, which `embly gc` evicts by).
 """
 
 from __future__ import annotations
@@ -9,10 +10,13 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 from embly_build.protocol import pb
-from embly_build.server.store import ContentStore, disk_error
+from embly_build.server.store import ContentStore, StoredFile, disk_error, mark_used, stored_files
+
+TEMP_PREFIX = ".tmp-"
 
 
 class ActionCache:
@@ -25,12 +29,16 @@ class ActionCache:
         return self.root / key[:2] / key
 
     def get(self, key: str) -> pb.Finished | None:
+        path = self._path(key)
         try:
-            entry = pb.Finished().parse(self._path(key).read_bytes())
+            with open(path, "rb") as handle:
+                stat = os.fstat(handle.fileno())
+                entry = pb.Finished().parse(handle.read())
         except (FileNotFoundError, ValueError):
             return None
-        if not all(self._store.has(artifact.digest) for artifact in entry.artifacts):
+        if not all(self._store.touch(artifact.digest) for artifact in entry.artifacts):
             return None
+        mark_used(path, stat)
         return entry
 
     def put(self, key: str, finished: pb.Finished) -> None:
@@ -43,7 +51,7 @@ class ActionCache:
         )
         try:
             path.parent.mkdir(exist_ok=True)
-            fd, temp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+            fd, temp = tempfile.mkstemp(dir=path.parent, prefix=TEMP_PREFIX)
             try:
                 with os.fdopen(fd, "wb") as handle:
                     handle.write(bytes(record))
@@ -55,5 +63,15 @@ class ActionCache:
         except OSError as exc:
             raise disk_error(exc, self.root) from exc
 
+    def _entry_paths(self) -> Iterator[Path]:
+        return (path for path in self.root.glob("*/*") if not path.name.startswith(TEMP_PREFIX))
+
+    def entry_files(self) -> Iterator[StoredFile]:
+        return stored_files(self._entry_paths())
+
+    def temp_files(self) -> Iterator[StoredFile]:
+        """Entries being written (or left behind by a crash while being written)."""
+        return stored_files(self.root.glob(f"*/{TEMP_PREFIX}*"))
+
     def entry_count(self) -> int:
-        return sum(1 for _ in self.root.glob("*/*"))
+        return sum(1 for _ in self._entry_paths())

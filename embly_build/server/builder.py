@@ -13,13 +13,14 @@ import fcntl
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping
 
-from embly_build.errors import BuildFailed
+from embly_build.errors import BuildFailed, MissingInputs
 from embly_build.protocol import enums, pb
 from embly_build.protocol.digests import input_tree_digest
 from embly_build.server.action_cache import ActionCache
 from embly_build.server.action_key import ActionInputs
 from embly_build.server.build_space import BuildSpace
 from embly_build.server.executors.base import Executor
+from embly_build.server.gc import build_in_progress
 from embly_build.server.postprocess import postprocess, postprocess_signature
 from embly_build.server.requests import ValidBuild
 from embly_build.server.runtimes.base import CompileJob, Runtime
@@ -70,30 +71,36 @@ class Builder:
     async def _run(self, job: ValidBuild, emit: Emit) -> None:
         clock = _Clock()
         emit(pb.BuildEvent(queued=pb.Queued()))
-        toolchain = await self._toolchains.provision(
-            job.runtime.name, on_log=lambda text: emit(_log("server", text, "toolchain"))
-        )
-        clock.lap("toolchain_ms")
-        refusal = self._aot_refusal(job)
-        key = self._action_inputs(job, toolchain, refusal).key()
-        slot = (job.project_id, job.function.name)
-        claim = self._supersession.claim(slot, key)
-        try:
-            finished, cache_hit = await self._result(job, toolchain, refusal, key, emit, clock)
-        except asyncio.CancelledError:
-            current = asyncio.current_task()
-            if not claim.superseded or current is None:
-                raise
-            current.uncancel()
-            finished = pb.Finished(
-                status=enums.CANCELLED,
-                action_digest=key,
-                error="cancelled: a newer build of this function started",
+        async with build_in_progress(
+            self._settings.home,
+            lambda: emit(_log("server", "waiting for `embly gc` to finish", "queue")),
+        ):
+            # Checked again under the lock: gc may have trimmed the store since the request.
+            check_inputs_present(self._store, job.tree)
+            toolchain = await self._toolchains.provision(
+                job.runtime.name, on_log=lambda text: emit(_log("server", text, "toolchain"))
             )
-            cache_hit = False
-        finally:
-            self._supersession.release(slot, claim)
-        _emit_finished(emit, finished, clock, cache_hit=cache_hit)
+            clock.lap("toolchain_ms")
+            refusal = self._aot_refusal(job)
+            key = self._action_inputs(job, toolchain, refusal).key()
+            slot = (job.project_id, job.function.name)
+            claim = self._supersession.claim(slot, key)
+            try:
+                finished, cache_hit = await self._result(job, toolchain, refusal, key, emit, clock)
+            except asyncio.CancelledError:
+                current = asyncio.current_task()
+                if not claim.superseded or current is None:
+                    raise
+                current.uncancel()
+                finished = pb.Finished(
+                    status=enums.CANCELLED,
+                    action_digest=key,
+                    error="cancelled: a newer build of this function started",
+                )
+                cache_hit = False
+            finally:
+                self._supersession.release(slot, claim)
+            _emit_finished(emit, finished, clock, cache_hit=cache_hit)
 
     async def _result(
         self,
@@ -228,6 +235,15 @@ class Builder:
             postprocess=postprocess_signature(job.options),
             aot_target=job.target if produces_cwasm else "",
             wasmtime_version=wasmtime_version() if produces_cwasm else "",
+        )
+
+
+def check_inputs_present(store: ContentStore, tree: pb.InputTree) -> None:
+    missing = store.missing(node.digest for node in tree.files)
+    if missing:
+        raise MissingInputs(
+            f"{len(missing)} input blobs are not in the store (first: "
+            f"{missing[0].sha256}); upload them with UploadBlobs before Build"
         )
 
 

@@ -13,13 +13,14 @@ from embly_build.errors import (
     DigestMismatch,
     EmblyError,
     EnvironmentProblem,
+    MissingInputs,
     ProtocolError,
     StoreError,
 )
 from embly_build.protocol import pb
 from embly_build.protocol.digests import check_digest, digest_key
 from embly_build.server.action_cache import ActionCache
-from embly_build.server.builder import Builder
+from embly_build.server.builder import Builder, check_inputs_present
 from embly_build.server.executors.base import Executor
 from embly_build.server.requests import validate_build
 from embly_build.server.runtimes.base import Runtime
@@ -28,11 +29,6 @@ from embly_build.server.settings import ServerSettings
 from embly_build.server.store import BlobWriter, ContentStore
 from embly_build.server.toolchains.base import ToolchainProvider
 from embly_build.wasm.aot import host_triple, wasmtime_version
-
-
-class MissingInputs(EmblyError):
-    """A build names blobs the store does not have: the client must upload them first."""
-
 
 _STATUS_FOR: list[tuple[type[EmblyError], Status]] = [
     (DigestMismatch, Status.INVALID_ARGUMENT),
@@ -136,12 +132,7 @@ class BuildService(pb.BuildServiceBase):
     async def build(self, build_request: pb.BuildRequest) -> AsyncIterator[pb.BuildEvent]:
         with grpc_errors():
             job = validate_build(build_request, self._runtimes)
-            missing = self.store.missing(node.digest for node in job.tree.files)
-            if missing:
-                raise MissingInputs(
-                    f"{len(missing)} input blobs are not in the store (first: "
-                    f"{missing[0].sha256}); upload them with UploadBlobs before Build"
-                )
+            check_inputs_present(self.store, job.tree)
             async with contextlib.aclosing(self._builder.build(job)) as events:
                 async for event in events:
                     yield event

@@ -3,6 +3,7 @@
 Layout under the store root: `blobs/<ab>/<sha256>` and `tmp/` for blobs being written.
 A blob is written to `tmp/`, hashed as it arrives, and renamed into place only when its
 sha256 and size match the digest it was sent under; a mismatch leaves nothing behind.
+A blob's mtime is when it was last used (see `mark_used`); `embly gc` evicts by it.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import errno
 import hashlib
 import os
 import tempfile
+import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,11 +22,42 @@ from embly_build.errors import DigestMismatch, ProtocolError, StoreError
 from embly_build.protocol import pb
 from embly_build.protocol.digests import CHUNK_SIZE, check_digest
 
+USE_RESOLUTION_SECONDS = 3600.0
+
 
 @dataclass(frozen=True)
 class StoreStatistics:
     blob_count: int
     blob_bytes: int
+
+
+@dataclass(frozen=True)
+class StoredFile:
+    """A blob or cache entry as gc sees it."""
+
+    path: Path
+    disk_bytes: int  # st_blocks * 512: what it occupies on disk, as du counts
+    last_used: float  # mtime, accurate to USE_RESOLUTION_SECONDS
+
+
+def mark_used(path: Path, stat: os.stat_result) -> None:
+    """Record a use as the file's mtime, at most once per USE_RESOLUTION_SECONDS.
+
+    So using a file that was used recently (a no-op build) costs a stat, not a write.
+    Best effort: a use never fails because the mtime could not be set.
+    """
+    if time.time() - stat.st_mtime >= USE_RESOLUTION_SECONDS:
+        with contextlib.suppress(OSError):
+            os.utime(path)
+
+
+def stored_files(paths: Iterable[Path]) -> Iterator[StoredFile]:
+    for path in paths:
+        try:
+            stat = path.lstat()
+        except FileNotFoundError:
+            continue
+        yield StoredFile(path, stat.st_blocks * 512, stat.st_mtime)
 
 
 def disk_error(exc: OSError, where: Path) -> StoreError:
@@ -111,12 +144,25 @@ class ContentStore:
         except FileNotFoundError:
             return False
 
+    def touch(self, digest: pb.Digest) -> bool:
+        """Like `has`, and a present blob is marked used (see `mark_used`)."""
+        path = self.path_of(digest)
+        try:
+            stat = path.stat()
+        except FileNotFoundError:
+            return False
+        if stat.st_size != digest.size_bytes:
+            return False
+        mark_used(path, stat)
+        return True
+
     def missing(self, digests: Iterable[pb.Digest]) -> list[pb.Digest]:
+        """The absent ones, each once; the present ones are marked used."""
         seen: set[tuple[str, int]] = set()
         result = []
         for digest in digests:
             key = (digest.sha256, digest.size_bytes)
-            if key not in seen and not self.has(digest):
+            if key not in seen and not self.touch(digest):
                 result.append(digest)
             seen.add(key)
         return result
@@ -137,7 +183,7 @@ class ContentStore:
 
     def put_bytes(self, data: bytes) -> pb.Digest:
         digest = pb.Digest(sha256=hashlib.sha256(data).hexdigest(), size_bytes=len(data))
-        if not self.has(digest):
+        if not self.touch(digest):
             writer = self.writer(digest)
             writer.write(0, data)
             writer.commit()
@@ -147,10 +193,15 @@ class ContentStore:
         return self.put_bytes(path.read_bytes())
 
     def read_bytes(self, digest: pb.Digest) -> bytes:
+        path = self.path_of(digest)
         try:
-            return self.path_of(digest).read_bytes()
+            with open(path, "rb") as handle:
+                stat = os.fstat(handle.fileno())
+                data = handle.read()
         except FileNotFoundError:
             raise StoreError(f"blob {digest.sha256} is not in the store") from None
+        mark_used(path, stat)
+        return data
 
     def read_chunks(self, digest: pb.Digest) -> Iterator[pb.BlobChunk]:
         data = self.read_bytes(digest)
@@ -163,9 +214,17 @@ class ContentStore:
             if last:
                 return
 
+    def blob_files(self) -> Iterator[StoredFile]:
+        return stored_files(self.blobs_dir.glob("*/*"))
+
+    def temp_files(self) -> Iterator[StoredFile]:
+        """Blobs being written (or left behind by a crash while being written)."""
+        return stored_files(self.tmp_dir.iterdir())
+
     def statistics(self) -> StoreStatistics:
         count = size = 0
         for entry in self.blobs_dir.glob("*/*"):
-            count += 1
-            size += entry.stat().st_size
+            with contextlib.suppress(FileNotFoundError):  # removed by a concurrent gc
+                size += entry.stat().st_size
+                count += 1
         return StoreStatistics(blob_count=count, blob_bytes=size)

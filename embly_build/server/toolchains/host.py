@@ -26,6 +26,7 @@ from embly_build.server.toolchains.base import (
     tool_versions,
     toolchain_identity,
 )
+from embly_build.server.toolchains.host_record import load_record, save_record
 
 WASM_TARGETS = ("wasm32-wasip1", "wasm32-wasi")  # newest name first; wasm32-wasi left in 1.84
 INSTALL_HINT = (
@@ -64,6 +65,11 @@ class HostToolchainProvider:
     async def _provision(self, runtime: str, on_log: LogSink | None) -> Toolchain:
         find_nix_tool("nix-build")  # no nix is the first thing to say, before any tool
         search_path = self._search_path or os.environ.get("PATH", os.defpath)
+        gcroot = self._embly_home / "gcroots" / f"toolchain-{runtime}-host"
+        record = gcroot.with_name(gcroot.name + ".json")
+        remembered = load_record(record, search_path, gcroot)
+        if remembered is not None:
+            return remembered
         found = await detect_tools(runtime_tools(runtime), search_path)
         outputs = await tool_versions(found.tools)
         result = await nix_build(
@@ -75,7 +81,7 @@ class HostToolchainProvider:
                 ),
                 "identity": "\n".join(f"{k}: {outputs[k]}" for k in sorted(outputs)),
             },
-            gcroot=self._embly_home / "gcroots" / f"toolchain-{runtime}-host",
+            gcroot=gcroot,
             on_log=on_log,
         )
         if result.returncode != 0:
@@ -84,7 +90,7 @@ class HostToolchainProvider:
             )
         store_path = built_path(result)
         versions = {name: first_line(text) for name, text in outputs.items()}
-        return Toolchain(
+        toolchain = Toolchain(
             runtime=runtime,
             provider="host",
             store_path=store_path,
@@ -92,6 +98,8 @@ class HostToolchainProvider:
             wasm_target=found.wasm_target,
             versions=versions,
         )
+        save_record(record, search_path, found.tools, toolchain)
+        return toolchain
 
 
 async def detect_tools(names: tuple[str, ...], search_path: str) -> HostTools:

@@ -1,0 +1,74 @@
+"""`embly gc`: trim the local EMBLY_HOME to a size, least recently used first."""
+
+from __future__ import annotations
+
+from rich.console import Console
+
+from embly_build.cli import exit_codes
+from embly_build.errors import UsageError
+from embly_build.server.gc import GcReport, Tally, Usage, collect_garbage
+from embly_build.server.settings import ServerSettings
+from embly_build.server.sizes import format_size, parse_size
+
+
+def run_gc(max_size: str, dry_run: bool) -> int:
+    try:
+        max_bytes = parse_size(max_size)
+    except UsageError as error:
+        raise UsageError(f"--max-size: {error}") from None
+    settings = ServerSettings()
+    report = collect_garbage(settings, max_bytes, dry_run=dry_run)
+    console = Console(highlight=False, soft_wrap=True, markup=False)
+    console.print(f"EMBLY_HOME    {settings.home}")
+    for line in report_lines(report):
+        console.print(line)
+    return exit_codes.OK
+
+
+def report_lines(report: GcReport) -> list[str]:
+    removed = "would remove" if report.dry_run else "removed"
+    remaining = "would remain" if report.dry_run else "remaining"
+    lines = [
+        f"{removed:<13} {_usage(report.removed)}",
+        f"{remaining:<13} {_usage(report.remaining)} of at most {format_size(report.max_bytes)}",
+    ]
+    if report.stale_temp_files.count:
+        stale = report.stale_temp_files
+        lines.append(
+            f"{removed:<13} {_count(stale.count, 'stale temporary file')} "
+            f"({format_size(stale.disk_bytes)})"
+        )
+    left = "would be left" if report.dry_run else "were left"
+    if report.spaces_in_use:
+        spaces = _count(report.spaces_in_use, "build space")
+        lines.append(f"{spaces} in use by running builds {left}")
+    if report.store_busy:
+        lines.append(_builds_running(report.builds_running, left))
+    return lines
+
+
+def _builds_running(count: int, left: str) -> str:
+    if count == 0:
+        running, finish = "a build is starting or another gc is running", "it finishes"
+    elif count == 1:
+        running, finish = "1 build is running", "it finishes"
+    else:
+        running, finish = f"{count} builds are running", "they finish"
+    return f"{running}; blobs and cache entries {left}; run `embly gc` again when {finish}"
+
+
+def _usage(usage: Usage) -> str:
+    parts = [
+        _tally(usage.blobs, "blob"),
+        _tally(usage.entries, "cache entry", "cache entries"),
+        _tally(usage.spaces, "build space"),
+    ]
+    return f"{', '.join(parts)}: {format_size(usage.total.disk_bytes)}"
+
+
+def _tally(tally: Tally, singular: str, plural: str | None = None) -> str:
+    return f"{_count(tally.count, singular, plural)} ({format_size(tally.disk_bytes)})"
+
+
+def _count(count: int, singular: str, plural: str | None = None) -> str:
+    return f"{count} {singular if count == 1 else plural or singular + 's'}"

@@ -1,0 +1,78 @@
+"""`embly gc` as a user runs it, on a real EMBLY_HOME."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+from embly_build.protocol import pb
+from embly_build.server.gc import build_in_progress
+from embly_build.server.sizes import disk_usage
+from embly_build.server.store import ContentStore
+from tests.helpers import embly
+
+
+def populate(home: Path, count: int) -> tuple[ContentStore, list[pb.Digest]]:
+    """`count` blobs, the first used longest ago."""
+    store = ContentStore(home / "store")
+    digests = []
+    for index in range(count):
+        digest = store.put_bytes(os.urandom(8192))
+        when = time.time() - (count - index) * 86400
+        os.utime(store.path_of(digest), (when, when))
+        digests.append(digest)
+    return store, digests
+
+
+def test_gc_trims_the_store_to_max_size_oldest_first(tmp_path: Path, embly_home: Path) -> None:
+    store, digests = populate(embly_home, 4)
+    keep = sum(disk_usage(store.path_of(d)) for d in digests[2:])
+
+    result = embly("gc", "--max-size", str(keep), cwd=tmp_path)
+
+    assert result.returncode == 0, result.stderr
+    assert f"EMBLY_HOME    {embly_home}" in result.stdout
+    assert "removed       2 blobs" in result.stdout
+    assert "remaining     2 blobs" in result.stdout
+    assert "0 cache entries (0 B), 0 build spaces (0 B)" in result.stdout
+    assert [store.has(d) for d in digests] == [False, False, True, True]
+
+
+def test_dry_run_shows_what_would_go_and_removes_nothing(tmp_path: Path, embly_home: Path) -> None:
+    store, digests = populate(embly_home, 3)
+
+    result = embly("gc", "--max-size", "0", "--dry-run", cwd=tmp_path)
+
+    assert result.returncode == 0, result.stderr
+    assert "would remove  3 blobs" in result.stdout
+    assert "would remain  0 blobs" in result.stdout
+    assert all(store.has(d) for d in digests)
+
+
+async def test_running_builds_keep_their_blobs_and_gc_says_so(
+    tmp_path: Path, embly_home: Path
+) -> None:
+    store, digests = populate(embly_home, 2)
+
+    async with build_in_progress(embly_home):
+        result = embly("gc", "--max-size", "0", cwd=tmp_path)
+
+    assert result.returncode == 0, result.stderr
+    assert (
+        "1 build is running; blobs and cache entries were left; "
+        "run `embly gc` again when it finishes"
+    ) in result.stdout
+    assert "remaining     2 blobs" in result.stdout
+    assert all(store.has(d) for d in digests)
+
+
+def test_a_bad_max_size_is_a_usage_error(tmp_path: Path, embly_home: Path) -> None:
+    store, digests = populate(embly_home, 1)
+
+    result = embly("gc", "--max-size", "lots", cwd=tmp_path)
+
+    assert result.returncode == 2
+    assert "--max-size: invalid size 'lots'" in result.stderr
+    assert "500M, 10G, 2GiB" in result.stderr
+    assert store.has(digests[0])
