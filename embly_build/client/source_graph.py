@@ -1,0 +1,72 @@
+"""The source graph: which functions each input file belongs to.
+
+Built from the functions' indexed inputs (their crate, `sources` and local Cargo path
+dependencies). A change to a shared crate selects every function that uses it; a change
+inside one function's crate selects only that function; an ignored file selects nothing.
+New files count too: a path belongs to a function when it lies under one of the function's
+input directories and that function's ignore rules keep it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from embly_build.client.ignore import IgnoreFilter, input_filter
+from embly_build.client.index import FunctionInputs
+
+
+@dataclass(frozen=True)
+class _FunctionScope:
+    roots: tuple[Path, ...]
+    ignored: IgnoreFilter
+
+
+class SourceGraph:
+    def __init__(self, inputs: Mapping[str, FunctionInputs], output_dir: Path) -> None:
+        self._scopes = {
+            name: _FunctionScope(
+                roots=tuple(d.resolve() for d in function.input_dirs),
+                ignored=input_filter(function.input_dirs, output_dir),
+            )
+            for name, function in inputs.items()
+        }
+        self._files: dict[Path, set[str]] = {}
+        for name, function in inputs.items():
+            for file in function.files:
+                self._files.setdefault(file.absolute.resolve(), set()).add(name)
+
+    def functions_of(self, path: Path) -> set[str]:
+        """The functions a changed (added, edited or deleted) path belongs to."""
+        resolved = path.resolve()
+        known = self._files.get(resolved)
+        if known is not None:
+            return set(known)
+        return {
+            name
+            for name, scope in self._scopes.items()
+            if any(resolved.is_relative_to(root) for root in scope.roots)
+            and not _ignored(scope.ignored, resolved, scope.roots)
+        }
+
+    def affected(self, paths: Iterable[Path]) -> set[str]:
+        selected: set[str] = set()
+        for path in paths:
+            selected |= self.functions_of(path)
+        return selected
+
+    def input_dirs(self) -> set[Path]:
+        """Every directory whose changes matter, for a watcher."""
+        return {root for scope in self._scopes.values() for root in scope.roots}
+
+
+def _ignored(ignored: IgnoreFilter, path: Path, roots: tuple[Path, ...]) -> bool:
+    """A path is ignored when it or any directory between it and its root is."""
+    root = next(r for r in roots if path.is_relative_to(r))
+    current = path
+    while current != root:
+        if ignored(current, current != path or current.is_dir()):
+            return True
+        current = current.parent
+    return False
