@@ -9,7 +9,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT_PACKAGES := nix-bin rustc cargo libstd-rust-dev-wasm32 wabt binaryen lld-14 gcc
 EXAMPLE := examples/hello-project
 
-.PHONY: setup system-packages toolchain demo test test-fast lint proto clean
+.PHONY: setup system-packages toolchain demo test test-fast lint proto bench clean
 
 setup: system-packages $(VENV)/.installed toolchain
 
@@ -46,9 +46,15 @@ test: setup
 test-fast: $(VENV)/.installed
 	$(VENV)/bin/pytest -q -m "not slow"
 
+# Speed targets, each measured side by side with its baseline in one run.
+bench: setup
+	cd benchmarks && for bench in bench_index.py bench_build.py bench_scheduler.py; do \
+		../$(VENV)/bin/python $$bench || exit 1; \
+	done
+
 lint: $(VENV)/.installed
-	$(VENV)/bin/ruff check embly_build tests
-	$(VENV)/bin/ruff format --check embly_build tests
+	$(VENV)/bin/ruff check embly_build tests benchmarks
+	$(VENV)/bin/ruff format --check embly_build tests benchmarks
 	$(VENV)/bin/mypy
 
 proto: $(VENV)/.installed

@@ -1,0 +1,65 @@
+"""(1) no-op `embly build` vs no-op `cargo build`; (2) one-line edit rebuild vs cargo in place.
+
+Both sides build the example project's three functions; the cargo baseline builds them as
+one workspace in a copy of the project (one cargo process, its fastest form). Medians of
+several runs, measured side by side in one run.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from common import CARGO_ENV, EMBLY, REPO, median_seconds, report, run
+
+EXAMPLE = REPO / "examples" / "hello-project"
+CARGO_BUILD = ["/usr/bin/cargo", "build", "--release", "--target", "wasm32-wasi"]
+
+
+def prepare(work: Path) -> tuple[Path, Path, dict[str, str]]:
+    ours = work / "embly-project"
+    theirs = work / "cargo-project"
+    shutil.copytree(EXAMPLE, ours, ignore=shutil.ignore_patterns("embly_build", "target"))
+    shutil.copytree(EXAMPLE, theirs, ignore=shutil.ignore_patterns("embly_build", "target"))
+    (theirs / "Cargo.toml").write_text(
+        '[workspace]\nmembers = ["greeter", "counter", "shout"]\nresolver = "2"\n'
+    )
+    env = {**os.environ, "EMBLY_HOME": str(work / "home")}
+    run([str(EMBLY), "build", "-q"], ours, env)
+    run(CARGO_BUILD, theirs, CARGO_ENV)
+    return ours, theirs, env
+
+
+def one_line_edit(path: Path, original: str, counter: list[int]) -> None:
+    counter[0] += 1
+    path.write_text(original.replace('"{}"', f'"{{}}{"!" * counter[0]}"'))
+
+
+def main() -> None:
+    with tempfile.TemporaryDirectory(prefix="embly-bench-") as temp:
+        ours, theirs, env = prepare(Path(temp))
+        noop_ours = median_seconds(lambda: run([str(EMBLY), "build", "-q"], ours, env))
+        noop_theirs = median_seconds(lambda: run(CARGO_BUILD, theirs, CARGO_ENV))
+        report("(1) no-op build, 3 functions", noop_ours, noop_theirs, 1.5)
+
+        our_main, their_main = (p / "greeter" / "src" / "main.rs" for p in (ours, theirs))
+        original = our_main.read_text()
+        ours_count, theirs_count = [0], [0]
+
+        def ours_edit() -> None:
+            one_line_edit(our_main, original, ours_count)
+            run([str(EMBLY), "build", "greeter", "-q"], ours, env)
+
+        def theirs_edit() -> None:
+            one_line_edit(their_main, original, theirs_count)
+            run(CARGO_BUILD, theirs / "greeter", CARGO_ENV)
+
+        edit_ours = median_seconds(ours_edit)
+        edit_theirs = median_seconds(theirs_edit)
+        report("(2) one-line edit rebuild of greeter", edit_ours, edit_theirs, 1.2)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,42 @@
+"""Helpers shared by the benchmarks: timing medians and printing ratios with targets."""
+
+from __future__ import annotations
+
+import os
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+EMBLY = Path(sys.executable).parent / "embly"
+# The Debian rustc/cargo with the wasm std; a rustup toolchain may shadow them on PATH.
+CARGO_ENV = {**os.environ, "RUSTC": "/usr/bin/rustc", "CARGO_TERM_COLOR": "never"}
+
+
+def median_seconds(action: Callable[[], object], runs: int = 5) -> float:
+    samples = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        action()
+        samples.append(time.perf_counter() - start)
+    return statistics.median(samples)
+
+
+def run(argv: Sequence[str], cwd: Path, env: dict[str, str] | None = None) -> None:
+    subprocess.run(argv, cwd=cwd, env=env, check=True, capture_output=True)
+
+
+def report(label: str, ours: float, baseline: float, target: float, *, lower: bool = True) -> str:
+    ratio = ours / baseline if baseline else float("inf")
+    met = ratio <= target if lower else ratio >= target
+    relation = "<=" if lower else ">="
+    verdict = "PASS" if met else "MISS"
+    line = (
+        f"{label:<44} embly {ours * 1000:8.1f} ms  baseline {baseline * 1000:8.1f} ms  "
+        f"ratio {ratio:5.2f} (target {relation} {target})  {verdict}"
+    )
+    print(line, flush=True)
+    return verdict
