@@ -86,6 +86,39 @@ async def _build(
     return exit_codes.OK if all(r.ok for r in results) else exit_codes.BUILD_FAILED
 
 
+@app.command()
+def watch(
+    functions: Annotated[
+        list[str] | None, typer.Argument(help="Functions to watch (default: all).")
+    ] = None,
+    project: ProjectOpt = None,
+    executor: ExecutorOpt = None,
+    remote: RemoteOpt = None,
+    jobs: JobsOpt = None,
+    target: TargetOpt = None,
+    json_output: JsonOpt = False,
+    poll: Annotated[
+        bool,
+        typer.Option(
+            "--poll",
+            help="Poll for changes instead of OS events (bind mounts, network filesystems).",
+        ),
+    ] = False,
+) -> None:
+    """Build, then rebuild on every change until Ctrl-C.
+
+    Watches every input of the selected functions (their crates, `sources` and local Cargo
+    path dependencies, also outside the project) and embly.hcl. Only functions whose input
+    content changed are rebuilt; a change during a build restarts it. A failed build keeps
+    the last good artifact. Exit code 130 after Ctrl-C, 143 after SIGTERM, 2 when the first
+    build cannot start (configuration, nix or toolchain missing).
+    """
+    from embly_build.cli.watch_command import watch as watch_forever
+
+    options = ClientOptions(project, executor, remote, jobs, target)
+    raise typer.Exit(_run(watch_forever(options, functions or [], json_output, poll)))
+
+
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
 def run(
     function: Annotated[str, typer.Argument(help="The function to run.")],

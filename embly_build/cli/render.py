@@ -11,13 +11,15 @@ from rich.console import Console
 from rich.markup import escape
 
 from embly_build.client.events import BuildFinished, BuildStarted, ClientEvent, LogLine
+from embly_build.client.watch_events import AnyEvent
+from embly_build.server.sizes import format_size
 
 
 class JsonRenderer:
     def __init__(self, out: TextIO | None = None) -> None:
         self._out = out or sys.stdout
 
-    def __call__(self, event: ClientEvent) -> None:
+    def __call__(self, event: AnyEvent) -> None:
         self._out.write(json.dumps(event.to_json()) + "\n")
         self._out.flush()
 
@@ -81,13 +83,5 @@ def _result_line(event: BuildFinished) -> str:
     if not event.ok:
         return f"[red]✗ {event.function}[/red]  {event.status}  {event.duration_ms / 1000:.1f}s"
     state = "cached" if event.cache_hit else "built"
-    sizes = "  ".join(f"{kind} {_size(size)}" for kind, size in event.artifact_sizes.items())
+    sizes = "  ".join(f"{kind} {format_size(size)}" for kind, size in event.artifact_sizes.items())
     return f"[green]✓ {event.function}[/green]  {state}  {event.duration_ms / 1000:.1f}s  {sizes}"
-
-
-def _size(count: int) -> str:
-    for unit in ("B", "KB", "MB"):
-        if count < 1024 or unit == "MB":
-            return f"{count:.0f} {unit}" if unit == "B" else f"{count:.1f} {unit}"
-        count /= 1024  # type: ignore[assignment]
-    return f"{count} B"

@@ -7,18 +7,20 @@ or a remote one.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import socket
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from pathlib import Path
+from typing import TypeVar
 
 import betterproto
 
 from embly_build.client.artifacts import ArtifactWriter, fetch_blob, file_sha256
 from embly_build.client.config import FunctionConfig, ProjectConfig, find_config, load_project
 from embly_build.client.events import BuildFinished, BuildStarted, ClientEvent, LogLine
-from embly_build.client.index import FunctionInputs, index_function
+from embly_build.client.index import FunctionInputs, index_with_stat_cache
 from embly_build.client.log_paths import LogPathMapper
 from embly_build.client.server_errors import server_errors
 from embly_build.client.tree import input_tree
@@ -26,6 +28,8 @@ from embly_build.client.upload import upload_missing
 from embly_build.protocol import enums, pb
 from embly_build.transport.api import BuildApi
 from embly_build.wasm.aot import aot_refusal, compile_cwasm, host_triple, wasmtime_version
+
+T = TypeVar("T")
 
 _STATUS_NAMES = {
     pb.BuildStatus.SUCCEEDED: "ok",
@@ -75,11 +79,24 @@ class Client:
         return results
 
     async def build_events(
-        self, project: ProjectConfig | Path | str, functions: Sequence[str] = ()
+        self,
+        project: ProjectConfig | Path | str,
+        functions: Sequence[str] = (),
+        indexed_inputs: Mapping[str, FunctionInputs] | None = None,
     ) -> AsyncIterator[ClientEvent]:
+        """Build and report; `indexed_inputs` skips indexing for functions already indexed."""
         config = project if isinstance(project, ProjectConfig) else load(project)
         selected = config.select(functions)
-        indexed = await asyncio.to_thread(_index_all, config, selected)
+        known = indexed_inputs or {}
+        to_index = [f for f in selected if f.name not in known]
+        fresh = dict(
+            zip(
+                [f.name for f in to_index],
+                await asyncio.to_thread(_index_all, config, to_index),
+                strict=True,
+            )
+        )
+        indexed = [known.get(f.name) or fresh[f.name] for f in selected]
         async with server_errors(self._address):
             uploaded = await upload_missing(
                 self._api, [f for inputs in indexed for f in inputs.files]
@@ -127,13 +144,15 @@ class Client:
         )
         finished = pb.Finished(status=enums.FAILED, error="the server sent no result")
         async with server_errors(self._address):
-            async for event in self._api.build(request):
-                _, value = betterproto.which_one_of(event, "event")
-                if isinstance(value, pb.LogLine):
-                    stream = _STREAM_NAMES.get(value.stream, "server")
-                    emit(LogLine(function.name, stream, mapper(value.text), value.step))
-                elif isinstance(value, pb.Finished):
-                    finished = value
+            # Closed at once when this task is cancelled, so the server stops the build.
+            async with _closing(self._api.build(request)) as events:
+                async for event in events:
+                    _, value = betterproto.which_one_of(event, "event")
+                    if isinstance(value, pb.LogLine):
+                        stream = _STREAM_NAMES.get(value.stream, "server")
+                        emit(LogLine(function.name, stream, mapper(value.text), value.step))
+                    elif isinstance(value, pb.Finished):
+                        finished = value
             paths: dict[str, str] = {}
             sizes: dict[str, int] = {}
             if finished.status == pb.BuildStatus.SUCCEEDED:
@@ -208,5 +227,16 @@ class Client:
         return await asyncio.to_thread(compile_cwasm, wasm, self.target)
 
 
+@contextlib.asynccontextmanager
+async def _closing(stream: AsyncIterator[T]) -> AsyncIterator[AsyncIterator[T]]:
+    """Close a response stream (an async generator on both transports) when leaving."""
+    try:
+        yield stream
+    finally:
+        aclose = getattr(stream, "aclose", None)
+        if aclose is not None:
+            await aclose()
+
+
 def _index_all(config: ProjectConfig, functions: list[FunctionConfig]) -> list[FunctionInputs]:
-    return [index_function(f.path, f.sources, config.output_dir) for f in functions]
+    return [index_with_stat_cache(f.path, f.sources, config.output_dir) for f in functions]

@@ -6,11 +6,14 @@ import hashlib
 import os
 import stat
 from collections.abc import Iterator, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass
+from operator import attrgetter
 from pathlib import Path
 
 from embly_build.client.cargo_deps import local_path_dependencies
 from embly_build.client.ignore import IgnoreFilter, input_filter
+from embly_build.client.stat_cache import StatCache, default_stat_cache_path
 from embly_build.errors import InputError
 
 _CHUNK = 1024 * 1024
@@ -33,60 +36,89 @@ class FunctionInputs:
     files: tuple[IndexedFile, ...]  # sorted by `path`
 
 
-def index_function(crate_dir: Path, sources: Sequence[Path], output_dir: Path) -> FunctionInputs:
+def index_function(
+    crate_dir: Path,
+    sources: Sequence[Path],
+    output_dir: Path,
+    *,
+    stat_cache: StatCache | None = None,
+) -> FunctionInputs:
+    """Index a function's inputs. With `stat_cache`, a file whose stat matches its cached
+    entry takes the cached sha256 without being read."""
     crate = _existing_dir(crate_dir)
     dirs = tuple(
         dict.fromkeys([crate, *map(_existing_dir, sources), *local_path_dependencies(crate)])
     )
     root = Path(os.path.commonpath(dirs))
-    walker = _Walker(root, dirs, input_filter(dirs, output_dir))
-    files = [f for top in _outermost(dirs) for f in walker.walk(top, (top,))]
+    rounds = stat_cache.indexing(root) if stat_cache is not None else nullcontext(None)
+    with rounds as cache:
+        walker = _Walker(root, dirs, input_filter(dirs, output_dir), cache)
+        files = [f for top in _outermost(dirs) for f in walker.walk(top, (str(top),))]
+    files.sort(key=attrgetter("path"))
     return FunctionInputs(
         root=root,
         crate_dir=crate.relative_to(root).as_posix(),
         input_dirs=dirs,
-        files=tuple(sorted(files, key=lambda f: f.path)),
+        files=tuple(files),
     )
 
 
-def hash_file(path: Path) -> tuple[str, int]:
-    """sha256 (lowercase hex) and size of a file's bytes."""
+def hash_file(path: str | os.PathLike[str]) -> tuple[str, int]:
+    """sha256 (lowercase hex) and size of a file's bytes.
+
+    The one place the indexer reads file content: tests count or fail reads by replacing
+    this module attribute (a fault-injection seam), so call it through the module.
+    """
     digest = hashlib.sha256()
     size = 0
-    with path.open("rb") as file:
-        while chunk := file.read(_CHUNK):
+    fd = os.open(path, os.O_RDONLY)  # not inherited by child processes (PEP 446)
+    try:
+        while chunk := os.read(fd, _CHUNK):
             digest.update(chunk)
             size += len(chunk)
+    finally:
+        os.close(fd)
     return digest.hexdigest(), size
 
 
 class _Walker:
-    def __init__(self, root: Path, dirs: tuple[Path, ...], ignored: IgnoreFilter) -> None:
-        self.root = root
+    def __init__(
+        self,
+        root: Path,
+        dirs: tuple[Path, ...],
+        ignored: IgnoreFilter,
+        cache: StatCache | None,
+    ) -> None:
+        self.root_prefix = os.path.join(root, "")  # relative paths are slices of absolute ones
         self.dirs = dirs
         self.ignored = ignored
+        self.cache = cache
 
-    def walk(self, directory: Path, real_parents: tuple[Path, ...]) -> Iterator[IndexedFile]:
+    def walk(self, directory: Path, real_parents: tuple[str, ...]) -> Iterator[IndexedFile]:
         """Files below `directory`. `real_parents` ends with the real path of `directory` and
         holds those of the directories above it, so a symlink back to one (a loop) is skipped."""
-        for entry in _scandir(directory):
-            path = Path(entry.path)
-            info = _stat(path, entry.is_symlink())
-            if self.ignored(path, info is not None and stat.S_ISDIR(info.st_mode)):
+        for entry in _scandir(str(directory)):
+            is_symlink = entry.is_symlink()
+            info = _stat(entry, is_symlink)
+            is_dir = info is not None and stat.S_ISDIR(info.st_mode)
+            path = directory / entry.name  # cheaper than parsing entry.path again
+            if self.ignored(path, is_dir):
                 continue
             if info is None:
                 raise InputError(
                     f"{path} -> {os.readlink(path)} is a dangling symlink: its target does not "
                     "exist; remove the link or create its target"
                 )
-            real = self._follow(path) if entry.is_symlink() else real_parents[-1] / entry.name
-            if stat.S_ISDIR(info.st_mode):
+            real = self._follow(path) if is_symlink else None
+            if is_dir:
+                if real is None:
+                    real = os.path.join(real_parents[-1], entry.name)
                 if real not in real_parents:
                     yield from self.walk(path, (*real_parents, real))
             elif stat.S_ISREG(info.st_mode):
-                yield self._indexed(path, info)
+                yield self._indexed(entry.path, path, info)
 
-    def _follow(self, link: Path) -> Path:
+    def _follow(self, link: Path) -> str:
         """The resolved target of a symlink, which must stay inside the inputs."""
         target = Path(os.path.realpath(link))
         if not any(target.is_relative_to(d) for d in self.dirs):
@@ -95,20 +127,31 @@ class _Walker:
                 f"{link} -> {target} leaves the function's inputs ({listed}); copy the file "
                 "in or add its directory to `sources` in embly.hcl"
             )
-        return target
+        return str(target)
 
-    def _indexed(self, path: Path, info: os.stat_result) -> IndexedFile:
-        try:
-            sha256, size = hash_file(path)
-        except OSError as exc:
-            raise InputError(f"cannot read {path}: {exc.strerror}; fix its permissions") from exc
+    def _indexed(self, entry_path: str, path: Path, info: os.stat_result) -> IndexedFile:
+        cache = self.cache
+        sha256 = cache.lookup(entry_path, info) if cache is not None else None
+        if sha256 is None:
+            sha256, size = _read(path)
+            if cache is not None and size == info.st_size:
+                cache.record(entry_path, info, sha256)
+        else:
+            size = info.st_size
         return IndexedFile(
-            path=path.relative_to(self.root).as_posix(),
+            path=entry_path[len(self.root_prefix) :],
             absolute=path,
             sha256=sha256,
             size=size,
             executable=bool(info.st_mode & stat.S_IXUSR),
         )
+
+
+def _read(path: Path) -> tuple[str, int]:
+    try:
+        return hash_file(path)
+    except OSError as exc:
+        raise InputError(f"cannot read {path}: {exc.strerror}; fix its permissions") from exc
 
 
 def _existing_dir(directory: Path) -> Path:
@@ -123,7 +166,7 @@ def _outermost(dirs: Sequence[Path]) -> list[Path]:
     return [d for d in dirs if not any(d != o and d.is_relative_to(o) for o in dirs)]
 
 
-def _scandir(directory: Path) -> list[os.DirEntry[str]]:
+def _scandir(directory: str) -> list[os.DirEntry[str]]:
     try:
         with os.scandir(directory) as entries:
             return list(entries)
@@ -131,11 +174,21 @@ def _scandir(directory: Path) -> list[os.DirEntry[str]]:
         raise InputError(f"cannot list {directory}: {exc.strerror}; fix its permissions") from exc
 
 
-def _stat(path: Path, is_symlink: bool) -> os.stat_result | None:
-    """The stat of what `path` points to; None for a symlink that cannot be followed."""
+def _stat(entry: os.DirEntry[str], is_symlink: bool) -> os.stat_result | None:
+    """The stat of what `entry` points to (cached by the entry); None for a symlink that
+    cannot be followed."""
     try:
-        return path.stat()
+        return entry.stat()
     except OSError as exc:
         if is_symlink:
             return None
-        raise InputError(f"cannot read {path}: {exc.strerror}") from exc
+        raise InputError(f"cannot read {entry.path}: {exc.strerror}") from exc
+
+
+def index_with_stat_cache(
+    crate_dir: Path, sources: Sequence[Path], output_dir: Path
+) -> FunctionInputs:
+    """`index_function` backed by the persistent stat cache under EMBLY_HOME, so files
+    unchanged since any earlier index (in any process) are not read again."""
+    with StatCache(default_stat_cache_path()) as cache:
+        return index_function(crate_dir, sources, output_dir, stat_cache=cache)

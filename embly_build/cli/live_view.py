@@ -1,0 +1,130 @@
+"""The live terminal view of `embly watch`: one line per function, errors in full above.
+
+Each function's line shows its state (queued, building, ok, cached, failed, cancelled),
+how long it took (or has taken so far) and its artifacts' sizes. A failed build's
+compiler output is printed in full, with the user's own paths, above the lines; each
+round ends with a summary line.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from rich.console import Console, Group, RenderableType
+from rich.live import Live
+from rich.markup import escape
+from rich.table import Table
+from rich.text import Text
+
+from embly_build.client.events import BuildFinished, BuildStarted, LogLine
+from embly_build.client.watch_events import (
+    AnyEvent,
+    ConfigProblem,
+    ConfigReloaded,
+    Notice,
+    RoundFinished,
+    RoundStarted,
+    Watching,
+)
+from embly_build.server.sizes import format_size
+
+_STYLES = {"queued": "dim", "building": "yellow", "ok": "green", "cached": "green",
+           "failed": "red", "cancelled": "dim"}  # fmt: skip
+
+
+@dataclass
+class _Line:
+    state: str = "queued"
+    started: float = field(default_factory=time.monotonic)
+    seconds: float | None = None
+    sizes: dict[str, int] = field(default_factory=dict)
+
+
+class LiveView:
+    def __init__(self, console: Console | None = None) -> None:
+        self._console = console or Console(stderr=True, highlight=False, soft_wrap=True)
+        self._lines: dict[str, _Line] = {}
+        self._logs: dict[str, list[str]] = defaultdict(list)
+        self._live = Live(self, console=self._console, refresh_per_second=4, transient=True)
+
+    def __enter__(self) -> LiveView:
+        self._live.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._live.__exit__(None, None, None)
+        self._console.print(self.__rich__())
+
+    def __rich__(self) -> RenderableType:
+        table = Table.grid(padding=(0, 2))
+        for name, line in self._lines.items():
+            seconds = line.seconds if line.seconds is not None else time.monotonic() - line.started
+            sizes = "  ".join(f"{k} {format_size(v)}" for k, v in line.sizes.items())
+            state = Text(line.state, style=_STYLES.get(line.state, ""))
+            table.add_row(Text(name, style="bold"), state, f"{seconds:5.1f}s", sizes)
+        return Group(table)
+
+    def __call__(self, event: AnyEvent) -> None:
+        if isinstance(event, RoundStarted):
+            self._round_started(event)
+        elif isinstance(event, BuildStarted):
+            self._lines[event.function] = _Line(state="building")
+            self._logs.pop(event.function, None)
+        elif isinstance(event, LogLine):
+            self._log(event)
+        elif isinstance(event, BuildFinished):
+            self._finished(event)
+        else:
+            self._message(event)
+        self._live.refresh()
+
+    def _round_started(self, event: RoundStarted) -> None:
+        if event.triggers:
+            self._print(f"[dim]changed:[/dim] {escape(event.describe_triggers())} "
+                        f"[dim]→ {', '.join(event.functions)}[/dim]")  # fmt: skip
+        for name in event.functions:
+            self._lines[name] = _Line()
+
+    def _log(self, event: LogLine) -> None:
+        if event.stream in ("stdout", "stderr"):
+            self._logs[event.function].append(event.text)
+        elif event.step in ("toolchain", "aot"):  # progress worth showing as it happens
+            self._print(f"[dim]{event.function}: {escape(event.text)}[/dim]")
+
+    def _finished(self, event: BuildFinished) -> None:
+        line = self._lines.setdefault(event.function, _Line())
+        line.seconds = event.duration_ms / 1000
+        line.sizes = dict(event.artifact_sizes)
+        line.state = "cached" if event.ok and event.cache_hit else event.status
+        logs = self._logs.pop(event.function, [])
+        if event.status == "failed":
+            self._print(f"[red bold]{event.function} failed[/red bold]")
+            for text in logs:
+                self._console.print(text, markup=False, highlight=False)
+            if event.error:
+                self._print(f"[red]error:[/red] {escape(event.error)}")
+
+    def _message(self, event: AnyEvent) -> None:
+        if isinstance(event, Watching):
+            how = "polling" if event.polling else "watching"
+            self._print(f"[dim]{how} {len(event.directories)} directories; "
+                        "Ctrl-C stops[/dim]")  # fmt: skip
+        elif isinstance(event, RoundFinished):
+            parts = [f"{event.ok} ok" + (f" ({event.cached} cached)" if event.cached else "")]
+            if event.failed:
+                parts.append(f"[red]{event.failed} failed[/red]")
+            self._print(f"{', '.join(parts)} in {event.duration_ms / 1000:.1f}s")
+        elif isinstance(event, ConfigProblem):
+            self._print(f"[red]embly.hcl:[/red] {escape(event.message)} "
+                        "[dim](still serving the last good configuration)[/dim]")  # fmt: skip
+        elif isinstance(event, ConfigReloaded):
+            for name in event.removed:
+                self._lines.pop(name, None)
+            self._print(f"[dim]embly.hcl reloaded: {', '.join(event.functions)}[/dim]")
+        elif isinstance(event, Notice):
+            self._print(f"[yellow]{escape(event.message)}[/yellow]")
+
+    def _print(self, markup: str) -> None:
+        self._console.print(markup)

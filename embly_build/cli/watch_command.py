@@ -1,0 +1,71 @@
+"""`embly watch`: the long-running foreground process; stops cleanly on SIGINT or SIGTERM."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from pathlib import Path
+
+from embly_build.cli import exit_codes
+from embly_build.cli.connect import ClientOptions, connected_client
+from embly_build.cli.live_view import LiveView
+from embly_build.cli.render import JsonRenderer
+from embly_build.client.watch import Watcher
+from embly_build.errors import EmblyError
+
+_EXIT_FOR_SIGNAL = {signal.SIGINT: exit_codes.INTERRUPTED, signal.SIGTERM: exit_codes.TERMINATED}
+
+
+async def watch(options: ClientOptions, functions: list[str], as_json: bool, poll: bool) -> int:
+    """Watch until a signal arrives; every build is cancelled and its processes killed
+    before this returns 130 (SIGINT) or 143 (SIGTERM)."""
+    main = asyncio.current_task()
+    assert main is not None
+    received: list[signal.Signals] = []
+
+    def stop(signum: signal.Signals) -> None:
+        if not received:
+            received.append(signum)
+            main.cancel()
+
+    loop = asyncio.get_running_loop()
+    for signum in _EXIT_FOR_SIGNAL:
+        loop.add_signal_handler(signum, stop, signum)
+    try:
+        if as_json:
+            await _watch(options, functions, JsonRenderer(), poll)
+        else:
+            with LiveView() as view:
+                await _watch(options, functions, view, poll)
+    except asyncio.CancelledError:
+        if not received:
+            raise
+        return _EXIT_FOR_SIGNAL[received[0]]
+    finally:
+        for signum in _EXIT_FOR_SIGNAL:
+            loop.remove_signal_handler(signum)
+    return exit_codes.OK
+
+
+async def _watch(
+    options: ClientOptions,
+    functions: list[str],
+    emit: JsonRenderer | LiveView,
+    poll: bool,
+) -> None:
+    async with connected_client(options) as client:
+        watcher = Watcher(client, options.project or Path.cwd(), functions, emit, poll=poll)
+        try:
+            await watcher.run()
+        except BaseExceptionGroup as group:
+            raise _first_embly_error(group) from None
+
+
+def _first_embly_error(group: BaseExceptionGroup[BaseException]) -> BaseException:
+    """Errors from inside the watcher's task group, unwrapped so the CLI reports them."""
+    for error in group.exceptions:
+        if isinstance(error, BaseExceptionGroup):
+            error = _first_embly_error(error)
+        if isinstance(error, EmblyError):
+            return error
+    return group

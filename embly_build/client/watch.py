@@ -1,0 +1,285 @@
+"""`embly watch`: build, then rebuild exactly what each change needs, until cancelled.
+
+One batch of file events (debounced by watchfiles) is one round. A round rebuilds only
+the functions whose inputs changed, decided by content: files are re-indexed and a
+function whose input tree digest equals its last build's starts no build (a touch or a
+formatter with nothing to do). A change during a build cancels that build (its stream
+is closed, so the server kills its processes) and starts a new one. Edits to embly.hcl
+reload the configuration; a broken one is reported and the last good one kept.
+
+Every build runs as a task of one TaskGroup: cancelling `run` cancels them all.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import functools
+import time
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+
+from watchfiles import Change, awatch
+
+from embly_build.client.client import Client, load
+from embly_build.client.events import BuildFinished
+from embly_build.client.index import FunctionInputs, index_with_stat_cache
+from embly_build.client.source_graph import SourceGraph
+from embly_build.client.tree import input_tree
+from embly_build.client.watch_events import (
+    AnyEvent,
+    ConfigProblem,
+    ConfigReloaded,
+    Notice,
+    RoundFinished,
+    RoundStarted,
+    Watching,
+)
+from embly_build.errors import ConfigError, EmblyError, InputError
+from embly_build.protocol.digests import input_tree_digest
+
+_READY_PROBE_MS = 200  # how often an idle watcher wakes; the first wake-up means "ready"
+WATCH_LIMIT_ADVICE = (
+    "the system's limit on watched files is reached (inotify: no space left on device); "
+    "falling back to polling. To raise the limit: "
+    "sudo sysctl fs.inotify.max_user_watches=524288 (add it to /etc/sysctl.conf to keep it)"
+)
+
+
+class Watcher:
+    def __init__(
+        self,
+        client: Client,
+        project_dir: Path,
+        functions: Sequence[str],
+        emit: Callable[[AnyEvent], None],
+        *,
+        poll: bool = False,
+        settle_ms: int = 50,
+    ) -> None:
+        self._client = client
+        self._project_dir = project_dir
+        self._requested = tuple(functions)
+        self._emit = emit
+        self._poll = poll
+        self._settle_ms = settle_ms
+        self._inputs: dict[str, FunctionInputs] = {}
+        self._built: dict[str, FunctionInputs] = {}  # function -> inputs of its last build
+        self._running: dict[str, asyncio.Task[None]] = {}
+        self._round_results: list[BuildFinished] = []
+        self._round_started = 0.0
+        self._cached_graph: SourceGraph | None = None
+
+    async def run(self) -> None:
+        """Build everything selected, then watch until cancelled. Configuration and
+        environment errors before the first build finishes are raised, not watched."""
+        self._config = load(self._project_dir)
+        self._config.select(self._requested)  # unknown names fail here
+        await self._index(self._selected())
+        async with asyncio.TaskGroup() as tasks:
+            self._tasks = tasks
+            await self._initial_build()
+            await self._watch_forever()
+
+    def _selected(self) -> list[str]:
+        names = self._requested or tuple(self._config.functions)
+        return [name for name in names if name in self._config.functions]
+
+    async def _initial_build(self) -> None:
+        """The first build runs in the foreground, so that a missing nix or toolchain stops
+        `embly watch` with its fix before any watching starts."""
+        names = self._selected()
+        self._begin_round((), names)
+        self._built.update({name: self._inputs[name] for name in names})
+        async for event in self._client.build_events(self._config, names, self._inputs):
+            self._record(event)
+        self._end_round_if_idle()
+
+    async def _watch_forever(self) -> None:
+        while True:
+            directories = self._watch_directories()
+            try:
+                await self._watch(directories)
+            except OSError as error:
+                if not _watch_limit_reached(error) or self._poll:
+                    raise
+                self._emit(Notice(WATCH_LIMIT_ADVICE))
+                self._poll = True
+
+    async def _watch(self, directories: list[Path]) -> None:
+        """Watch until the set of directories must change. The first (possibly empty) batch
+        proves the OS watches are in place: only then is `watching` announced and the
+        inputs compared once more, so no change made meanwhile is lost."""
+        ready = False
+        async for batch in awatch(
+            *directories,
+            watch_filter=self._relevant,
+            step=self._settle_ms,
+            rust_timeout=_READY_PROBE_MS,
+            yield_on_timeout=True,
+            force_polling=self._poll,
+            ignore_permission_denied=True,
+        ):
+            if not ready:
+                ready = True
+                watched = tuple(map(str, directories))
+                self._emit(Watching(watched, tuple(self._selected()), self._poll))
+                await self._rebuild_changed(self._selected())
+            if batch and await self._on_changes({Path(path) for _, path in batch}):
+                return
+
+    def _watch_directories(self) -> list[Path]:
+        directories = {self._config.root.resolve()}
+        directories |= SourceGraph(self._inputs, self._config.output_dir).input_dirs()
+        # A directory inside another watched one is covered by the recursive watch.
+        return sorted(
+            d for d in directories if not any(d != o and d.is_relative_to(o) for o in directories)
+        )
+
+    def _relevant(self, change: Change, path: str) -> bool:
+        candidate = Path(path)
+        if candidate.is_relative_to(self._config.output_dir):
+            return False
+        if candidate == self._config.config_file:
+            return True
+        return bool(self._graph().functions_of(candidate))
+
+    def _graph(self) -> SourceGraph:
+        if self._cached_graph is None:
+            self._cached_graph = SourceGraph(self._inputs, self._config.output_dir)
+        return self._cached_graph
+
+    async def _on_changes(self, paths: set[Path]) -> bool:
+        """Handle one batch; True when the watched directories must change."""
+        restart = False
+        if self._config.config_file in paths:
+            restart = await self._reload_config()
+        affected = [n for n in self._selected() if n in self._graph().affected(paths)]
+        before = {name: self._inputs[name].input_dirs for name in affected}
+        await self._rebuild_changed(affected)
+        if any(self._inputs[n].input_dirs != before[n] for n in affected if n in self._inputs):
+            restart = True
+        return restart
+
+    async def _rebuild_changed(self, names: Iterable[str]) -> None:
+        """Re-index `names` and build those whose content differs from their last build."""
+        names = await self._index(list(names))
+        changed = [
+            n for n in names if n not in self._built or _differs(self._built[n], self._inputs[n])
+        ]
+        if changed:
+            triggers = set()
+            for name in changed:
+                triggers |= _changed_files(self._built.get(name), self._inputs[name])
+            self._start_round(triggers, changed)
+
+    async def _index(self, names: list[str]) -> list[str]:
+        """Re-index `names`; return those that could be indexed (the others are reported)."""
+        indexed = []
+        for name in names:
+            function = self._config.functions[name]
+            try:
+                self._inputs[name] = await asyncio.to_thread(
+                    index_with_stat_cache, function.path, function.sources, self._config.output_dir
+                )
+            except InputError as error:
+                self._emit(BuildFinished(name, "failed", False, error=str(error)))
+                continue
+            indexed.append(name)
+        self._cached_graph = None
+        return indexed
+
+    async def _reload_config(self) -> bool:
+        try:
+            config = load(self._project_dir)
+        except ConfigError as error:
+            self._emit(ConfigProblem(str(error)))
+            return False
+        old = set(self._selected())
+        self._config = config
+        new = set(self._selected())
+        for name in old - new:
+            self._cancel(name)
+            self._inputs.pop(name, None)
+            self._built.pop(name, None)
+        self._emit(ConfigReloaded(tuple(self._selected()), tuple(sorted(new - old)),
+                                  tuple(sorted(old - new))))  # fmt: skip
+        # Changed blocks (path, sources) show up as changed inputs and rebuild below.
+        await self._rebuild_changed(self._selected())
+        return True
+
+    def _start_round(self, triggers: Iterable[Path], names: list[str]) -> None:
+        self._begin_round(tuple(self._display(p) for p in sorted(set(triggers))), names)
+        for name in names:
+            self._cancel(name)
+            self._built[name] = self._inputs[name]
+            task = self._tasks.create_task(self._build(name, self._inputs[name]))
+            self._running[name] = task
+            task.add_done_callback(functools.partial(self._finished_task, name))
+
+    def _begin_round(self, triggers: tuple[str, ...], names: list[str]) -> None:
+        if not self._running:
+            self._round_results = []
+            self._round_started = time.monotonic()
+        self._emit(RoundStarted(triggers, tuple(names)))
+
+    async def _build(self, name: str, inputs: FunctionInputs) -> None:
+        try:
+            async for event in self._client.build_events(self._config, [name], {name: inputs}):
+                self._record(event)
+        except EmblyError as error:  # keep watching; the next change retries
+            self._record(BuildFinished(name, "failed", False, error=str(error)))
+
+    def _record(self, event: AnyEvent) -> None:
+        if isinstance(event, BuildFinished):
+            self._round_results.append(event)
+        self._emit(event)
+
+    def _cancel(self, name: str) -> None:
+        task = self._running.pop(name, None)
+        if task is not None:
+            task.cancel()
+
+    def _finished_task(self, name: str, task: asyncio.Task[None]) -> None:
+        if self._running.get(name) is task:
+            del self._running[name]
+        self._end_round_if_idle()
+
+    def _end_round_if_idle(self) -> None:
+        if self._running or not self._round_results:
+            return
+        results, self._round_results = self._round_results, []
+        self._emit(
+            RoundFinished(
+                ok=sum(r.ok for r in results),
+                failed=sum(not r.ok for r in results),
+                cached=sum(r.ok and r.cache_hit for r in results),
+                duration_ms=int((time.monotonic() - self._round_started) * 1000),
+            )
+        )
+
+    def _display(self, path: Path) -> str:
+        try:
+            return path.relative_to(self._config.root).as_posix()
+        except ValueError:
+            return str(path)
+
+
+def _differs(old: FunctionInputs | None, new: FunctionInputs) -> bool:
+    if old is None:
+        return True
+    return input_tree_digest(input_tree(old)) != input_tree_digest(input_tree(new))
+
+
+def _changed_files(old: FunctionInputs | None, new: FunctionInputs) -> set[Path]:
+    """Files added, removed or changed in content (or mode) between two indexes."""
+
+    def state(inputs: FunctionInputs | None) -> dict[Path, tuple[str, bool]]:
+        return {f.absolute: (f.sha256, f.executable) for f in inputs.files} if inputs else {}
+
+    before, after = state(old), state(new)
+    return {path for path in before.keys() | after.keys() if before.get(path) != after.get(path)}
+
+
+def _watch_limit_reached(error: OSError) -> bool:
+    return error.errno == errno.ENOSPC or "watch limit" in str(error).lower()

@@ -1,0 +1,83 @@
+"""What `embly watch` reports besides build events. `--json` prints `to_json()` per event."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from embly_build.client.events import ClientEvent
+
+TRIGGERS_SHOWN = 3
+
+
+@dataclass(frozen=True)
+class Watching:
+    directories: tuple[str, ...]
+    functions: tuple[str, ...]
+    polling: bool
+
+    def to_json(self) -> dict[str, Any]:
+        return {"event": "watching", "directories": list(self.directories),
+                "functions": list(self.functions), "polling": self.polling}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class RoundStarted:
+    """A batch of changes starts builds: which files triggered it, which functions build."""
+
+    triggers: tuple[str, ...]  # paths relative to the project (absolute when outside it)
+    functions: tuple[str, ...]
+
+    def describe_triggers(self) -> str:
+        shown = ", ".join(self.triggers[:TRIGGERS_SHOWN])
+        more = len(self.triggers) - TRIGGERS_SHOWN
+        return f"{shown} and {more} more" if more > 0 else shown
+
+    def to_json(self) -> dict[str, Any]:
+        return {"event": "round_started", "triggers": list(self.triggers),
+                "functions": list(self.functions)}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class RoundFinished:
+    ok: int
+    failed: int
+    cached: int
+    duration_ms: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {"event": "round_finished", "ok": self.ok, "failed": self.failed,
+                "cached": self.cached, "duration_ms": self.duration_ms}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class ConfigProblem:
+    """embly.hcl is broken: the last good configuration keeps being served."""
+
+    message: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"event": "config_error", "message": self.message}
+
+
+@dataclass(frozen=True)
+class ConfigReloaded:
+    functions: tuple[str, ...]
+    added: tuple[str, ...]
+    removed: tuple[str, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"event": "config_reloaded", "functions": list(self.functions),
+                "added": list(self.added), "removed": list(self.removed)}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Notice:
+    message: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"event": "notice", "message": self.message}
+
+
+WatchEvent = Watching | RoundStarted | RoundFinished | ConfigProblem | ConfigReloaded | Notice
+AnyEvent = ClientEvent | WatchEvent

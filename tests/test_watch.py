@@ -1,0 +1,191 @@
+"""`embly watch --json` as a user runs it: edits, ignored files, embly.hcl, Ctrl-C."""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.helpers import EMBLY, embly
+
+pytestmark = pytest.mark.slow
+Event = dict[str, Any]
+
+
+class WatchProcess:
+    """`embly watch --json` in the background, its events read line by line."""
+
+    def __init__(self, project: Path, *args: str) -> None:
+        self.process = subprocess.Popen(
+            [str(EMBLY), "watch", "--json", *args],
+            cwd=project,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            start_new_session=True,
+        )
+        self.events: queue.Queue[Event] = queue.Queue()
+        self.seen: list[Event] = []
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self.events.put(json.loads(line))
+
+    def wait_for(self, matches: Callable[[Event], bool], timeout: float = 120) -> Event:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                event = self.events.get(timeout=0.1)
+            except queue.Empty:
+                if self.process.poll() is not None:
+                    assert self.process.stderr is not None
+                    raise AssertionError(f"watch exited: {self.process.stderr.read()}") from None
+                continue
+            self.seen.append(event)
+            if matches(event):
+                return event
+        raise AssertionError(f"no matching event in {timeout}s; saw {self.seen[-10:]}")
+
+    def quiet_for(self, seconds: float) -> list[Event]:
+        """Events (other than logs) that arrive within `seconds`."""
+        deadline = time.monotonic() + seconds
+        arrived = []
+        while time.monotonic() < deadline:
+            try:
+                event = self.events.get(timeout=0.05)
+            except queue.Empty:
+                continue
+            if event["event"] != "log":
+                arrived.append(event)
+        return arrived
+
+
+def finished(function: str) -> Callable[[Event], bool]:
+    return lambda e: e["event"] == "build_finished" and e["function"] == function
+
+
+def is_event(kind: str) -> Callable[[Event], bool]:
+    return lambda e: e["event"] == kind
+
+
+def leftover_processes(embly_home: Path) -> list[str]:
+    """Processes still working in, or pointed at, this test's EMBLY_HOME."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit() or int(proc.name) == os.getpid():
+            continue
+        try:
+            cwd = os.readlink(proc / "cwd")
+            environ = (proc / "environ").read_bytes()
+            cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        if cwd.startswith(str(embly_home)) or f"EMBLY_HOME={embly_home}".encode() in environ:
+            found.append(f"{proc.name}: {cmdline}")
+    return found
+
+
+@pytest.fixture
+def watching(project: Path, embly_home: Path) -> Iterator[WatchProcess]:
+    watch = WatchProcess(project)
+    try:
+        watch.wait_for(is_event("watching"))
+        yield watch
+    finally:
+        if watch.process.poll() is None:
+            os.killpg(watch.process.pid, signal.SIGKILL)
+            watch.process.wait()
+
+
+def test_watch_rebuilds_what_changed_and_nothing_else(
+    project: Path, embly_home: Path, watching: WatchProcess
+) -> None:
+    main_rs = project / "greeter" / "src" / "main.rs"
+    main_rs.write_text(main_rs.read_text().replace('"{}"', '"{} (watched)"'))
+    started = watching.wait_for(is_event("round_started"))
+    assert started["triggers"] == ["greeter/src/main.rs"]
+    assert started["functions"] == ["greeter"]
+    done = watching.wait_for(finished("greeter"))
+    assert done["status"] == "ok" and done["cache_hit"] is False
+    watching.wait_for(is_event("round_finished"))
+    assert embly("run", "greeter", "--", "Ada", cwd=project).stdout == "Hello, Ada! (watched)\n"
+
+    os.utime(main_rs)  # a save that leaves the bytes as they were
+    (project / "greeter" / "notes.log").write_text("ignored by the project's .gitignore")
+    (project / "embly_build" / "stray.txt").write_text("the output folder is never watched")
+    assert watching.quiet_for(2.0) == []
+
+
+def test_failed_build_keeps_the_last_good_artifact(
+    project: Path, embly_home: Path, watching: WatchProcess
+) -> None:
+    wasm = project / "embly_build" / "greeter.wasm"
+    good = wasm.read_bytes()
+    main_rs = project / "greeter" / "src" / "main.rs"
+    main_rs.write_text(main_rs.read_text().replace("println!", "printline!"))
+    failed = watching.wait_for(finished("greeter"))
+    assert failed["status"] == "failed"
+    assert wasm.read_bytes() == good
+    logs = [e["text"] for e in watching.seen if e["event"] == "log"]
+    assert any("greeter/src/main.rs:3:5" in text for text in logs), "the user's real path"
+
+
+def test_broken_embly_hcl_is_reported_and_the_last_good_one_kept(
+    project: Path, embly_home: Path, watching: WatchProcess
+) -> None:
+    config = project / "embly.hcl"
+    good = config.read_text()
+    config.write_text(good + "\nfunction {\n")
+    problem = watching.wait_for(is_event("config_error"))
+    assert "embly.hcl:" in problem["message"]
+
+    main_rs = project / "counter" / "src" / "main.rs"
+    main_rs.write_text(main_rs.read_text().replace("visitor", "guest"))
+    assert watching.wait_for(finished("counter"))["status"] == "ok", "still served"
+
+    config.write_text(good.replace('function "shout"', 'function "yell"'))
+    reloaded = watching.wait_for(is_event("config_reloaded"))
+    assert reloaded["added"] == ["yell"] and reloaded["removed"] == ["shout"]
+    assert watching.wait_for(finished("yell"))["status"] == "ok"
+    assert (project / "embly_build" / "yell.wasm").exists()
+
+
+def test_sigint_during_a_build_stops_cleanly(
+    project: Path, embly_home: Path, watching: WatchProcess
+) -> None:
+    lib_rs = project / "common" / "src" / "lib.rs"
+    lib_rs.write_text(lib_rs.read_text().replace("Hello", "Bye"))
+    watching.wait_for(lambda e: e["event"] == "log" and "Compiling" in e["text"])
+    watching.process.send_signal(signal.SIGINT)
+    assert watching.process.wait(timeout=30) == 130
+    deadline = time.monotonic() + 5
+    while leftover_processes(embly_home) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert leftover_processes(embly_home) == []
+    partial = [p.name for p in (project / "embly_build").iterdir() if p.name.startswith(".")]
+    assert partial == [], "no partial artifact"
+
+
+def test_sigterm_exits_143(project: Path, embly_home: Path, watching: WatchProcess) -> None:
+    watching.process.send_signal(signal.SIGTERM)
+    assert watching.process.wait(timeout=30) == 143
+
+
+def test_watch_fails_before_watching_on_a_broken_project(project: Path, embly_home: Path) -> None:
+    (project / "embly.hcl").write_text('function "a" {\n  runtime = "cobol"\n  path = "."\n}\n')
+    result = subprocess.run(
+        [str(EMBLY), "watch"], cwd=project, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 2
+    assert "unknown runtime 'cobol'" in result.stderr
