@@ -189,3 +189,50 @@ def test_watch_fails_before_watching_on_a_broken_project(project: Path, embly_ho
     )
     assert result.returncode == 2
     assert "unknown runtime 'cobol'" in result.stderr
+
+
+@pytest.fixture
+def exhausted_watch_limit() -> Iterator[None]:
+    """The kernel's real inotify limit, lowered so the watcher cannot add its watches."""
+    limit = Path("/proc/sys/fs/inotify/max_user_watches")
+    try:
+        original = limit.read_text()
+        limit.write_text("2\n")
+    except OSError:
+        pytest.skip("cannot change fs.inotify.max_user_watches here (needs root)")
+    try:
+        yield
+    finally:
+        limit.write_text(original)
+
+
+def edit_and_wait(watch: WatchProcess, project: Path, text: str) -> None:
+    main_rs = project / "greeter" / "src" / "main.rs"
+    main_rs.write_text(main_rs.read_text().replace('"{}', f'"{{}} {text}', 1))
+    assert watch.wait_for(finished("greeter"))["status"] == "ok"
+    assert embly("run", "greeter", "--", "Ada", cwd=project).stdout.endswith(f"{text}\n")
+
+
+def test_exhausted_watch_limit_falls_back_to_polling(
+    project: Path, embly_home: Path, exhausted_watch_limit: None
+) -> None:
+    watch = WatchProcess(project)
+    try:
+        notice = watch.wait_for(is_event("notice"))
+        assert "sysctl fs.inotify.max_user_watches=" in notice["message"]
+        assert watch.wait_for(is_event("watching"))["polling"] is True
+        edit_and_wait(watch, project, "(polled)")
+    finally:
+        os.killpg(watch.process.pid, signal.SIGKILL)
+        watch.process.wait()
+
+
+def test_poll_flag_forces_polling(project: Path, embly_home: Path) -> None:
+    watch = WatchProcess(project, "--poll", "greeter")
+    try:
+        watching = watch.wait_for(is_event("watching"))
+        assert watching["polling"] is True and watching["functions"] == ["greeter"]
+        edit_and_wait(watch, project, "(forced)")
+    finally:
+        os.killpg(watch.process.pid, signal.SIGKILL)
+        watch.process.wait()

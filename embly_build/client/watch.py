@@ -118,7 +118,9 @@ class Watcher:
             rust_timeout=_READY_PROBE_MS,
             yield_on_timeout=True,
             force_polling=self._poll,
-            ignore_permission_denied=True,
+            # Ignoring errors would also swallow the watch limit: directories would be
+            # silently unwatched instead of falling back to polling.
+            ignore_permission_denied=False,
         ):
             if not ready:
                 ready = True
