@@ -1,0 +1,170 @@
+"""Save-to-artifact latency of `embly watch` vs `entr` + `cargo build` + `wasm-strip`.
+
+Both watch the example's greeter crate in their own copy; each real edit changes the
+program. Embly's latency ends when its `build_finished` event arrives (its .wasm, stripped
+and optimised, and .cwasm are on disk by then); the baseline's when its recipe has
+stripped the new .wasm. For context, a second baseline also runs `wasm-opt -O2`, as embly
+does. Then a save that leaves the bytes as they were: embly should build nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import shutil
+import signal
+import statistics
+import subprocess
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+from common import CARGO_ENV, EMBLY, REPO, report
+
+EXAMPLE = REPO / "examples" / "hello-project"
+EDITS = 5
+
+
+class EmblyWatch:
+    def __init__(self, project: Path, home: Path) -> None:
+        env = {**os.environ, "EMBLY_HOME": str(home)}
+        self.process = subprocess.Popen(
+            [str(EMBLY), "watch", "--json", "greeter"], cwd=project, env=env,
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+            start_new_session=True,
+        )  # fmt: skip
+        self.events: queue.Queue[dict[str, object]] = queue.Queue()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self.events.put(json.loads(line))
+
+    def next_event(self, kinds: set[str], timeout: float) -> dict[str, object] | None:
+        deadline = time.monotonic() + timeout
+        while (left := deadline - time.monotonic()) > 0:
+            try:
+                event = self.events.get(timeout=left)
+            except queue.Empty:
+                return None
+            if event["event"] in kinds:
+                return event
+        return None
+
+    def stop(self) -> None:
+        os.killpg(self.process.pid, signal.SIGINT)
+        self.process.wait(timeout=30)
+
+
+class EntrBaseline:
+    """entr re-running `cargo build` + `wasm-strip` whenever a watched source changes."""
+
+    def __init__(self, project: Path, optimise: bool) -> None:
+        crate = project / "greeter"
+        self.marker = project / "stripped.wasm"
+        built = crate / "target" / "wasm32-wasi" / "release" / "greeter-fn.wasm"
+        recipe = project / "Makefile"
+        recipe.write_text(
+            "rebuild:\n"
+            f"\tcd {crate} && /usr/bin/cargo build -q --release --target wasm32-wasi\n"
+            f"\tcp {built} {self.marker}.tmp\n"
+            f"\twasm-strip {self.marker}.tmp\n"
+            + (f"\twasm-opt -O2 {self.marker}.tmp -o {self.marker}.tmp\n" if optimise else "")
+            + f"\tmv {self.marker}.tmp {self.marker}\n"
+        )
+        subprocess.run(["make", "-s", "-f", str(recipe)], env=CARGO_ENV, check=True)
+        sources = [str(p) for p in sorted(project.glob("*/src/*.rs"))]
+        self.process = subprocess.Popen(
+            ["entr", "-n", "-p", "make", "-s", "-f", str(recipe)],
+            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            env=CARGO_ENV, text=True, start_new_session=True,
+        )  # fmt: skip
+        assert self.process.stdin is not None
+        self.process.stdin.write("\n".join(sources) + "\n")
+        self.process.stdin.close()
+        time.sleep(1)  # entr has no ready signal
+
+    def rebuilt_after(self, moment: float, timeout: float) -> float | None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.marker.exists() and self.marker.stat().st_mtime > moment:
+                return time.time()
+            time.sleep(0.005)
+        return None
+
+    def stop(self) -> None:
+        os.killpg(self.process.pid, signal.SIGTERM)
+        self.process.wait(timeout=30)
+
+
+def edit(main_rs: Path, original: str, number: int) -> None:
+    main_rs.write_text(original.replace('"{}"', f'"{{}} #{number}"'))
+
+
+def measure_embly(project: Path, home: Path) -> tuple[float, bool]:
+    watch = EmblyWatch(project, home)
+    try:
+        assert watch.next_event({"watching"}, 300), "embly watch did not start"
+        main_rs = project / "greeter" / "src" / "main.rs"
+        original = main_rs.read_text()
+        samples = []
+        for number in range(1, EDITS + 1):
+            start = time.perf_counter()
+            edit(main_rs, original, number)
+            assert watch.next_event({"build_finished"}, 120), "no rebuild"
+            samples.append(time.perf_counter() - start)
+            watch.next_event({"round_finished"}, 10)
+        main_rs.write_text(main_rs.read_text())  # a save that leaves the bytes as they were
+        built_on_save = watch.next_event({"build_started"}, 2.0) is not None
+        return statistics.median(samples), built_on_save
+    finally:
+        watch.stop()
+
+
+def measure_entr(project: Path, optimise: bool = False) -> tuple[float, bool]:
+    baseline = EntrBaseline(project, optimise)
+    try:
+        main_rs = project / "greeter" / "src" / "main.rs"
+        original = main_rs.read_text()
+        samples = []
+        for number in range(1, EDITS + 1):
+            time.sleep(0.2)
+            start_wall, start = time.time(), time.perf_counter()
+            edit(main_rs, original, number)
+            assert baseline.rebuilt_after(start_wall, 120), "entr did not rebuild"
+            samples.append(time.perf_counter() - start)
+        time.sleep(0.2)
+        before = time.time()
+        main_rs.write_text(main_rs.read_text())  # a save that leaves the bytes as they were
+        built_on_save = baseline.rebuilt_after(before, 2.0) is not None
+        return statistics.median(samples), built_on_save
+    finally:
+        baseline.stop()
+
+
+def main() -> None:
+    if shutil.which("entr") is None:
+        raise SystemExit("entr is not installed: apt-get install entr (make bench does it)")
+    with tempfile.TemporaryDirectory(prefix="embly-bench-watch-") as temp:
+        work = Path(temp)
+        ignore = shutil.ignore_patterns("embly_build", "target")
+        shutil.copytree(EXAMPLE, work / "embly", ignore=ignore)
+        shutil.copytree(EXAMPLE, work / "entr", ignore=ignore)
+        shutil.copytree(EXAMPLE, work / "entr-opt", ignore=ignore)
+        ours, ours_save = measure_embly(work / "embly", work / "home")
+        theirs, theirs_save = measure_entr(work / "entr")
+        optimised, _ = measure_entr(work / "entr-opt", optimise=True)
+    report("save-to-artifact, vs entr+cargo+wasm-strip", ours, theirs, 1.1)
+    report("  context: vs the same + wasm-opt -O2", ours, optimised, 1.1)
+    print(
+        f"{'save with unchanged bytes':<44} embly built: {'yes' if ours_save else 'no'}; "
+        f"entr + cargo rebuilt: {'yes' if theirs_save else 'no'}",
+        flush=True,
+    )
+
+
+if __name__ == "__main__":
+    main()
