@@ -12,6 +12,7 @@ import contextlib
 import fcntl
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping
+from dataclasses import dataclass
 
 from embly_build.errors import BuildFailed, MissingInputs
 from embly_build.protocol import enums, pb
@@ -86,7 +87,8 @@ class Builder:
             slot = (job.project_id, job.function.name)
             claim = self._supersession.claim(slot, key)
             try:
-                finished, cache_hit = await self._result(job, toolchain, refusal, key, emit, clock)
+                attempt = _Attempt(job, toolchain, refusal, key, emit, clock)
+                finished, cache_hit = await self._result(attempt)
             except asyncio.CancelledError:
                 current = asyncio.current_task()
                 if not claim.superseded or current is None:
@@ -102,25 +104,18 @@ class Builder:
                 self._supersession.release(slot, claim)
             _emit_finished(emit, finished, clock, cache_hit=cache_hit)
 
-    async def _result(
-        self,
-        job: ValidBuild,
-        toolchain: Toolchain,
-        refusal: str | None,
-        key: str,
-        emit: Emit,
-        clock: _Clock,
-    ) -> tuple[pb.Finished, bool]:
+    async def _result(self, attempt: _Attempt) -> tuple[pb.Finished, bool]:
         """The action's result: from the cache, from an identical running build, or built."""
+        key, emit = attempt.key, attempt.emit
         cached = self._cache.get(key)
         if cached is not None:
             return cached, True
 
         async def build_it() -> tuple[pb.Finished, bool]:
             async with self._slots:
-                clock.lap("queued_ms")
-                emit(pb.BuildEvent(started=pb.Started(toolchain=toolchain.identity)))
-                return await self._execute(job, toolchain, refusal, key, emit, clock)
+                attempt.clock.lap("queued_ms")
+                emit(pb.BuildEvent(started=pb.Started(toolchain=attempt.toolchain.identity)))
+                return await self._execute(attempt)
 
         def on_join() -> None:
             emit(_log("server", "an identical build is running; waiting for its result", "queue"))
@@ -128,16 +123,9 @@ class Builder:
         (finished, found_after_lock), joined = await self._shared.run_once(key, build_it, on_join)
         return finished, joined or found_after_lock
 
-    async def _execute(
-        self,
-        job: ValidBuild,
-        toolchain: Toolchain,
-        refusal: str | None,
-        key: str,
-        emit: Emit,
-        clock: _Clock,
-    ) -> tuple[pb.Finished, bool]:
+    async def _execute(self, attempt: _Attempt) -> tuple[pb.Finished, bool]:
         """Build in the function's space; (result, whether the cache had it after all)."""
+        job, key, emit = attempt.job, attempt.key, attempt.emit
         space = BuildSpace(self._settings.spaces_dir / job.project_id / job.function.name)
         async with _exclusive(space, lambda: emit(_waiting_log())):
             # Another process sharing EMBLY_HOME may have built it while we waited.
@@ -145,9 +133,7 @@ class Builder:
             if cached is not None:
                 return cached, True
             try:
-                finished = await self._compile_and_process(
-                    space, job, toolchain, refusal, key, emit, clock
-                )
+                finished = await self._compile_and_process(space, attempt)
             except BuildFailed as failure:
                 return pb.Finished(
                     status=enums.FAILED, action_digest=key, error=str(failure)
@@ -155,16 +141,8 @@ class Builder:
         self._cache.put(key, finished)
         return finished, False
 
-    async def _compile_and_process(
-        self,
-        space: BuildSpace,
-        job: ValidBuild,
-        toolchain: Toolchain,
-        refusal: str | None,
-        key: str,
-        emit: Emit,
-        clock: _Clock,
-    ) -> pb.Finished:
+    async def _compile_and_process(self, space: BuildSpace, attempt: _Attempt) -> pb.Finished:
+        job, toolchain, emit, clock = attempt.job, attempt.toolchain, attempt.emit, attempt.clock
         synced = await asyncio.to_thread(space.sync, job.tree, self._store)
         emit(
             _log(
@@ -203,7 +181,7 @@ class Builder:
                 kind="wasm", digest=self._store.put_bytes(wasm), target=toolchain.wasm_target
             )
         ]
-        if job.options.aot and refusal is None:
+        if job.options.aot and attempt.refusal is None:
             cwasm = await asyncio.to_thread(compile_cwasm, wasm, job.target)
             artifacts.append(
                 pb.Artifact(kind="cwasm", digest=self._store.put_bytes(cwasm), target=job.target)
@@ -211,9 +189,9 @@ class Builder:
         clock.lap("aot_ms")
         return pb.Finished(
             status=enums.SUCCEEDED,
-            action_digest=key,
+            action_digest=attempt.key,
             artifacts=artifacts,
-            aot_skipped_reason=refusal if job.options.aot and refusal else "",
+            aot_skipped_reason=(attempt.refusal or "") if job.options.aot else "",
         )
 
     def _aot_refusal(self, job: ValidBuild) -> str | None:
@@ -236,6 +214,18 @@ class Builder:
             aot_target=job.target if produces_cwasm else "",
             wasmtime_version=wasmtime_version() if produces_cwasm else "",
         )
+
+
+@dataclass(frozen=True)
+class _Attempt:
+    """One build request's way through the pipeline, once its action key is known."""
+
+    job: ValidBuild
+    toolchain: Toolchain
+    refusal: str | None  # why no .cwasm can be made here, when one is asked for
+    key: str
+    emit: Emit
+    clock: _Clock
 
 
 def check_inputs_present(store: ContentStore, tree: pb.InputTree) -> None:
