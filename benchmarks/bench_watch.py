@@ -31,10 +31,14 @@ class EmblyWatch:
     def __init__(self, project: Path, home: Path) -> None:
         env = {**os.environ, "EMBLY_HOME": str(home)}
         self.process = subprocess.Popen(
-            [str(EMBLY), "watch", "--json", "greeter"], cwd=project, env=env,
-            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+            [str(EMBLY), "watch", "--json", "greeter"],
+            cwd=project,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
             start_new_session=True,
-        )  # fmt: skip
+        )
         self.events: queue.Queue[dict[str, object]] = queue.Queue()
         threading.Thread(target=self._read, daemon=True).start()
 
@@ -79,9 +83,13 @@ class EntrBaseline:
         sources = [str(p) for p in sorted(project.glob("*/src/*.rs"))]
         self.process = subprocess.Popen(
             ["entr", "-n", "-p", "make", "-s", "-f", str(recipe)],
-            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            env=CARGO_ENV, text=True, start_new_session=True,
-        )  # fmt: skip
+            stdin=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            env=CARGO_ENV,
+            text=True,
+            start_new_session=True,
+        )
         assert self.process.stdin is not None
         self.process.stdin.write("\n".join(sources) + "\n")
         self.process.stdin.close()

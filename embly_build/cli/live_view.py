@@ -30,8 +30,14 @@ from embly_build.client.watch_events import (
 )
 from embly_build.server.sizes import format_size
 
-_STYLES = {"queued": "dim", "building": "yellow", "ok": "green", "cached": "green",
-           "failed": "red", "cancelled": "dim"}  # fmt: skip
+_STYLES = {
+    "queued": "dim",
+    "building": "yellow",
+    "ok": "green",
+    "cached": "green",
+    "failed": "red",
+    "cancelled": "dim",
+}
 
 
 @dataclass
@@ -82,8 +88,10 @@ class LiveView:
 
     def _round_started(self, event: RoundStarted) -> None:
         if event.triggers:
-            self._print(f"[dim]changed:[/dim] {escape(event.describe_triggers())} "
-                        f"[dim]→ {', '.join(event.functions)}[/dim]")  # fmt: skip
+            self._print(
+                f"[dim]changed:[/dim] {escape(event.describe_triggers())} "
+                f"[dim]→ {', '.join(event.functions)}[/dim]"
+            )
         for name in event.functions:
             self._lines[name] = _Line()
 
@@ -109,16 +117,17 @@ class LiveView:
     def _message(self, event: AnyEvent) -> None:
         if isinstance(event, Watching):
             how = "polling" if event.polling else "watching"
-            self._print(f"[dim]{how} {len(event.directories)} directories; "
-                        "Ctrl-C stops[/dim]")  # fmt: skip
+            self._print(f"[dim]{how} {len(event.directories)} directories; Ctrl-C stops[/dim]")
         elif isinstance(event, RoundFinished):
             parts = [f"{event.ok} ok" + (f" ({event.cached} cached)" if event.cached else "")]
             if event.failed:
                 parts.append(f"[red]{event.failed} failed[/red]")
             self._print(f"{', '.join(parts)} in {event.duration_ms / 1000:.1f}s")
         elif isinstance(event, ConfigProblem):
-            self._print(f"[red]embly.hcl:[/red] {escape(event.message)} "
-                        "[dim](still serving the last good configuration)[/dim]")  # fmt: skip
+            self._print(
+                f"[red]embly.hcl:[/red] {escape(event.message)} "
+                "[dim](still serving the last good configuration)[/dim]"
+            )
         elif isinstance(event, ConfigReloaded):
             for name in event.removed:
                 self._lines.pop(name, None)

@@ -204,8 +204,11 @@ class Watcher:
             self._cancel(name)
             self._inputs.pop(name, None)
             self._built.pop(name, None)
-        self._emit(ConfigReloaded(tuple(self._selected()), tuple(sorted(new - old)),
-                                  tuple(sorted(old - new))))  # fmt: skip
+        self._emit(
+            ConfigReloaded(
+                tuple(self._selected()), tuple(sorted(new - old)), tuple(sorted(old - new))
+            )
+        )
         # Changed blocks (path, sources) show up as changed inputs and rebuild below.
         await self._rebuild_changed(self._selected())
         return True

@@ -17,8 +17,12 @@ class Watching:
     polling: bool
 
     def to_json(self) -> dict[str, Any]:
-        return {"event": "watching", "directories": list(self.directories),
-                "functions": list(self.functions), "polling": self.polling}  # fmt: skip
+        return {
+            "event": "watching",
+            "directories": list(self.directories),
+            "functions": list(self.functions),
+            "polling": self.polling,
+        }
 
 
 @dataclass(frozen=True)
@@ -34,8 +38,11 @@ class RoundStarted:
         return f"{shown} and {more} more" if more > 0 else shown
 
     def to_json(self) -> dict[str, Any]:
-        return {"event": "round_started", "triggers": list(self.triggers),
-                "functions": list(self.functions)}  # fmt: skip
+        return {
+            "event": "round_started",
+            "triggers": list(self.triggers),
+            "functions": list(self.functions),
+        }
 
 
 @dataclass(frozen=True)
@@ -46,8 +53,13 @@ class RoundFinished:
     duration_ms: int
 
     def to_json(self) -> dict[str, Any]:
-        return {"event": "round_finished", "ok": self.ok, "failed": self.failed,
-                "cached": self.cached, "duration_ms": self.duration_ms}  # fmt: skip
+        return {
+            "event": "round_finished",
+            "ok": self.ok,
+            "failed": self.failed,
+            "cached": self.cached,
+            "duration_ms": self.duration_ms,
+        }
 
 
 @dataclass(frozen=True)
@@ -67,8 +79,12 @@ class ConfigReloaded:
     removed: tuple[str, ...]
 
     def to_json(self) -> dict[str, Any]:
-        return {"event": "config_reloaded", "functions": list(self.functions),
-                "added": list(self.added), "removed": list(self.removed)}  # fmt: skip
+        return {
+            "event": "config_reloaded",
+            "functions": list(self.functions),
+            "added": list(self.added),
+            "removed": list(self.removed),
+        }
 
 
 @dataclass(frozen=True)
