@@ -68,7 +68,7 @@ class LiveView:
         for name, line in self._lines.items():
             seconds = line.seconds if line.seconds is not None else time.monotonic() - line.started
             sizes = "  ".join(f"{k} {format_size(v)}" for k, v in line.sizes.items())
-            state = Text(line.state, style=_STYLES.get(line.state, ""))
+            state = Text(line.state, style=_STYLES.get(line.state.split()[0], ""))
             table.add_row(Text(name, style="bold"), state, f"{seconds:5.1f}s", sizes)
         return Group(table)
 
@@ -76,7 +76,7 @@ class LiveView:
         if isinstance(event, RoundStarted):
             self._round_started(event)
         elif isinstance(event, BuildStarted):
-            self._lines[event.function] = _Line(state="building")
+            self._restart_line(event.function, "building")
             self._logs.pop(event.function, None)
         elif isinstance(event, LogLine):
             self._log(event)
@@ -93,7 +93,12 @@ class LiveView:
                 f"[dim]→ {', '.join(event.functions)}[/dim]"
             )
         for name in event.functions:
-            self._lines[name] = _Line()
+            self._restart_line(name, "queued")
+
+    def _restart_line(self, name: str, state: str) -> None:
+        """A new build of `name`; the sizes of its last good artifacts stay shown."""
+        previous = self._lines.get(name)
+        self._lines[name] = _Line(state=state, sizes=previous.sizes if previous else {})
 
     def _log(self, event: LogLine) -> None:
         if event.stream in ("stdout", "stderr"):
@@ -104,8 +109,11 @@ class LiveView:
     def _finished(self, event: BuildFinished) -> None:
         line = self._lines.setdefault(event.function, _Line())
         line.seconds = event.duration_ms / 1000
-        line.sizes = dict(event.artifact_sizes)
         line.state = "cached" if event.ok and event.cache_hit else event.status
+        if event.ok:
+            line.sizes = dict(event.artifact_sizes)
+        elif line.sizes:
+            line.state += " (last good kept)"
         logs = self._logs.pop(event.function, [])
         if event.status == "failed":
             self._print(f"[red bold]{event.function} failed[/red bold]")
@@ -117,7 +125,9 @@ class LiveView:
     def _message(self, event: AnyEvent) -> None:
         if isinstance(event, Watching):
             how = "polling" if event.polling else "watching"
-            self._print(f"[dim]{how} {len(event.directories)} directories; Ctrl-C stops[/dim]")
+            count = len(event.directories)
+            places = "1 directory" if count == 1 else f"{count} directories"
+            self._print(f"[dim]{how} {places}; Ctrl-C stops[/dim]")
         elif isinstance(event, RoundFinished):
             parts = [f"{event.ok} ok" + (f" ({event.cached} cached)" if event.cached else "")]
             if event.failed:

@@ -1,0 +1,50 @@
+"""The watch view: a line per function, failures in full, last good artifacts noted."""
+
+from __future__ import annotations
+
+import io
+
+from rich.console import Console
+
+from embly_build.cli.live_view import LiveView
+from embly_build.client.events import BuildFinished, BuildStarted, LogLine
+from embly_build.client.watch_events import RoundFinished, RoundStarted, Watching
+
+
+def render(*events: object) -> str:
+    out = io.StringIO()
+    console = Console(file=out, width=120, force_terminal=False, color_system=None)
+    with LiveView(console) as view:
+        for event in events:
+            view(event)  # type: ignore[arg-type]
+    return out.getvalue()
+
+
+def test_lines_show_state_duration_and_sizes() -> None:
+    text = render(
+        Watching(("/p",), ("greeter", "counter"), False),
+        RoundStarted((), ("greeter", "counter")),
+        BuildFinished("greeter", "ok", False, artifact_sizes={"wasm": 69532}, duration_ms=1200),
+        BuildFinished("counter", "ok", True, artifact_sizes={"wasm": 70150}, duration_ms=30),
+        RoundFinished(ok=2, failed=0, cached=1, duration_ms=1300),
+    )
+    assert "watching 1 directory; Ctrl-C stops" in text
+    assert "greeter  ok" in text and "1.2s" in text and "wasm 67.9 KiB" in text
+    assert "counter  cached" in text
+    assert "2 ok (1 cached) in 1.3s" in text
+
+
+def test_failure_prints_the_compiler_output_and_keeps_the_last_good_sizes() -> None:
+    text = render(
+        BuildFinished("greeter", "ok", False, artifact_sizes={"wasm": 69532}),
+        RoundStarted(("greeter/src/main.rs", "a.rs", "b.rs", "c.rs", "d.rs"), ("greeter",)),
+        BuildStarted("greeter", 107),
+        LogLine("greeter", "stderr", " --> greeter/src/main.rs:3:5", "compile"),
+        LogLine("greeter", "server", "build space: 1 written", "sync"),
+        BuildFinished("greeter", "failed", False, error="cargo build failed (exit code 101)"),
+    )
+    assert "changed: greeter/src/main.rs, a.rs, b.rs and 2 more → greeter" in text
+    assert " --> greeter/src/main.rs:3:5" in text
+    assert "build space" not in text, "server progress stays out of the way"
+    assert "error: cargo build failed (exit code 101)" in text
+    assert "failed (last good kept)" in text and "wasm 67.9 KiB" in text
