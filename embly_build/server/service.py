@@ -141,13 +141,29 @@ class BuildService(pb.BuildServiceBase):
         self, get_server_info_request: pb.GetServerInfoRequest
     ) -> pb.ServerInfo:
         stats = self.store.statistics()
+        toolchains = []
+        for runtime in sorted(self._runtimes):
+            try:
+                toolchain = await self._toolchains.provision(runtime)
+            except EnvironmentProblem:
+                continue  # `info` still answers on a machine that cannot build yet
+            toolchains.append(
+                pb.ToolchainInfo(
+                    runtime=runtime,
+                    provider=toolchain.provider,
+                    identity=toolchain.identity,
+                    wasm_target=toolchain.wasm_target,
+                    versions=dict(toolchain.versions),
+                    store_path=str(toolchain.store_path),
+                )
+            )
         return pb.ServerInfo(
             platform=host_triple(),
             server_version=version("embly-build"),
             wasmtime_version=wasmtime_version(),
             executor=self.settings.executor,
             runtimes=sorted(self._runtimes),
-            toolchains=[],
+            toolchains=toolchains,
             store=pb.StoreStats(
                 blob_count=stats.blob_count,
                 blob_bytes=stats.blob_bytes,

@@ -50,3 +50,7 @@ async def test_unix_socket_build_matches_in_process_build(
     assert len(in_process) == 6
     assert info.store.action_cache_entries == 3
     assert info.runtimes == ["rust"]
+    (toolchain,) = info.toolchains
+    assert toolchain.runtime == "rust" and toolchain.store_path.startswith("/nix/store/")
+    assert toolchain.wasm_target in ("wasm32-wasi", "wasm32-wasip1")
+    assert "rustc" in toolchain.versions
