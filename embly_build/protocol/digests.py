@@ -12,10 +12,6 @@ _SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 CHUNK_SIZE = 1024 * 1024  # largest blob chunk in one message, per the protocol
 
 
-def digest_of_bytes(data: bytes) -> pb.Digest:
-    return pb.Digest(sha256=hashlib.sha256(data).hexdigest(), size_bytes=len(data))
-
-
 def digest_key(digest: pb.Digest) -> tuple[str, int]:
     """A hashable identity for a digest (messages themselves are not hashable)."""
     return (digest.sha256, digest.size_bytes)

@@ -189,9 +189,6 @@ class ContentStore:
             writer.commit()
         return digest
 
-    def put_file(self, path: Path) -> pb.Digest:
-        return self.put_bytes(path.read_bytes())
-
     def read_bytes(self, digest: pb.Digest) -> bytes:
         path = self.path_of(digest)
         try:
