@@ -60,8 +60,9 @@ def test_reference_to_an_undeclared_function(project: Path, embly_home: Path) ->
     assert "unknown function 'missing'" in result.stderr
 
 
+@pytest.mark.parametrize("command", ["build", "watch"])
 def test_nix_not_installed_says_how_to_get_it(
-    project: Path, embly_home: Path, tmp_path: Path
+    project: Path, embly_home: Path, tmp_path: Path, command: str
 ) -> None:
     # Every tool the build needs stays reachable; only nix is gone from PATH.
     tools = tmp_path / "tools-without-nix"
@@ -70,8 +71,8 @@ def test_nix_not_installed_says_how_to_get_it(
         for tool in Path(directory).glob("*") if Path(directory).is_dir() else []:
             if not tool.name.startswith("nix") and not (tools / tool.name).exists():
                 (tools / tool.name).symlink_to(tool)
-    result = embly("build", cwd=project, env={"PATH": str(tools)})
-    assert result.returncode == 2
+    result = embly(command, cwd=project, env={"PATH": str(tools)}, timeout=60)
+    assert result.returncode == 2, "fails before watching"
     assert "nix is not installed" in result.stderr
     assert "apt-get install nix-bin" in result.stderr
 
