@@ -168,6 +168,7 @@ class Client:
                 duration_ms=int((time.monotonic() - started) * 1000),
                 action_digest=finished.action_digest,
                 error=mapper(finished.error),
+                timings=_timings(finished),
             )
         )
 
@@ -225,6 +226,13 @@ class Client:
         )
         wasm = wasm or (config.output_dir / f"{function}.wasm").read_bytes()
         return await asyncio.to_thread(compile_cwasm, wasm, self.target)
+
+
+def _timings(finished: pb.Finished) -> dict[str, int]:
+    if finished.timings is None:
+        return {}
+    steps = finished.timings.to_dict(include_default_values=True)
+    return {name.removesuffix("Ms") + "_ms": int(value) for name, value in steps.items()}
 
 
 @contextlib.asynccontextmanager

@@ -47,6 +47,7 @@ class BuildFinished:
     duration_ms: int = 0
     action_digest: str = ""
     error: str = ""
+    timings: dict[str, int] = field(default_factory=dict)  # server steps, milliseconds
 
     @property
     def ok(self) -> bool:
@@ -64,6 +65,7 @@ class BuildFinished:
             "duration_ms": self.duration_ms,
             "action_digest": self.action_digest,
             "error": self.error or None,
+            "timings": self.timings,
         }
 
 

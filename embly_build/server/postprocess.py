@@ -45,19 +45,43 @@ async def postprocess(
     work_dir.mkdir(parents=True, exist_ok=True)
     module = work_dir / "module.wasm"
     shutil.copyfile(compiled, module)
+    steps: list[list[str]] = []
     if options.strip:
-        await _run(executor, toolchain, ["wasm-strip", str(module)], work_dir, on_log)
+        steps.append(["wasm-strip", str(module)])
     if options.opt_level:
         optimised = work_dir / "module.opt.wasm"
-        argv = ["wasm-opt", f"-{options.opt_level}", *WASM_OPT_FEATURES, str(module)]
-        await _run(executor, toolchain, [*argv, "-o", str(optimised)], work_dir, on_log)
+        steps.append(
+            [
+                "wasm-opt",
+                f"-{options.opt_level}",
+                *WASM_OPT_FEATURES,
+                str(module),
+                "-o",
+                str(optimised),
+            ]
+        )
         module = optimised
+    if steps:
+        await _run(executor, toolchain, steps, work_dir, on_log)
     return module
 
 
+# Runs each step's argv in turn inside one shell (one nix-shell start instead of one per
+# step). The script is constant: every path and option arrives as a positional argument,
+# steps separated by a lone ";" argument.
+_RUN_STEPS = (
+    'step=(); for a in "$@"; do '
+    'if [ "$a" = ";" ]; then "${step[@]}" || exit; step=(); else step+=("$a"); fi; '
+    "done"
+)
+
+
 async def _run(
-    executor: Executor, toolchain: Toolchain, argv: list[str], cwd: Path, on_log: LogSink
+    executor: Executor, toolchain: Toolchain, steps: list[list[str]], cwd: Path, on_log: LogSink
 ) -> None:
+    argv = ["bash", "-c", _RUN_STEPS, "postprocess"]
+    for step in steps:
+        argv += [*step, ";"]
     code = await executor.run(
         toolchain,
         argv,
@@ -67,4 +91,5 @@ async def _run(
         on_stderr=lambda line: on_log("stderr", line),
     )
     if code != 0:
-        raise BuildFailed(f"{argv[0]} failed (exit code {code})")
+        names = " and ".join(step[0] for step in steps)
+        raise BuildFailed(f"{names} failed (exit code {code}); see the messages above")
