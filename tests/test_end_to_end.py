@@ -61,6 +61,7 @@ def test_json_events_carry_the_documented_fields(project: Path, embly_home: Path
         finished
     )
     assert finished["function"] == "greeter" and finished["status"] == "ok"
+    assert finished["timings"]["compile_ms"] > 0 and finished["timings"]["total_ms"] > 0
     assert finished["uploaded_bytes"] > 0
     assert Path(finished["artifacts"]["wasm"]) == project / "embly_build" / "greeter.wasm"
     assert {e["function"] for e in events} == {"greeter"}, "only the named function is built"
