@@ -132,7 +132,7 @@ class Watcher:
 
     def _watch_directories(self) -> list[Path]:
         directories = {self._config.root.resolve()}
-        directories |= SourceGraph(self._inputs, self._config.output_dir).input_dirs()
+        directories |= self._graph().input_dirs()
         # A directory inside another watched one is covered by the recursive watch.
         return sorted(
             d for d in directories if not any(d != o and d.is_relative_to(o) for o in directories)
