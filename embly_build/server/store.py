@@ -139,22 +139,23 @@ class ContentStore:
         return self.blobs_dir / sha[:2] / sha
 
     def has(self, digest: pb.Digest) -> bool:
-        try:
-            return self.path_of(digest).stat().st_size == digest.size_bytes
-        except FileNotFoundError:
-            return False
+        return self._present(digest) is not None
 
     def touch(self, digest: pb.Digest) -> bool:
         """Like `has`, and a present blob is marked used (see `mark_used`)."""
-        path = self.path_of(digest)
-        try:
-            stat = path.stat()
-        except FileNotFoundError:
+        stat = self._present(digest)
+        if stat is None:
             return False
-        if stat.st_size != digest.size_bytes:
-            return False
-        mark_used(path, stat)
+        mark_used(self.path_of(digest), stat)
         return True
+
+    def _present(self, digest: pb.Digest) -> os.stat_result | None:
+        """The blob's stat when it is stored with the digest's size, else None."""
+        try:
+            stat = self.path_of(digest).stat()
+        except FileNotFoundError:
+            return None
+        return stat if stat.st_size == digest.size_bytes else None
 
     def missing(self, digests: Iterable[pb.Digest]) -> list[pb.Digest]:
         """The absent ones, each once; the present ones are marked used."""
