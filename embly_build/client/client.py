@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import hashlib
 import socket
 import time
@@ -87,16 +88,11 @@ class Client:
         """Build and report; `indexed_inputs` skips indexing for functions already indexed."""
         config = project if isinstance(project, ProjectConfig) else load(project)
         selected = config.select(functions)
-        known = indexed_inputs or {}
+        known = dict(indexed_inputs or {})
         to_index = [f for f in selected if f.name not in known]
-        fresh = dict(
-            zip(
-                [f.name for f in to_index],
-                await asyncio.to_thread(_index_all, config, to_index),
-                strict=True,
-            )
-        )
-        indexed = [known.get(f.name) or fresh[f.name] for f in selected]
+        fresh = await asyncio.to_thread(_index_all, config, to_index)
+        known.update(zip((f.name for f in to_index), fresh, strict=True))
+        indexed = [known[f.name] for f in selected]
         async with server_errors(self._address):
             uploaded = await upload_missing(
                 self._api, [f for inputs in indexed for f in inputs.files]
@@ -231,8 +227,7 @@ class Client:
 def _timings(finished: pb.Finished) -> dict[str, int]:
     if finished.timings is None:
         return {}
-    steps = finished.timings.to_dict(include_default_values=True)
-    return {name.removesuffix("Ms") + "_ms": int(value) for name, value in steps.items()}
+    return {f.name: getattr(finished.timings, f.name) for f in dataclasses.fields(finished.timings)}
 
 
 @contextlib.asynccontextmanager
