@@ -25,7 +25,6 @@ from embly_build.client.client import Client, load
 from embly_build.client.events import BuildFinished
 from embly_build.client.index import FunctionInputs, index_with_stat_cache
 from embly_build.client.source_graph import SourceGraph
-from embly_build.client.tree import input_tree
 from embly_build.client.watch_events import (
     AnyEvent,
     ConfigProblem,
@@ -36,7 +35,6 @@ from embly_build.client.watch_events import (
     Watching,
 )
 from embly_build.errors import ConfigError, EmblyError, InputError
-from embly_build.protocol.digests import input_tree_digest
 
 _READY_PROBE_MS = 200  # how often an idle watcher wakes; the first wake-up means "ready"
 WATCH_LIMIT_ADVICE = (
@@ -166,9 +164,8 @@ class Watcher:
     async def _rebuild_changed(self, names: Iterable[str]) -> None:
         """Re-index `names` and build those whose content differs from their last build."""
         names = await self._index(list(names))
-        changed = [
-            n for n in names if n not in self._built or _differs(self._built[n], self._inputs[n])
-        ]
+        # Equal indexes mean equal input trees: same paths, contents and modes.
+        changed = [n for n in names if self._built.get(n) != self._inputs[n]]
         if changed:
             triggers = set()
             for name in changed:
@@ -268,12 +265,6 @@ class Watcher:
             return path.relative_to(self._config.root).as_posix()
         except ValueError:
             return str(path)
-
-
-def _differs(old: FunctionInputs | None, new: FunctionInputs) -> bool:
-    if old is None:
-        return True
-    return input_tree_digest(input_tree(old)) != input_tree_digest(input_tree(new))
 
 
 def _changed_files(old: FunctionInputs | None, new: FunctionInputs) -> set[Path]:
