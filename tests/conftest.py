@@ -1,4 +1,4 @@
-"""Shared fixtures: a private EMBLY_HOME per test and a fresh copy of the example project."""
+"""Shared fixtures: a private EMBLY_HOME for every test and a fresh copy of the example project."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ REPO = Path(__file__).resolve().parent.parent
 EXAMPLE = REPO / "examples" / "hello-project"
 
 
-@pytest.fixture
+@pytest.fixture(autouse=True)
 def embly_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     home = tmp_path / "embly-home"
     monkeypatch.setenv("EMBLY_HOME", str(home))

@@ -9,7 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from embly_build.client.hcl_tree import Attribute, Block, Body, parse_hcl
+from embly_build.client.hcl_cache import parse_hcl_cached
+from embly_build.client.hcl_model import Attribute, Block, Body
 from embly_build.errors import ConfigError, SourceLocation, UsageError
 
 KNOWN_RUNTIMES: tuple[str, ...] = ("rust",)
@@ -101,7 +102,7 @@ def load_project(config_file: Path) -> ProjectConfig:
     # Resolve the directory but not the file, so a symlinked embly.hcl keeps its project.
     root = Path(os.path.abspath(config_file)).parent.resolve()
     config_file = root / config_file.name
-    body = parse_hcl(_read(config_file), config_file)
+    body = parse_hcl_cached(_read(config_file), config_file)
     _check_top_level(body)
     functions = _functions(body, root)
     files = _files(body, root)

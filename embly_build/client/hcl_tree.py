@@ -1,4 +1,4 @@
-"""HCL bodies, blocks and attributes that remember where they are in the file.
+"""Parse HCL text into bodies, blocks and attributes that remember their positions.
 
 python-hcl2's dict output has no positions and silently keeps the last of two attributes
 with the same name, so the structure is read from its lark parse tree and only the values
@@ -7,8 +7,7 @@ go through hcl2's own conversion.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +15,7 @@ import hcl2
 from lark import Token, Tree
 from lark.exceptions import UnexpectedCharacters, UnexpectedInput, VisitError
 
+from embly_build.client.hcl_model import Attribute, Block, Body
 from embly_build.errors import ConfigError, SourceLocation
 
 # Plain Python values: strings unquoted, heredocs as their text, no comment or block markers.
@@ -42,59 +42,6 @@ _LITERAL_NODES = frozenset(
         "new_line_or_comment",
     }
 )
-
-
-@dataclass(frozen=True)
-class Attribute:
-    name: str
-    value: Any
-    # Written out in full: no reference, call, operator or template. python-hcl2 gives a bare
-    # `rust` and a quoted "rust" the same value, so this is the only way to tell them apart.
-    literal: bool
-    location: SourceLocation
-
-
-@dataclass(frozen=True)
-class Block:
-    type: str
-    labels: tuple[str, ...]
-    body: Body
-    location: SourceLocation
-
-    def to_data(self) -> dict[str, Any]:
-        """python-hcl2's shape: the body, nested one dict level per label after the type."""
-        data = self.body.to_data()
-        for label in reversed(self.labels):
-            data = {label: data}
-        return data
-
-
-@dataclass(frozen=True)
-class Body:
-    attributes: Mapping[str, Attribute]  # names are unique; file order
-    blocks: tuple[Block, ...]  # file order
-
-    def to_data(self) -> dict[str, Any]:
-        data: dict[str, Any] = {name: attr.value for name, attr in self.attributes.items()}
-        for block in self.blocks:
-            data.setdefault(block.type, []).append(block.to_data())
-        return data
-
-    def items(self) -> list[Attribute | Block]:
-        """Attributes and blocks together, in file order."""
-        items: list[Attribute | Block] = [*self.attributes.values(), *self.blocks]
-        return sorted(items, key=lambda item: (item.location.line, item.location.column))
-
-    def blocks_of(self, type_: str) -> tuple[Block, ...]:
-        return tuple(block for block in self.blocks if block.type == type_)
-
-    def all_attributes(self) -> Iterator[Attribute]:
-        """Every attribute of this body and of all nested blocks, in file order."""
-        for item in self.items():
-            if isinstance(item, Attribute):
-                yield item
-            else:
-                yield from item.body.all_attributes()
 
 
 def parse_hcl(text: str, file: Path) -> Body:
