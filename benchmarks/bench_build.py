@@ -52,13 +52,19 @@ def main() -> None:
             one_line_edit(our_main, original, ours_count)
             run([str(EMBLY), "build", "greeter", "-q"], ours, env)
 
+        def ours_quick_edit() -> None:
+            one_line_edit(our_main, original, ours_count)
+            run([str(EMBLY), "build", "greeter", "-q", "--opt-level", "none"], ours, env)
+
         def theirs_edit() -> None:
             one_line_edit(their_main, original, theirs_count)
             run(CARGO_BUILD, theirs / "greeter", CARGO_ENV)
 
         edit_ours = median_seconds(ours_edit)
+        edit_quick = median_seconds(ours_quick_edit)
         edit_theirs = median_seconds(theirs_edit)
         report("(2) one-line edit rebuild of greeter", edit_ours, edit_theirs, 1.2)
+        report("    the same with --opt-level none", edit_quick, edit_theirs, 1.2)
 
 
 if __name__ == "__main__":

@@ -3,8 +3,10 @@
 Both watch the example's greeter crate in their own copy; each real edit changes the
 program. Embly's latency ends when its `build_finished` event arrives (its .wasm, stripped
 and optimised, and .cwasm are on disk by then); the baseline's when its recipe has
-stripped the new .wasm. For context, a second baseline also runs `wasm-opt -O2`, as embly
-does. Then a save that leaves the bytes as they were: embly should build nothing.
+stripped the new .wasm. embly runs twice: as it comes (wasm-opt -O2) and with
+`--opt-level none` (strip only, like the baseline). For context, a second baseline also runs
+`wasm-opt -O2`, as embly does by default. Then a save that leaves the bytes as they were: embly
+should build nothing.
 """
 
 from __future__ import annotations
@@ -28,10 +30,10 @@ EDITS = 5
 
 
 class EmblyWatch:
-    def __init__(self, project: Path, home: Path) -> None:
+    def __init__(self, project: Path, home: Path, options: list[str]) -> None:
         env = {**os.environ, "EMBLY_HOME": str(home)}
         self.process = subprocess.Popen(
-            [str(EMBLY), "watch", "--json", "greeter"],
+            [str(EMBLY), "watch", "--json", *options, "greeter"],
             cwd=project,
             env=env,
             stdout=subprocess.PIPE,
@@ -112,8 +114,8 @@ def edit(main_rs: Path, original: str, number: int) -> None:
     main_rs.write_text(original.replace('"{}"', f'"{{}} #{number}"'))
 
 
-def measure_embly(project: Path, home: Path) -> tuple[float, bool]:
-    watch = EmblyWatch(project, home)
+def measure_embly(project: Path, home: Path, options: list[str]) -> tuple[float, bool]:
+    watch = EmblyWatch(project, home, options)
     try:
         assert watch.next_event({"watching"}, 300), "embly watch did not start"
         main_rs = project / "greeter" / "src" / "main.rs"
@@ -159,14 +161,15 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="embly-bench-watch-") as temp:
         work = Path(temp)
         ignore = shutil.ignore_patterns("embly_build", "target")
-        shutil.copytree(EXAMPLE, work / "embly", ignore=ignore)
-        shutil.copytree(EXAMPLE, work / "entr", ignore=ignore)
-        shutil.copytree(EXAMPLE, work / "entr-opt", ignore=ignore)
-        ours, ours_save = measure_embly(work / "embly", work / "home")
+        for name in ("embly", "embly-quick", "entr", "entr-opt"):
+            shutil.copytree(EXAMPLE, work / name, ignore=ignore)
+        ours, ours_save = measure_embly(work / "embly", work / "home", [])
+        quick, _ = measure_embly(work / "embly-quick", work / "home", ["--opt-level", "none"])
         theirs, theirs_save = measure_entr(work / "entr")
         optimised, _ = measure_entr(work / "entr-opt", optimise=True)
     report("save-to-artifact, vs entr+cargo+wasm-strip", ours, theirs, 1.1)
-    report("  context: vs the same + wasm-opt -O2", ours, optimised, 1.1)
+    report("  --opt-level none (strip only), same baseline", quick, theirs, 1.1)
+    report("  context: default vs baseline + wasm-opt -O2", ours, optimised, 1.1)
     print(
         f"{'save with unchanged bytes':<44} embly built: {'yes' if ours_save else 'no'}; "
         f"entr + cargo rebuilt: {'yes' if theirs_save else 'no'}",

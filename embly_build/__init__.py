@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 from embly_build.client.client import Client
 from embly_build.client.events import BuildFinished, BuildStarted, ClientEvent, LogLine
 from embly_build.errors import EmblyError
+from embly_build.protocol.opt_levels import DEFAULT_OPT_LEVEL
 from embly_build.server.settings import ServerSettings
 
 __all__ = [
@@ -28,15 +29,20 @@ __all__ = [
 
 @contextlib.asynccontextmanager
 async def connect(
-    address: str = "inproc", *, settings: ServerSettings | None = None, target: str = ""
+    address: str = "inproc",
+    *,
+    settings: ServerSettings | None = None,
+    target: str = "",
+    opt_level: str = DEFAULT_OPT_LEVEL,
 ) -> AsyncIterator[Client]:
     """A client for the server at `address`: `inproc` (a server in this process, built from
     `settings`), `unix:/path/to/sock` or `HOST:PORT`. `target` is the triple the .cwasm is
-    compiled for (default: this machine)."""
+    compiled for (default: this machine); `opt_level` the wasm-opt level (O0..O4, Os, Oz;
+    `none` skips wasm-opt)."""
     from embly_build.transport.connection import open_connection
 
     connection = open_connection(address, settings=settings)
     try:
-        yield Client(connection.api, str(connection.address), target=target)
+        yield Client(connection.api, str(connection.address), target=target, opt_level=opt_level)
     finally:
         connection.close()

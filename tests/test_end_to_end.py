@@ -85,3 +85,21 @@ def test_compile_error_exits_1_with_real_paths_and_keeps_old_artifacts(
     elsewhere.mkdir()
     from_elsewhere = embly("build", "greeter", "--project", str(project), cwd=elsewhere)
     assert f"{main_rs}:3:5" in from_elsewhere.stderr, "absolute path outside the project"
+
+
+def test_opt_level_none_skips_wasm_opt_and_is_cached_apart(project: Path) -> None:
+    optimised = embly("build", "greeter", "--json", cwd=project)
+    assert optimised.returncode == 0, optimised.stderr
+    wasm = project / "embly_build" / "greeter.wasm"
+    optimised_size = wasm.stat().st_size
+
+    quick = embly("build", "greeter", "--opt-level", "none", "--json", cwd=project)
+    assert quick.returncode == 0, quick.stderr
+    assert finished_by_function(quick.stdout)["greeter"]["cache_hit"] is False
+    assert wasm.stat().st_size > optimised_size, "wasm-opt did not run"
+    assert "Custom" not in sections(wasm), "still stripped"
+    assert embly("run", "greeter", "--", "Ada", cwd=project).stdout == "Hello, Ada!\n"
+
+    again = embly("build", "greeter", "--json", cwd=project)
+    assert finished_by_function(again.stdout)["greeter"]["cache_hit"] is True
+    assert wasm.stat().st_size == optimised_size

@@ -50,6 +50,16 @@ VerboseOpt = Annotated[
     bool, typer.Option("--verbose", "-v", help="Show every log line as it comes.")
 ]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="Print only failures.")]
+OptLevelOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--opt-level",
+        metavar="LEVEL",
+        help="wasm-opt level: O0..O4, Os, Oz, or none to skip wasm-opt (default: user config,"
+        " else O2). `none` gives the quickest rebuilds; the .wasm is still stripped and"
+        " release-compiled.",
+    ),
+]
 
 
 @app.command()
@@ -62,6 +72,7 @@ def build(
     remote: RemoteOpt = None,
     jobs: JobsOpt = None,
     target: TargetOpt = None,
+    opt_level: OptLevelOpt = None,
     json_output: JsonOpt = False,
     verbose: VerboseOpt = False,
     quiet: QuietOpt = False,
@@ -71,7 +82,7 @@ def build(
     Exit code 0 when every build succeeded, 1 when one failed, 2 for usage or
     configuration errors.
     """
-    options = ClientOptions(project, executor, remote, jobs, target)
+    options = ClientOptions(project, executor, remote, jobs, target, opt_level)
     renderer = JsonRenderer() if json_output else HumanRenderer(verbose=verbose, quiet=quiet)
     raise typer.Exit(_run(_build(options, functions or [], renderer)))
 
@@ -96,6 +107,7 @@ def watch(
     remote: RemoteOpt = None,
     jobs: JobsOpt = None,
     target: TargetOpt = None,
+    opt_level: OptLevelOpt = None,
     json_output: JsonOpt = False,
     poll: Annotated[
         bool,
@@ -115,7 +127,7 @@ def watch(
     """
     from embly_build.cli.watch_command import watch as watch_forever
 
-    options = ClientOptions(project, executor, remote, jobs, target)
+    options = ClientOptions(project, executor, remote, jobs, target, opt_level)
     raise typer.Exit(_run(watch_forever(options, functions or [], json_output, poll)))
 
 

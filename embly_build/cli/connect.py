@@ -9,10 +9,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from embly_build import connect
-from embly_build.client.client import Client
-from embly_build.client.user_config import load_user_config
-from embly_build.errors import UsageError
+from embly_build.client.client import Client, wasm_opt_level
+from embly_build.client.user_config import UserConfig, load_user_config
+from embly_build.errors import ConfigError, UsageError
 from embly_build.home import config_file, embly_home
+from embly_build.protocol.opt_levels import DEFAULT_OPT_LEVEL
 from embly_build.server.settings import ServerSettings, default_jobs
 
 EXECUTORS = ("nix", "docker", "remote")
@@ -25,11 +26,37 @@ class ClientOptions:
     remote: str | None = None
     jobs: int | None = None
     target: str | None = None
+    opt_level: str | None = None
 
 
-def resolve_address(options: ClientOptions) -> tuple[str, ServerSettings | None]:
+@dataclass(frozen=True)
+class Resolved:
+    address: str
+    settings: ServerSettings | None  # for an in-process server
+    opt_level: str
+
+
+def resolve(options: ClientOptions) -> Resolved:
     """Flags win over the user config; the default is an in-process nix server."""
     user = load_user_config(config_file())
+    address, settings = _address(options, user)
+    return Resolved(address, settings, _opt_level(options, user))
+
+
+def _opt_level(options: ClientOptions, user: UserConfig) -> str:
+    if options.opt_level is not None:
+        wasm_opt_level(options.opt_level)  # a bad --opt-level fails before anything starts
+        return options.opt_level
+    if user.opt_level is None:
+        return DEFAULT_OPT_LEVEL
+    try:
+        wasm_opt_level(user.opt_level)
+    except UsageError as error:
+        raise ConfigError(f"{config_file()}: opt_level: {error}") from None
+    return user.opt_level
+
+
+def _address(options: ClientOptions, user: UserConfig) -> tuple[str, ServerSettings | None]:
     executor = options.executor or user.executor or "nix"
     if executor not in EXECUTORS:
         raise UsageError(f"unknown executor {executor!r}; choose one of {', '.join(EXECUTORS)}")
@@ -53,6 +80,11 @@ def resolve_address(options: ClientOptions) -> tuple[str, ServerSettings | None]
 
 @contextlib.asynccontextmanager
 async def connected_client(options: ClientOptions) -> AsyncIterator[Client]:
-    address, settings = resolve_address(options)
-    async with connect(address, settings=settings, target=options.target or "") as client:
+    resolved = resolve(options)
+    async with connect(
+        resolved.address,
+        settings=resolved.settings,
+        target=options.target or "",
+        opt_level=resolved.opt_level,
+    ) as client:
         yield client

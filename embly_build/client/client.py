@@ -26,7 +26,9 @@ from embly_build.client.log_paths import LogPathMapper
 from embly_build.client.server_errors import server_errors
 from embly_build.client.tree import input_tree
 from embly_build.client.upload import upload_missing
+from embly_build.errors import UsageError
 from embly_build.protocol import enums, pb
+from embly_build.protocol.opt_levels import DEFAULT_OPT_LEVEL, NO_WASM_OPT, WASM_OPT_LEVELS
 from embly_build.transport.api import BuildApi
 from embly_build.wasm.aot import aot_refusal, compile_cwasm, host_triple, wasmtime_version
 
@@ -50,15 +52,33 @@ def project_id(project: ProjectConfig) -> str:
     return hashlib.sha256(origin.encode()).hexdigest()[:24]
 
 
+def wasm_opt_level(level: str) -> str:
+    """The `BuildOptions.opt_level` for a level as users write it: O0..O4, Os, Oz or none."""
+    if level == NO_WASM_OPT:
+        return ""
+    if level not in WASM_OPT_LEVELS:
+        choices = ", ".join((*WASM_OPT_LEVELS, NO_WASM_OPT))
+        raise UsageError(f"unknown wasm-opt level {level!r}; choose one of {choices}")
+    return level
+
+
 def load(project_dir: Path | str | None = None) -> ProjectConfig:
     return load_project(find_config(Path(project_dir or Path.cwd()).absolute()))
 
 
 class Client:
-    def __init__(self, api: BuildApi, address: str = "inproc", *, target: str = "") -> None:
+    def __init__(
+        self,
+        api: BuildApi,
+        address: str = "inproc",
+        *,
+        target: str = "",
+        opt_level: str = DEFAULT_OPT_LEVEL,
+    ) -> None:
         self._api = api
         self._address = address
         self.target = target or host_triple()
+        self.opt_level = wasm_opt_level(opt_level)
 
     async def server_info(self) -> pb.ServerInfo:
         async with server_errors(self._address):
@@ -135,7 +155,10 @@ class Client:
             input_tree=input_tree(inputs),
             target=self.target,
             options=pb.BuildOptions(
-                strip=True, opt_level="O2", aot=True, wasmtime_version=wasmtime_version()
+                strip=True,
+                opt_level=self.opt_level,
+                aot=True,
+                wasmtime_version=wasmtime_version(),
             ),
         )
         finished = pb.Finished(status=enums.FAILED, error="the server sent no result")

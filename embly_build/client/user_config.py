@@ -4,6 +4,7 @@ executor = "nix"          # nix | docker | remote
 remote = "unix:/run/embly.sock"
 toolchains = "host"       # host | nixpkgs
 jobs = 4
+opt_level = "O2"         # wasm-opt level: O0..O4, Os, Oz, or "none" to skip wasm-opt
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from pathlib import Path
 
 from embly_build.errors import ConfigError
 
-_KEYS = {"executor": str, "remote": str, "toolchains": str, "jobs": int}
+_KEYS = {"executor": str, "remote": str, "toolchains": str, "jobs": int, "opt_level": str}
 
 
 @dataclass(frozen=True)
@@ -23,6 +24,7 @@ class UserConfig:
     remote: str | None = None
     toolchains: str | None = None
     jobs: int | None = None
+    opt_level: str | None = None
 
 
 def load_user_config(path: Path) -> UserConfig:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from embly_build.errors import ProtocolError
 from embly_build.protocol import pb
 from embly_build.protocol.digests import check_digest
+from embly_build.protocol.opt_levels import WASM_OPT_LEVELS
 from embly_build.protocol.paths import check_name, check_tree_path
 from embly_build.server.runtimes.base import Runtime
 
@@ -40,7 +41,7 @@ def validate_build(request: pb.BuildRequest, runtimes: Mapping[str, Runtime]) ->
     if not request.target or not set(request.target) <= _TARGET_CHARS:
         raise ProtocolError(f"invalid target triple {request.target!r}")
     options = request.options or pb.BuildOptions()
-    if options.opt_level and options.opt_level not in ("O0", "O1", "O2", "O3", "O4", "Os", "Oz"):
+    if options.opt_level and options.opt_level not in WASM_OPT_LEVELS:
         raise ProtocolError(f"invalid wasm-opt level {options.opt_level!r}")
     return ValidBuild(request.project_id, function, runtime, tree, request.target, options)
 

@@ -97,3 +97,21 @@ def test_dead_server_is_a_clear_error(project: Path, embly_home: Path, address: 
     assert result.returncode == 2
     assert f"cannot reach the build server at {address}" in result.stderr
     assert "is `embly serve` running there?" in result.stderr
+
+
+@pytest.mark.parametrize("command", ["build", "watch"])
+def test_unknown_opt_level_lists_the_levels(project: Path, command: str) -> None:
+    result = embly(command, "--opt-level", "O7", cwd=project)
+    assert result.returncode == 2
+    assert "unknown wasm-opt level 'O7'; choose one of O0, O1, O2, O3, O4, Os, Oz, none" in (
+        result.stderr
+    )
+    assert not (project / "embly_build").exists(), "nothing is built on a usage error"
+
+
+def test_unknown_opt_level_in_the_user_config_names_the_file(project: Path, tmp_path: Path) -> None:
+    user_config = tmp_path / "config.toml"
+    user_config.write_text('opt_level = "fast"\n')
+    result = embly("build", cwd=project, env={"EMBLY_CONFIG": str(user_config)})
+    assert result.returncode == 2
+    assert f"{user_config}: opt_level: unknown wasm-opt level 'fast'" in result.stderr
