@@ -127,6 +127,27 @@ def test_watch_rebuilds_what_changed_and_nothing_else(
     assert watching.quiet_for(2.0) == []
 
 
+def test_a_burst_of_writes_is_one_round(
+    project: Path, embly_home: Path, watching: WatchProcess
+) -> None:
+    """As a `git checkout` writes: many files a few ms apart, one round for all of them."""
+    # Right after `watching`, the watcher compares the inputs once more (so nothing written
+    # while it started is lost); a burst racing that check would be caught half there.
+    time.sleep(1.0)
+    for function in ("greeter", "counter"):
+        main_rs = project / function / "src" / "main.rs"
+        main_rs.write_text(main_rs.read_text() + "\n// checked out\n")
+        for number in range(20):
+            (project / function / "src" / f"notes{number}.txt").write_text("checked out")
+            time.sleep(0.005)
+    started = watching.wait_for(is_event("round_started"))
+    assert started["functions"] == ["greeter", "counter"]
+    assert len(started["triggers"]) == 42
+    watching.wait_for(is_event("round_finished"))
+    rounds = [e for e in watching.quiet_for(1.0) if e["event"] == "round_started"]
+    assert rounds == [], "the burst was split into several rounds"
+
+
 def test_failed_build_keeps_the_last_good_artifact(
     project: Path, embly_home: Path, watching: WatchProcess
 ) -> None:
