@@ -12,6 +12,10 @@ import json
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
+# Raised when the same inputs may now give different outputs (2: cargo stopped reading
+# config files above the build space), so no older entry is taken for a newer build.
+KEY_VERSION = 2
+
 
 @dataclass(frozen=True)
 class ActionInputs:
@@ -29,5 +33,6 @@ class ActionInputs:
         fields = asdict(self)
         fields["command"] = list(self.command)
         fields["postprocess"] = list(self.postprocess)
+        fields["key_version"] = KEY_VERSION
         canonical = json.dumps(fields, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).hexdigest()

@@ -11,6 +11,7 @@ from typing import Any
 from embly_build.errors import BuildFailed
 from embly_build.protocol.paths import SOURCE_ROOT
 from embly_build.server.runtimes.base import CompileJob
+from embly_build.server.runtimes.cargo_config import NEUTRAL_CWD, config_arguments
 from embly_build.server.runtimes.cargo_workspace import prepare_workspace
 from embly_build.server.toolchains.base import Toolchain
 
@@ -56,10 +57,16 @@ class RustRuntime:
             "EMBLY_REMAP_TARGET": f"{job.target_dir}={TARGET_DIR_ALIAS}",
             "EMBLY_REMAP_CARGO_HOME": f"{job.cargo_home}={CARGO_HOME_ALIAS}",
         }
+        argv = [
+            *self.command(job.toolchain),
+            "--manifest-path",
+            str(crate / "Cargo.toml"),
+            *config_arguments(job.source_dir, job.crate_dir),
+        ]
         code = await job.executor.run(
             job.toolchain,
-            self.command(job.toolchain),
-            cwd=crate,
+            argv,
+            cwd=NEUTRAL_CWD,
             env=env,
             on_stdout=on_stdout,
             on_stderr=lambda line: job.on_log("stderr", rewrite(line)),
