@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 import stat
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass
 from operator import attrgetter
@@ -13,19 +13,25 @@ from pathlib import Path
 
 from embly_build.client.cargo_deps import local_path_dependencies
 from embly_build.client.ignore import IgnoreFilter, input_filter
-from embly_build.client.stat_cache import StatCache, default_stat_cache_path
+from embly_build.client.stat_cache import DirectoryCache, StatCache, default_stat_cache_path
 from embly_build.errors import InputError
 
 _CHUNK = 1024 * 1024
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class IndexedFile:
     path: str  # relative to the tree root, '/'-separated, never '..', never absolute
-    absolute: Path  # where the bytes are on this machine
+    location: str  # where the bytes are on this machine: an absolute path
     sha256: str  # lowercase hex
     size: int
     executable: bool  # owner-executable bit
+
+    @property
+    def absolute(self) -> Path:
+        """`location` as a Path, made on demand: a Path per file is a large share of an index
+        whose files are all in the stat cache, and most files never need one."""
+        return Path(self.location)
 
 
 @dataclass(frozen=True)
@@ -53,7 +59,9 @@ def index_function(
     rounds = stat_cache.indexing(root) if stat_cache is not None else nullcontext(None)
     with rounds as cache:
         walker = _Walker(root, dirs, input_filter(dirs, output_dir), cache)
-        files = [f for top in _outermost(dirs) for f in walker.walk(top, (str(top),))]
+        for top in _outermost(dirs):
+            walker.walk(str(top), (str(top),))
+    files = walker.files
     files.sort(key=attrgetter("path"))
     return FunctionInputs(
         root=root,
@@ -89,36 +97,85 @@ class _Walker:
         ignored: IgnoreFilter,
         cache: StatCache | None,
     ) -> None:
-        self.root_prefix = os.path.join(root, "")  # relative paths are slices of absolute ones
+        self.root_length = len(os.path.join(root, ""))  # relative paths are slices of absolute
         self.dirs = dirs
         self.ignored = ignored
         self.cache = cache
+        self.files: list[IndexedFile] = []
 
-    def walk(self, directory: Path, real_parents: tuple[str, ...]) -> Iterator[IndexedFile]:
-        """Files below `directory`. `real_parents` ends with the real path of `directory` and
-        holds those of the directories above it, so a symlink back to one (a loop) is skipped."""
-        for entry in _scandir(str(directory)):
-            is_symlink = entry.is_symlink()
-            info = _stat(entry, is_symlink)
-            is_dir = info is not None and stat.S_ISDIR(info.st_mode)
-            path = directory / entry.name  # cheaper than parsing entry.path again
-            if self.ignored(path, is_dir):
+    def walk(self, directory: str, real_parents: tuple[str, ...]) -> None:
+        """Index the files below `directory`. `real_parents` ends with the real path of
+        `directory` and holds those of the directories above it, so a symlink back to one (a
+        loop) is skipped."""
+        base = os.path.join(directory, "")
+        subdirs: list[str] = []
+        others: list[os.DirEntry[str]] = []
+        links: dict[str, os.stat_result | None] = {}  # what each symlink points to
+        fd = _open_dir(directory)  # entries are stat-ed relative to it: no path lookups
+        try:
+            for entry in _scandir(fd, directory):
+                if entry.is_symlink():
+                    info = links[entry.name] = _stat(base, entry, True)
+                    if info is not None and stat.S_ISDIR(info.st_mode):
+                        subdirs.append(entry.name)
+                    else:
+                        others.append(entry)
+                elif entry.is_dir(follow_symlinks=False):
+                    subdirs.append(entry.name)
+                else:
+                    others.append(entry)
+            ignored = self.ignored.ignored_entries(directory, subdirs, [e.name for e in others])
+            # Every directory walked is listed in the cache, so entries of deleted files go.
+            cache = self.cache.directory(directory) if self.cache is not None else None
+            self._index_files(base, others, links, ignored, cache)
+        finally:
+            os.close(fd)
+        for name in subdirs:
+            if name in ignored:
                 continue
-            if info is None:
-                raise InputError(
-                    f"{path} -> {os.readlink(path)} is a dangling symlink: its target does not "
-                    "exist; remove the link or create its target"
-                )
-            real = self._follow(path) if is_symlink else None
-            if is_dir:
-                if real is None:
-                    real = os.path.join(real_parents[-1], entry.name)
-                if real not in real_parents:
-                    yield from self.walk(path, (*real_parents, real))
-            elif stat.S_ISREG(info.st_mode):
-                yield self._indexed(entry.path, path, info)
+            path = base + name
+            real = self._follow(path) if name in links else os.path.join(real_parents[-1], name)
+            if real not in real_parents:
+                self.walk(path, (*real_parents, real))
 
-    def _follow(self, link: Path) -> str:
+    def _index_files(
+        self,
+        base: str,
+        entries: list[os.DirEntry[str]],
+        links: dict[str, os.stat_result | None],
+        ignored: set[str],
+        cache: DirectoryCache | None,
+    ) -> None:
+        relative = base[self.root_length :]
+        for entry in entries:
+            name = entry.name
+            if name in ignored:
+                continue
+            if name in links:
+                info = links[name]
+                if info is None:
+                    raise InputError(
+                        f"{base + name} -> {os.readlink(base + name)} is a dangling symlink: its "
+                        "target does not exist; remove the link or create its target"
+                    )
+                self._follow(base + name)
+            elif entry.is_file(follow_symlinks=False):
+                info = _stat(base, entry, False)
+            else:
+                continue  # a fifo, socket or device
+            if info is None or not stat.S_ISREG(info.st_mode):
+                continue
+            sha256 = cache.lookup(name, info) if cache is not None else None
+            if sha256 is None:
+                sha256, size = _read(base + name)
+                if cache is not None and size == info.st_size:
+                    cache.record(name, info, sha256)
+            else:
+                size = info.st_size
+            executable = bool(info.st_mode & stat.S_IXUSR)
+            self.files.append(IndexedFile(relative + name, base + name, sha256, size, executable))
+
+    def _follow(self, link: str) -> str:
         """The resolved target of a symlink, which must stay inside the inputs."""
         target = Path(os.path.realpath(link))
         if not any(target.is_relative_to(d) for d in self.dirs):
@@ -129,25 +186,8 @@ class _Walker:
             )
         return str(target)
 
-    def _indexed(self, entry_path: str, path: Path, info: os.stat_result) -> IndexedFile:
-        cache = self.cache
-        sha256 = cache.lookup(entry_path, info) if cache is not None else None
-        if sha256 is None:
-            sha256, size = _read(path)
-            if cache is not None and size == info.st_size:
-                cache.record(entry_path, info, sha256)
-        else:
-            size = info.st_size
-        return IndexedFile(
-            path=entry_path[len(self.root_prefix) :],
-            absolute=path,
-            sha256=sha256,
-            size=size,
-            executable=bool(info.st_mode & stat.S_IXUSR),
-        )
 
-
-def _read(path: Path) -> tuple[str, int]:
+def _read(path: str) -> tuple[str, int]:
     try:
         return hash_file(path)
     except OSError as exc:
@@ -166,23 +206,30 @@ def _outermost(dirs: Sequence[Path]) -> list[Path]:
     return [d for d in dirs if not any(d != o and d.is_relative_to(o) for o in dirs)]
 
 
-def _scandir(directory: str) -> list[os.DirEntry[str]]:
+def _open_dir(directory: str) -> int:
     try:
-        with os.scandir(directory) as entries:
+        return os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+    except OSError as exc:
+        raise InputError(f"cannot list {directory}: {exc.strerror}; fix its permissions") from exc
+
+
+def _scandir(fd: int, directory: str) -> list[os.DirEntry[str]]:
+    try:
+        with os.scandir(fd) as entries:
             return list(entries)
     except OSError as exc:
         raise InputError(f"cannot list {directory}: {exc.strerror}; fix its permissions") from exc
 
 
-def _stat(entry: os.DirEntry[str], is_symlink: bool) -> os.stat_result | None:
-    """The stat of what `entry` points to (cached by the entry); None for a symlink that
-    cannot be followed."""
+def _stat(base: str, entry: os.DirEntry[str], is_symlink: bool) -> os.stat_result | None:
+    """The stat of what `entry` (in directory `base`, ending in '/') points to, cached by the
+    entry; None for a symlink that cannot be followed."""
     try:
         return entry.stat()
     except OSError as exc:
         if is_symlink:
             return None
-        raise InputError(f"cannot read {entry.path}: {exc.strerror}") from exc
+        raise InputError(f"cannot read {base + entry.name}: {exc.strerror}") from exc
 
 
 def index_with_stat_cache(

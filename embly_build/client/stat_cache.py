@@ -3,19 +3,22 @@
 An index asks the cache before reading a file: when the file's (size, mtime_ns, ctime_ns,
 inode) equal the recorded ones, the recorded sha256 is taken and the file is not read.
 
-One index is one round: `snapshot(root)` loads every row below `root` in one query, lookups are
-answered from memory, and `commit()` writes the new and changed rows in one transaction.
-The database is SQLite in WAL mode, so several processes can share it. It is only an
-optimisation: a corrupt or unreadable file is moved aside and recreated, and a database that
-stays locked or cannot be written is skipped, never an error.
+One index is one round: `snapshot(root)` loads every directory at or below `root` in one query,
+lookups are answered from memory, and `commit()` writes the directories with new, changed or
+deleted entries in one transaction. A directory is one row (its entries, marshalled), because
+decoding a few blobs is much cheaper than fetching a row per file. The database is SQLite in
+WAL mode, so several processes can share it. It is only an optimisation: a corrupt or
+unreadable file is moved aside and recreated, and a database that stays locked or cannot be
+written is skipped, never an error.
 
 Racy files: a file whose mtime is within `RACY_WINDOW_NS` of the moment it was hashed could
-be written again within the same timestamp tick without its stat changing, so its row is
+be written again within the same timestamp tick without its stat changing, so its entry is
 marked racy and never answers a lookup: it is hashed again next time.
 """
 
 from __future__ import annotations
 
+import marshal
 import os
 import sqlite3
 import time
@@ -29,17 +32,60 @@ from embly_build.home import embly_home
 
 RACY_WINDOW_NS = 2_000_000_000  # filesystem timestamps can be as coarse as 2 s (FAT)
 
-_SCHEMA_VERSION = 1
-_INODE_SIGN = 1 << 63
+_SCHEMA_VERSION = 2
 _T = TypeVar("_T")
-# A row as stored and as kept in memory: path, size, mtime_ns, ctime_ns, inode (signed: SQLite
-# integers are signed 64-bit), sha256, racy (0 or 1).
-_Row = tuple[str, int, int, int, int, str, int]
+# What is known of one file, by its name in its directory: size, mtime_ns, ctime_ns, inode,
+# sha256, racy.
+_Entry = tuple[int, int, int, int, str, bool]
+_Entries = dict[str, _Entry]
+# Per directory: the entries recorded this round, and the names of files that are gone.
+_Changes = dict[str, tuple[_Entries, list[str]]]
 
 
 def default_stat_cache_path() -> Path:
     """The cache every client process on this machine shares."""
     return embly_home() / "client" / "stat-cache.sqlite3"
+
+
+class DirectoryCache:
+    """The cache of the files directly in one directory, for one round."""
+
+    __slots__ = ("_racy_from_ns", "entries", "recorded", "seen")
+
+    def __init__(self, entries: _Entries, racy_from_ns: int) -> None:
+        self.entries = entries  # as loaded: not changed during the round
+        self.recorded: _Entries = {}
+        self.seen: set[str] = set()
+        self._racy_from_ns = racy_from_ns
+
+    def lookup(self, name: str, info: os.stat_result) -> str | None:
+        """The recorded sha256 of file `name` when its stat is still `info`, else None."""
+        self.seen.add(name)
+        entry = self.entries.get(name)
+        if entry is None:
+            return None
+        try:
+            size, mtime_ns, ctime_ns, inode, sha256, racy = entry
+        except (TypeError, ValueError):  # not an entry this module wrote
+            return None
+        if (
+            racy
+            or size != info.st_size
+            or mtime_ns != info.st_mtime_ns
+            or ctime_ns != info.st_ctime_ns
+            or inode != info.st_ino
+        ):
+            return None
+        return sha256
+
+    def record(self, name: str, info: os.stat_result, sha256: str) -> None:
+        """File `name` had content `sha256` while its stat was `info`, stat taken before
+        reading."""
+        self.seen.add(name)
+        racy = info.st_mtime_ns >= self._racy_from_ns
+        entry = (info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_ino, sha256, racy)
+        if self.entries.get(name) != entry:
+            self.recorded[name] = entry
 
 
 class StatCache:
@@ -53,9 +99,8 @@ class StatCache:
         self.path = path
         self._busy_timeout = busy_timeout
         self._db = _open_or_recreate(path, busy_timeout)
-        self._known: dict[str, _Row] = {}
-        self._seen: set[str] = set()
-        self._pending: dict[str, _Row] = {}
+        self._known: dict[str, _Entries] = {}
+        self._listed: dict[str, DirectoryCache] = {}
         self._started_ns = time.time_ns()
 
     def __enter__(self) -> StatCache:
@@ -83,61 +128,56 @@ class StatCache:
             self.commit()
 
     def snapshot(self, prefix: Path | str) -> None:
-        """Start a round: load every row for a path below `prefix` (absolute) into memory."""
+        """Start a round: load every directory at or below `prefix` (absolute) into memory."""
         self._started_ns = time.time_ns()
-        self._seen = set()
-        self._pending = {}
-        low, high = _prefix_range(str(prefix))
-        rows: list[_Row] = []
-        if _encodable(low):
-            rows = self._guarded(lambda db: _select(db, low, high), rows)
-        self._known = {row[0]: row for row in rows}
+        self._listed = {}
+        base = str(prefix).rstrip("/")
+        rows: list[tuple[str, bytes]] = []
+        if _encodable(base):
+            rows = self._guarded(lambda db: _select(db, base), rows)
+        self._known = {directory: _decode(blob) for directory, blob in rows}
+
+    def directory(self, directory: str) -> DirectoryCache:
+        """The cache of the files directly in `directory` (absolute), listed this round."""
+        listed = self._listed.get(directory)
+        if listed is None:
+            entries = self._known.get(directory, {})
+            listed = DirectoryCache(entries, self._started_ns - RACY_WINDOW_NS)
+            self._listed[directory] = listed
+        return listed
 
     def lookup(self, path: str, info: os.stat_result) -> str | None:
         """The recorded sha256 of `path` when its stat is still `info`, else None."""
-        self._seen.add(path)
-        row = self._known.get(path)
-        if row is None or row[6] or row[1:5] != _stat_key(info):
-            return None
-        return row[5]
+        directory, name = os.path.split(path)
+        return self.directory(directory).lookup(name, info)
 
     def record(self, path: str, info: os.stat_result, sha256: str) -> None:
         """`path` had content `sha256` while its stat was `info`, stat taken before reading."""
-        self._seen.add(path)
-        racy = info.st_mtime_ns >= self._started_ns - RACY_WINDOW_NS
-        row = (path, *_stat_key(info), sha256, int(racy))
-        if self._known.get(path) != row:
-            self._pending[path] = row
+        directory, name = os.path.split(path)
+        self.directory(directory).record(name, info, sha256)
 
     def commit(self) -> None:
-        """End the round: write new and changed rows and drop rows of files that are gone."""
-        gone = self._gone()
-        if self._pending or gone:
-            self._guarded(lambda db: _write(db, self._pending, gone), None)
-        self._known.update(self._pending)
-        for path in gone:
-            del self._known[path]
-        self._pending = {}
-        self._seen = set()
+        """End the round: write new and changed entries and drop those of files that are gone.
 
-    def _gone(self) -> list[str]:
-        """Rows not seen this round whose file no longer exists. Files are checked one by one
-        only in directories this round listed; rows elsewhere (another function's tree below
-        the same prefix) go when their directory does."""
-        unseen = self._known.keys() - self._seen
-        if not unseen:
-            return []
-        listed = {os.path.dirname(p) for p in self._seen}
-        by_dir: dict[str, list[str]] = {}
-        for path in unseen:
-            by_dir.setdefault(os.path.dirname(path), []).append(path)
-        gone: list[str] = []
-        for directory, paths in by_dir.items():
-            if directory in listed:
-                gone.extend(p for p in paths if not os.path.lexists(p))
-            elif not os.path.isdir(directory):
-                gone.extend(paths)
-        return gone
+        Files are checked one by one only in directories this round listed; entries elsewhere
+        (another function's tree below the same prefix) go when their directory does."""
+        changes: _Changes = {}
+        for directory, listed in self._listed.items():
+            unseen = listed.entries.keys() - listed.seen
+            gone = [n for n in unseen if not os.path.lexists(os.path.join(directory, n))]
+            if listed.recorded or gone:
+                changes[directory] = (listed.recorded, gone)
+        vanished = [d for d in self._known.keys() - self._listed.keys() if not os.path.isdir(d)]
+        if changes or vanished:
+            self._guarded(lambda db: _write(db, changes, vanished), None)
+        for directory, (recorded, gone) in changes.items():
+            entries = self._known.setdefault(directory, {})
+            entries.update(recorded)
+            for name in gone:
+                del entries[name]
+        for directory in vanished:
+            del self._known[directory]
+        self._listed = {}
 
     def _guarded(self, action: Callable[[sqlite3.Connection], _T], fallback: _T) -> _T:
         """`action`, recreating a corrupt database once; `fallback` when it cannot be done."""
@@ -154,27 +194,57 @@ class StatCache:
             return fallback
 
 
-def _select(db: sqlite3.Connection, low: str, high: str) -> list[_Row]:
-    rows: list[_Row] = db.execute(
-        "SELECT path, size, mtime_ns, ctime_ns, inode, sha256, racy FROM files"
-        " WHERE path >= ? AND path < ?",
-        (low, high),
+def _select(db: sqlite3.Connection, base: str) -> list[tuple[str, bytes]]:
+    """The rows of `base` and of every directory below it ('/' < '0' in byte order)."""
+    rows: list[tuple[str, bytes]] = db.execute(
+        "SELECT directory, entries FROM directories"
+        " WHERE directory = ? OR (directory >= ? AND directory < ?)",
+        (base, base + "/", base + "0"),
     ).fetchall()
     return rows
 
 
-def _write(db: sqlite3.Connection, rows: dict[str, _Row], gone: list[str]) -> None:
+def _write(db: sqlite3.Connection, changes: _Changes, vanished: list[str]) -> None:
+    """Apply `changes` to the directories as they are now: another process may have written
+    some of them since the snapshot."""
     db.execute("BEGIN IMMEDIATE")
     try:
+        for directory, (recorded, gone) in changes.items():
+            if not _encodable(directory):
+                continue
+            row = db.execute(
+                "SELECT entries FROM directories WHERE directory = ?", (directory,)
+            ).fetchone()
+            entries = _decode(row[0]) if row is not None else {}
+            entries.update(recorded)
+            for name in gone:
+                entries.pop(name, None)
+            if entries:
+                db.execute(
+                    "INSERT OR REPLACE INTO directories VALUES (?, ?)",
+                    (directory, marshal.dumps(entries)),
+                )
+            else:
+                db.execute("DELETE FROM directories WHERE directory = ?", (directory,))
         db.executemany(
-            "INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?, ?, ?)",
-            [row for path, row in rows.items() if _encodable(path)],
+            "DELETE FROM directories WHERE directory = ?",
+            [(d,) for d in vanished if _encodable(d)],
         )
-        db.executemany("DELETE FROM files WHERE path = ?", [(p,) for p in gone if _encodable(p)])
     except BaseException:
         db.execute("ROLLBACK")
         raise
     db.execute("COMMIT")
+
+
+def _decode(blob: object) -> _Entries:
+    """The entries of one row; none when it does not hold what `_write` stores."""
+    if not isinstance(blob, bytes):
+        return {}
+    try:
+        entries = marshal.loads(blob)
+    except (EOFError, ValueError, TypeError):
+        return {}
+    return entries if type(entries) is dict else {}
 
 
 def _open_or_recreate(path: Path, busy_timeout: float) -> sqlite3.Connection:
@@ -227,17 +297,10 @@ def _ensure_schema(db: sqlite3.Connection) -> None:
     if _schema_version(db) == _SCHEMA_VERSION:  # another process created it meanwhile
         db.execute("ROLLBACK")
         return
-    db.execute("DROP TABLE IF EXISTS files")
+    db.execute("DROP TABLE IF EXISTS files")  # schema 1: a row per file
+    db.execute("DROP TABLE IF EXISTS directories")
     db.execute(
-        "CREATE TABLE files ("
-        " path TEXT PRIMARY KEY,"
-        " size INTEGER NOT NULL,"
-        " mtime_ns INTEGER NOT NULL,"
-        " ctime_ns INTEGER NOT NULL,"
-        " inode INTEGER NOT NULL,"
-        " sha256 TEXT NOT NULL,"
-        " racy INTEGER NOT NULL"
-        ") WITHOUT ROWID"
+        "CREATE TABLE directories (directory TEXT PRIMARY KEY, entries BLOB NOT NULL) WITHOUT ROWID"
     )
     db.execute(f"PRAGMA user_version = {_SCHEMA_VERSION}")
     db.execute("COMMIT")
@@ -246,19 +309,6 @@ def _ensure_schema(db: sqlite3.Connection) -> None:
 def _schema_version(db: sqlite3.Connection) -> int:
     version: int = db.execute("PRAGMA user_version").fetchone()[0]
     return version
-
-
-def _prefix_range(prefix: str) -> tuple[str, str]:
-    """Bounds of the paths strictly below `prefix`: '/' < '0' in byte order."""
-    base = prefix.rstrip("/")
-    return base + "/", base + "0"
-
-
-def _stat_key(info: os.stat_result) -> tuple[int, int, int, int]:
-    inode = info.st_ino
-    if inode >= _INODE_SIGN:
-        inode -= _INODE_SIGN << 1
-    return info.st_size, info.st_mtime_ns, info.st_ctime_ns, inode
 
 
 def _encodable(path: str) -> bool:

@@ -19,15 +19,18 @@ def write(path: Path, text: str = "") -> Path:
 
 
 def kept(root: Path, ignored: IgnoreFilter) -> set[str]:
-    """The files a top-down walk keeps, relative to `root`."""
+    """The files a top-down walk keeps, relative to `root`. The filter is asked both about each
+    path and about each directory's entries at once, and must answer the same."""
     found: set[str] = set()
     for directory, dirnames, filenames in os.walk(root):
         base = Path(directory)
-        dirnames[:] = [d for d in dirnames if not ignored(base / d, True)]
+        at_once = ignored.ignored_entries(directory, dirnames, filenames)
+        one_by_one = {d for d in dirnames if ignored(base / d, True)}
+        one_by_one.update(f for f in filenames if ignored(base / f, False))
+        assert at_once == one_by_one, directory
+        dirnames[:] = [d for d in dirnames if d not in one_by_one]
         found.update(
-            (base / f).relative_to(root).as_posix()
-            for f in filenames
-            if not ignored(base / f, False)
+            (base / f).relative_to(root).as_posix() for f in filenames if f not in one_by_one
         )
     return found
 
@@ -166,3 +169,25 @@ def test_filters_compose(tmp_path: Path) -> None:
     assert both(tmp_path / "web" / "node_modules" / "x.js", False)
     assert both(tmp_path / "dist", True)
     assert not both(tmp_path / "web" / "app.js", False)
+
+
+def test_a_directory_is_judged_at_once(tmp_path: Path) -> None:
+    output = tmp_path / "fn" / "out"
+    ignored = PathFilter([output]) | DirNameFilter([tmp_path / "fn"], {"node_modules"})
+
+    assert ignored.ignored_entries(str(tmp_path / "fn"), ["out", "node_modules", "src"], ["a"]) == {
+        "out",
+        "node_modules",
+    }
+    assert ignored.ignored_entries(str(output), ["debug"], ["x.wasm"]) == {"debug", "x.wasm"}
+    assert ignored.ignored_entries(str(tmp_path / "elsewhere"), ["node_modules"], []) == set()
+
+
+def test_nested_root_is_an_input_even_when_the_outer_gitignore_ignores_it(tmp_path: Path) -> None:
+    crate = tmp_path / "fn"
+    write(crate / ".gitignore", "assets/\n*.tmp\n")
+    write(crate / "assets" / "logo.svg")
+    write(crate / "assets" / "draft.tmp")
+    ignored = input_filter([crate, crate / "assets"], tmp_path / "out")
+
+    assert kept(crate, ignored) == {".gitignore", "assets/logo.svg"}

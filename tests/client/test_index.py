@@ -100,6 +100,17 @@ def test_ignored_files_are_not_indexed(tmp_path: Path) -> None:
     assert paths(inputs) == [".gitignore", "Cargo.toml", "src/lib.rs"]
 
 
+def test_source_dir_inside_the_crate_is_indexed_even_when_gitignored(tmp_path: Path) -> None:
+    hello = crate(tmp_path / "hello")
+    write(hello / ".gitignore", "assets/\n*.tmp\n")
+    write(hello / "assets" / "logo.svg", "<svg/>")
+    write(hello / "assets" / "draft.tmp")
+
+    inputs = index_function(hello, [hello / "assets"], tmp_path / "out")
+
+    assert paths(inputs) == [".gitignore", "Cargo.toml", "assets/logo.svg", "src/lib.rs"]
+
+
 def test_symlinks_inside_inputs_are_followed(tmp_path: Path) -> None:
     hello = crate(tmp_path / "hello")
     write(hello / "shared" / "config.toml", "x = 1\n")

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import marshal
 import os
 import sqlite3
 import subprocess
@@ -63,9 +64,9 @@ def report_ctime(monkeypatch: pytest.MonkeyPatch, file: Path, ctime_ns: int) -> 
     timestamps have not ticked since it was last stat'ed."""
     real = index._stat
 
-    def stat(entry: os.DirEntry[str], is_symlink: bool) -> os.stat_result | None:
-        info = real(entry, is_symlink)
-        if info is None or entry.path != str(file):
+    def stat(base: str, entry: os.DirEntry[str], is_symlink: bool) -> os.stat_result | None:
+        info = real(base, entry, is_symlink)
+        if info is None or base + entry.name != str(file):
             return info
         return os.stat_result(
             tuple(info), {"st_mtime_ns": info.st_mtime_ns, "st_ctime_ns": ctime_ns}
@@ -247,20 +248,60 @@ def test_database_locked_by_another_writer_is_skipped(crate: Path, db: Path) -> 
 
 def stored_paths(db: Path) -> set[str]:
     with sqlite3.connect(db) as conn:
-        return {row[0] for row in conn.execute("SELECT path FROM files")}
+        rows = conn.execute("SELECT directory, entries FROM directories").fetchall()
+    return {
+        os.path.join(directory, name) for directory, blob in rows for name in marshal.loads(blob)
+    }
 
 
 def test_rows_of_deleted_files_and_directories_are_dropped(crate: Path, db: Path) -> None:
     write(crate / "docs" / "guide.md", "# guide\n")
+    write(crate / "web" / "index.html", "<p/>")
+    write(crate / "web" / "css" / "site.css", "p {}")
     indexed(crate, db)
     (crate / "src" / "util.rs").unlink()
     (crate / "docs" / "guide.md").unlink()
     (crate / "docs").rmdir()
+    (crate / "web" / "index.html").unlink()  # `web` now holds only a directory
 
     indexed(crate, db)
 
     assert str(crate / "src" / "util.rs") not in stored_paths(db)
     assert str(crate / "docs" / "guide.md") not in stored_paths(db)
+    assert str(crate / "web" / "index.html") not in stored_paths(db)
+    assert str(crate / "src" / "lib.rs") in stored_paths(db)
+    assert str(crate / "web" / "css" / "site.css") in stored_paths(db)
+
+
+def test_rounds_of_two_processes_in_one_directory_keep_both_records(
+    tmp_path: Path, db: Path
+) -> None:
+    first, second = write(tmp_path / "a.txt", "a"), write(tmp_path / "b.txt", "b")
+    age(first)
+    age(second)
+    with StatCache(db) as one, StatCache(db) as other:
+        one.snapshot(tmp_path)
+        other.snapshot(tmp_path)
+        one.record(str(first), first.stat(), "sha-a")
+        other.record(str(second), second.stat(), "sha-b")
+        one.commit()
+        other.commit()  # written over the directory as `one` left it, not as it was
+
+    with StatCache(db) as cache:
+        cache.snapshot(tmp_path)
+        assert cache.lookup(str(first), first.stat()) == "sha-a"
+        assert cache.lookup(str(second), second.stat()) == "sha-b"
+
+
+def test_database_of_an_older_schema_is_replaced(crate: Path, db: Path) -> None:
+    db.parent.mkdir(parents=True)
+    with sqlite3.connect(db) as conn:
+        conn.execute("CREATE TABLE files (path TEXT PRIMARY KEY, sha256 TEXT)")
+        conn.execute("PRAGMA user_version = 1")
+    conn.close()
+
+    assert indexed(crate, db) == indexed(crate, None)
+    assert indexed(crate, db) == indexed(crate, None)
     assert str(crate / "src" / "lib.rs") in stored_paths(db)
 
 
