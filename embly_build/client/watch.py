@@ -274,11 +274,12 @@ class Watcher:
 def _changed_files(old: FunctionInputs | None, new: FunctionInputs) -> set[Path]:
     """Files added, removed or changed in content (or mode) between two indexes."""
 
-    def state(inputs: FunctionInputs | None) -> dict[Path, tuple[str, bool]]:
-        return {f.absolute: (f.sha256, f.executable) for f in inputs.files} if inputs else {}
+    def state(inputs: FunctionInputs | None) -> dict[str, tuple[str, bool]]:
+        return {f.location: (f.sha256, f.executable) for f in inputs.files} if inputs else {}
 
     before, after = state(old), state(new)
-    return {path for path in before.keys() | after.keys() if before.get(path) != after.get(path)}
+    changed = before.keys() | after.keys()
+    return {Path(path) for path in changed if before.get(path) != after.get(path)}
 
 
 def _watch_limit_reached(error: OSError) -> bool:
