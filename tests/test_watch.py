@@ -123,6 +123,9 @@ def test_watch_rebuilds_what_changed_and_nothing_else(
 
     os.utime(main_rs)  # a save that leaves the bytes as they were
     (project / "greeter" / "notes.log").write_text("ignored by the project's .gitignore")
+    (project / "greeter" / "src" / ".main.rs.swp").write_text(
+        "vim's swap file, rewritten as you type"
+    )
     (project / "embly_build" / "stray.txt").write_text("the output folder is never watched")
     assert watching.quiet_for(2.0) == []
 

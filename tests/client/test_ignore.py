@@ -191,3 +191,26 @@ def test_nested_root_is_an_input_even_when_the_outer_gitignore_ignores_it(tmp_pa
     ignored = input_filter([crate, crate / "assets"], tmp_path / "out")
 
     assert kept(crate, ignored) == {".gitignore", "assets/logo.svg"}
+
+
+def test_editor_swap_lock_and_backup_files_are_not_inputs(tmp_path: Path) -> None:
+    root = tmp_path / "fn"
+    write(root / "src" / "main.rs")
+    editor_files = [
+        ".main.rs.swp",
+        ".main.rs.swo",
+        "4913",
+        "main.rs~",
+        "#main.rs#",
+        "main.rs___jb_tmp___",
+        ".main.rs.kate-swp",
+        ".DS_Store",
+    ]
+    for name in editor_files:
+        write(root / "src" / name)
+    write(root / "src" / "a.swp")  # not vim's (no leading dot): kept
+    write(root / "src" / "swap" / "mod.rs")
+
+    ignored = input_filter([root], tmp_path / "out")
+
+    assert kept(root, ignored) == {"src/main.rs", "src/a.swp", "src/swap/mod.rs"}

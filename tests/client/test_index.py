@@ -175,6 +175,14 @@ def test_ignored_dangling_symlink_is_fine(tmp_path: Path) -> None:
     assert "result" not in paths(index_function(hello, [], tmp_path / "out"))
 
 
+def test_emacs_lock_link_is_not_an_input(tmp_path: Path) -> None:
+    """Emacs marks a file with unsaved changes by a symlink to nowhere."""
+    hello = crate(tmp_path / "hello")
+    (hello / "src" / ".#lib.rs").symlink_to("ada@laptop.4242:1700000000")
+
+    assert paths(index_function(hello, [], tmp_path / "out")) == ["Cargo.toml", "src/lib.rs"]
+
+
 @pytest.mark.skipif(os.geteuid() == 0, reason="root reads any file")
 def test_unreadable_file_is_refused(tmp_path: Path) -> None:
     hello = crate(tmp_path / "hello")
