@@ -1,9 +1,10 @@
 """(4) Scheduler overhead: 200 trivial actions through embly's scheduling vs `make -j`.
 
-Each action runs the same real command (`true`) as a subprocess in its own process group,
-as the executor does; embly's side goes through the server's bounded-concurrency slots and
-the shared-action table (each action a distinct key), make's side through 200 phony
-targets with the same `-j`.
+Each action runs the same real command (`true`). embly's side goes through the server's
+bounded-concurrency slots, the shared-action table (each action a distinct key) and the
+executors' process-group runner (own group, output read line by line, leftovers killed),
+with the child watcher `embly` itself uses; make's side through 200 phony targets with the
+same `-j`.
 """
 
 from __future__ import annotations
@@ -16,10 +17,18 @@ from pathlib import Path
 
 from common import median_seconds, report
 
+from embly_build.server.executors.child_watcher import use_pidfd_child_watcher
+from embly_build.server.executors.process_group import run_in_process_group
 from embly_build.server.scheduler import SharedActions
 
 ACTIONS = 200
 JOBS = os.cpu_count() or 2
+CWD = Path("/")
+ENV = dict(os.environ)
+
+
+def ignore_line(line: str) -> None:
+    return None
 
 
 async def run_through_scheduler() -> None:
@@ -28,8 +37,7 @@ async def run_through_scheduler() -> None:
 
     async def action() -> int:
         async with slots:
-            process = await asyncio.create_subprocess_exec("true", start_new_session=True)
-            return await process.wait()
+            return await run_in_process_group(["true"], CWD, ENV, ignore_line, ignore_line)
 
     results = await asyncio.gather(
         *(shared.run_once(f"action-{n}", action, lambda: None) for n in range(ACTIONS))
@@ -46,6 +54,7 @@ def makefile(directory: Path) -> Path:
 
 
 def main() -> None:
+    use_pidfd_child_watcher()  # as `embly` does at start-up
     with tempfile.TemporaryDirectory(prefix="embly-bench-") as temp:
         make = makefile(Path(temp))
         ours = median_seconds(lambda: asyncio.run(run_through_scheduler()))

@@ -15,6 +15,7 @@ from embly_build.cli import exit_codes
 from embly_build.cli.connect import ClientOptions, connected_client
 from embly_build.cli.render import HumanRenderer, JsonRenderer
 from embly_build.errors import EmblyError
+from embly_build.server.executors.child_watcher import use_pidfd_child_watcher
 
 app = typer.Typer(
     name="embly",
@@ -242,6 +243,7 @@ def _guard(action: object) -> int:
 
 
 def main() -> None:
+    use_pidfd_child_watcher()
     app(prog_name="embly")
 
 

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from embly_build.errors import EnvironmentProblem
-from embly_build.server.executors.nix_shell import TERM_GRACE_SECONDS, NixShellExecutor
+from embly_build.server.executors.nix_shell import NixShellExecutor
+from embly_build.server.executors.process_group import TERM_GRACE_SECONDS
 from embly_build.server.toolchains import NIXEXPRS_DIR
 from embly_build.server.toolchains.base import NIX_MISSING, Toolchain
 from embly_build.server.toolchains.host import HostToolchainProvider
