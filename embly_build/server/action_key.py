@@ -12,8 +12,9 @@ import json
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
-# Raised when the same inputs may now give different outputs (2: cargo stopped reading
-# config files above the build space), so no older entry is taken for a newer build.
+# Raised when the same inputs may now give different outputs, so no older entry is taken
+# for a newer build. 2: cargo reads no config file above the build space, and a crate's
+# [profile], [patch] and [replace] apply.
 KEY_VERSION = 2
 
 

@@ -12,7 +12,11 @@ from embly_build.errors import BuildFailed
 from embly_build.protocol.paths import SOURCE_ROOT
 from embly_build.server.runtimes.base import CompileJob
 from embly_build.server.runtimes.cargo_config import NEUTRAL_CWD, config_arguments
-from embly_build.server.runtimes.cargo_workspace import prepare_workspace
+from embly_build.server.runtimes.cargo_workspace import (
+    CarriedTableWarnings,
+    is_generated_root,
+    prepare_workspace,
+)
 from embly_build.server.toolchains.base import Toolchain
 
 CARGO_HOME_ALIAS = "/embly-cargo-home"
@@ -37,6 +41,7 @@ class RustRuntime:
         crate = job.source_dir / job.crate_dir
         workspace_root = prepare_workspace(job.source_dir, job.crate_dir)
         rewrite = LogPathRewriter(job.source_dir, workspace_root)
+        carried = CarriedTableWarnings() if is_generated_root(job.source_dir) else None
         messages: list[dict[str, Any]] = []
 
         def on_stdout(line: str) -> None:
@@ -45,6 +50,10 @@ class RustRuntime:
                 job.on_log("stdout", rewrite(line))
             else:
                 messages.append(message)
+
+        def on_stderr(line: str) -> None:
+            if carried is None or carried.keep(line):
+                job.on_log("stderr", rewrite(line))
 
         env = {
             "CARGO_TARGET_DIR": str(job.target_dir),
@@ -69,7 +78,7 @@ class RustRuntime:
             cwd=NEUTRAL_CWD,
             env=env,
             on_stdout=on_stdout,
-            on_stderr=lambda line: job.on_log("stderr", rewrite(line)),
+            on_stderr=on_stderr,
         )
         if code != 0:
             raise BuildFailed(f"cargo build failed (exit code {code})")
