@@ -1,12 +1,18 @@
-"""The local crates a crate depends on through `path = ...`: they are inputs of its build."""
+"""What cargo reads beyond the crate: the local crates it depends on through `path = ...`
+(also inherited from `[workspace.dependencies]`) and its workspace's root files."""
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from embly_build.client.cargo_workspace_root import (
+    CargoWorkspace,
+    enclosing_workspace,
+    read_manifest,
+)
 from embly_build.errors import InputError
 
 _DEPENDENCY_TABLES = (
@@ -19,33 +25,65 @@ _DEPENDENCY_TABLES = (
 )
 
 
-def local_path_dependencies(crate_dir: Path) -> list[Path]:
-    """Resolved directories of every local path dependency of the crate, transitively.
+@dataclass(frozen=True)
+class CargoInputs:
+    crates: tuple[Path, ...]  # resolved local path dependencies, transitively
+    files: tuple[Path, ...]  # files of an enclosing workspace's root (Cargo.toml, Cargo.lock)
 
-    First seen first, no duplicates, the crate itself excluded.
-    """
+
+def cargo_inputs(crate_dir: Path) -> CargoInputs:
+    """Local path dependencies (first seen first, no duplicates, the crate itself excluded)
+    and the root files of the workspace the crate belongs to."""
     crate = crate_dir.resolve()
+    workspace = enclosing_workspace(crate)
     found: dict[Path, None] = {}
-    pending = [crate]
+    # The root's [patch] and [replace] apply to every member: their crates are inputs too.
+    pending = [crate, *(_root_patches(workspace) if workspace else ())]
     while pending:
         manifest = pending.pop(0) / "Cargo.toml"
-        for dependency in _declared_paths(manifest):
+        for dependency in _declared_paths(manifest, workspace):
             if dependency != crate and dependency not in found:
                 found[dependency] = None
                 pending.append(dependency)
-    return list(found)
+    for patched in _root_patches(workspace) if workspace else ():
+        found.setdefault(patched, None)
+    return CargoInputs(tuple(found), workspace.files if workspace else ())
 
 
-def _declared_paths(manifest: Path) -> Iterator[Path]:
-    """The resolved `path` of every dependency entry in one Cargo.toml, in file order."""
-    data = _read_manifest(manifest)
-    for entry in _dependency_entries(data):
+def _root_patches(workspace: CargoWorkspace) -> list[Path]:
+    data = read_manifest(workspace.root / "Cargo.toml")
+    tables = [*_named_tables(data.get("patch")), ("replace", data.get("replace"))]
+    found = []
+    for _, table in tables:
+        for _, entry in _named_tables(table):
+            path = entry.get("path")
+            if isinstance(path, str) and (workspace.root / path / "Cargo.toml").is_file():
+                found.append((workspace.root / path).resolve())
+    return found
+
+
+def local_path_dependencies(crate_dir: Path) -> list[Path]:
+    """Resolved directories of every local path dependency of the crate, transitively."""
+    return list(cargo_inputs(crate_dir).crates)
+
+
+def _declared_paths(manifest: Path, workspace: CargoWorkspace | None) -> Iterator[Path]:
+    """The resolved `path` of every dependency entry in one Cargo.toml, in file order; an
+    entry with `workspace = true` takes the path of the workspace's entry of that name."""
+    data = read_manifest(manifest)
+    for name, entry in _dependency_entries(data):
+        base = manifest.parent
+        if entry.get("workspace") is True and workspace is not None:
+            inherited = workspace.dependencies.get(name)
+            if not isinstance(inherited, Mapping):
+                continue
+            entry, base = inherited, workspace.root
         path = entry.get("path")
         if path is None:
             continue
         if not isinstance(path, str):
             raise InputError(f"{manifest}: a dependency's `path` must be a string, not {path!r}")
-        directory = (manifest.parent / path).resolve()
+        directory = (base / path).resolve()
         if not (directory / "Cargo.toml").is_file():
             raise InputError(
                 f"{manifest}: path dependency {path!r} has no Cargo.toml at {directory}; "
@@ -54,9 +92,9 @@ def _declared_paths(manifest: Path) -> Iterator[Path]:
         yield directory
 
 
-def _dependency_entries(data: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:
-    """Every table-valued dependency entry: plain, per target, [patch.*], [replace],
-    and [workspace.dependencies]. Entry keys may rename (`package = "x"`); only `path` matters."""
+def _dependency_entries(data: Mapping[str, Any]) -> Iterator[tuple[str, Mapping[str, Any]]]:
+    """Every table-valued dependency entry with its name: plain, per target, [patch.*],
+    [replace], and [workspace.dependencies]."""
     tables: list[Any] = [data.get(name) for name in _DEPENDENCY_TABLES]
     for target in _tables(data.get("target")):
         tables.extend(target.get(name) for name in _DEPENDENCY_TABLES)
@@ -66,22 +104,15 @@ def _dependency_entries(data: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:
     if isinstance(workspace, Mapping):
         tables.append(workspace.get("dependencies"))
     for table in tables:
-        yield from _tables(table)
+        yield from _named_tables(table)
 
 
 def _tables(value: Any) -> Iterator[Mapping[str, Any]]:
     """The table values of a TOML table; anything else (a version string, nothing) yields none."""
+    for _, table in _named_tables(value):
+        yield table
+
+
+def _named_tables(value: Any) -> Iterator[tuple[str, Mapping[str, Any]]]:
     if isinstance(value, Mapping):
-        yield from (v for v in value.values() if isinstance(v, Mapping))
-
-
-def _read_manifest(manifest: Path) -> dict[str, Any]:
-    try:
-        with manifest.open("rb") as file:
-            return tomllib.load(file)
-    except FileNotFoundError as exc:
-        raise InputError(f"{manifest} does not exist; a function's crate needs one") from exc
-    except tomllib.TOMLDecodeError as exc:
-        raise InputError(f"{manifest} is not valid TOML: {exc}") from exc
-    except OSError as exc:
-        raise InputError(f"cannot read {manifest}: {exc.strerror}") from exc
+        yield from ((k, v) for k, v in value.items() if isinstance(v, Mapping))

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from operator import attrgetter
 from pathlib import Path
 
-from embly_build.client.cargo_deps import local_path_dependencies
+from embly_build.client.cargo_deps import cargo_inputs
 from embly_build.client.ignore import IgnoreFilter, input_filter
 from embly_build.client.stat_cache import DirectoryCache, StatCache, default_stat_cache_path
 from embly_build.errors import InputError
@@ -40,6 +40,8 @@ class FunctionInputs:
     crate_dir: str  # the function's crate directory relative to root ('.' if equal)
     input_dirs: tuple[Path, ...]  # crate dir, each `sources` dir, each local path dependency
     files: tuple[IndexedFile, ...]  # sorted by `path`
+    # Single files outside those directories: an enclosing cargo workspace's root files.
+    input_files: tuple[Path, ...] = ()
 
 
 def index_function(
@@ -52,15 +54,17 @@ def index_function(
     """Index a function's inputs. With `stat_cache`, a file whose stat matches its cached
     entry takes the cached sha256 without being read."""
     crate = _existing_dir(crate_dir)
-    dirs = tuple(
-        dict.fromkeys([crate, *map(_existing_dir, sources), *local_path_dependencies(crate)])
-    )
-    root = Path(os.path.commonpath(dirs))
+    cargo = cargo_inputs(crate)
+    dirs = tuple(dict.fromkeys([crate, *map(_existing_dir, sources), *cargo.crates]))
+    single = tuple(f for f in cargo.files if not any(f.is_relative_to(d) for d in dirs))
+    root = Path(os.path.commonpath([*dirs, *(f.parent for f in single)]))
     rounds = stat_cache.indexing(root) if stat_cache is not None else nullcontext(None)
     with rounds as cache:
         walker = _Walker(root, dirs, input_filter(dirs, output_dir), cache)
         for top in _outermost(dirs):
             walker.walk(str(top), (str(top),))
+        for file in single:
+            walker.add_file(str(file))
     files = walker.files
     files.sort(key=attrgetter("path"))
     return FunctionInputs(
@@ -68,6 +72,7 @@ def index_function(
         crate_dir=crate.relative_to(root).as_posix(),
         input_dirs=dirs,
         files=tuple(files),
+        input_files=single,
     )
 
 
@@ -138,6 +143,18 @@ class _Walker:
             if real not in real_parents:
                 self.walk(path, (*real_parents, real))
 
+    def add_file(self, location: str) -> None:
+        """Index one named file, whatever the ignore rules say: cargo reads it."""
+        directory, name = os.path.split(location)
+        try:
+            info = os.stat(location)
+        except OSError as exc:
+            raise InputError(f"cannot read {location}: {exc.strerror}") from exc
+        if not stat.S_ISREG(info.st_mode):
+            raise InputError(f"{location} is not a regular file; cargo needs it as one")
+        cache = self.cache.directory(directory) if self.cache is not None else None
+        self._add(os.path.join(directory, ""), name, info, cache)
+
     def _index_files(
         self,
         base: str,
@@ -165,15 +182,28 @@ class _Walker:
                 continue  # a fifo, socket or device
             if info is None or not stat.S_ISREG(info.st_mode):
                 continue
-            sha256 = cache.lookup(name, info) if cache is not None else None
-            if sha256 is None:
-                sha256, size = _read(base + name)
-                if cache is not None and size == info.st_size:
-                    cache.record(name, info, sha256)
-            else:
-                size = info.st_size
-            executable = bool(info.st_mode & stat.S_IXUSR)
-            self.files.append(IndexedFile(relative + name, base + name, sha256, size, executable))
+            self._add(base, name, info, cache, relative)
+
+    def _add(
+        self,
+        base: str,
+        name: str,
+        info: os.stat_result,
+        cache: DirectoryCache | None,
+        relative: str | None = None,
+    ) -> None:
+        """Index file `name` of directory `base` (ending in '/'), whose stat is `info`."""
+        if relative is None:
+            relative = base[self.root_length :]
+        sha256 = cache.lookup(name, info) if cache is not None else None
+        if sha256 is None:
+            sha256, size = _read(base + name)
+            if cache is not None and size == info.st_size:
+                cache.record(name, info, sha256)
+        else:
+            size = info.st_size
+        executable = bool(info.st_mode & stat.S_IXUSR)
+        self.files.append(IndexedFile(relative + name, base + name, sha256, size, executable))
 
     def _follow(self, link: str) -> str:
         """The resolved target of a symlink, which must stay inside the inputs."""

@@ -36,6 +36,8 @@ class SourceGraph:
         for name, function in inputs.items():
             for file in function.files:
                 self._files.setdefault(file.absolute.resolve(), set()).add(name)
+        # Directories holding single input files (a cargo workspace's root files).
+        self._file_dirs = {f.parent for i in inputs.values() for f in i.input_files}
 
     def functions_of(self, path: Path) -> set[str]:
         """The functions a changed (added, edited or deleted) path belongs to."""
@@ -58,7 +60,7 @@ class SourceGraph:
 
     def input_dirs(self) -> set[Path]:
         """Every directory whose changes matter, for a watcher."""
-        return {root for scope in self._scopes.values() for root in scope.roots}
+        return {root for scope in self._scopes.values() for root in scope.roots} | self._file_dirs
 
 
 def _ignored(ignored: IgnoreFilter, path: Path, roots: tuple[Path, ...]) -> bool:

@@ -159,9 +159,10 @@ class Watcher:
         if self._config.config_file in paths:
             restart = await self._reload_config()
         affected = [n for n in self._selected() if n in self._graph().affected(paths)]
-        before = {name: self._inputs[name].input_dirs for name in affected}
+        before = {name: _watched_inputs(self._inputs[name]) for name in affected}
         await self._rebuild_changed(affected)
-        if any(self._inputs[n].input_dirs != before[n] for n in affected if n in self._inputs):
+        still = [n for n in affected if n in self._inputs]
+        if any(_watched_inputs(self._inputs[n]) != before[n] for n in still):
             restart = True
         return restart
 
@@ -269,6 +270,10 @@ class Watcher:
             return path.relative_to(self._config.root).as_posix()
         except ValueError:
             return str(path)
+
+
+def _watched_inputs(inputs: FunctionInputs) -> tuple[tuple[Path, ...], tuple[Path, ...]]:
+    return inputs.input_dirs, inputs.input_files
 
 
 def _changed_files(old: FunctionInputs | None, new: FunctionInputs) -> set[Path]:

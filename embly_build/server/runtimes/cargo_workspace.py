@@ -7,6 +7,9 @@ absolute path, so symbol names, data layout and the .wasm bytes would change wit
 server's directory. With the tree root as the workspace root, every local package is
 hashed by its path inside the tree, the same wherever it is built.
 
+A declared workspace root (the crate's own, or an enclosing one the client sent along) is
+kept, less the members that are not in the tree.
+
 Cargo reads `[profile]`, `[patch]` and `[replace]` only from the workspace root. A crate
 that was its own root keeps its settings: the generated manifest carries them, with the
 paths in `[patch]` and `[replace]` made relative to the new root.
@@ -33,6 +36,7 @@ def prepare_workspace(source_dir: Path, crate_dir: str) -> str:
     writing a virtual workspace manifest at the root when the tree declares none."""
     declared = _declared_workspace_root(source_dir, crate_dir)
     if declared is not None:
+        _keep_present_members(source_dir / declared / "Cargo.toml")
         return declared
     root_manifest = source_dir / "Cargo.toml"
     if root_manifest.exists() and not _is_generated(root_manifest):
@@ -67,6 +71,35 @@ class CarriedTableWarnings:
             return False
         self._in_warning = False
         return True
+
+
+def _keep_present_members(manifest: Path) -> None:
+    """Drop the `members` and `default-members` entries that are not in the input tree: a
+    function's inputs hold only the members it builds with, and cargo refuses a workspace
+    with a member it cannot load. Globs stay: they match only what is there."""
+    data = _read_manifest(manifest)
+    workspace = data.get("workspace")
+    if not isinstance(workspace, dict):
+        return
+    changed = False
+    for key in ("members", "default-members"):
+        entries = workspace.get(key)
+        if not isinstance(entries, list):
+            continue
+        kept = [entry for entry in entries if _member_present(manifest.parent, entry)]
+        if kept != entries:
+            workspace[key] = kept
+            changed = True
+    if changed:
+        temp = manifest.with_name(".Cargo.toml.embly-tmp")
+        temp.write_text(tomli_w.dumps(data))
+        os.replace(temp, manifest)
+
+
+def _member_present(root: Path, entry: object) -> bool:
+    if not isinstance(entry, str) or any(c in entry for c in "*?["):
+        return True
+    return (root / entry / "Cargo.toml").is_file()
 
 
 def _generated_manifest(source_dir: Path, crate_dir: str) -> str:

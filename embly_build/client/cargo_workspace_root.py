@@ -1,0 +1,74 @@
+"""The cargo workspace a crate belongs to, when its root lies above the crate.
+
+Cargo builds a workspace member with the root's `Cargo.toml` (inherited `version.workspace`
+and `dep.workspace = true`, `[workspace.dependencies]`, the root's `[profile]` and `[patch]`)
+and its `Cargo.lock`. Those two files are then inputs of the function, and the paths of the
+root's `[workspace.dependencies]` resolve inherited dependencies.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from embly_build.errors import InputError
+
+
+@dataclass(frozen=True)
+class CargoWorkspace:
+    root: Path  # resolved directory of the root Cargo.toml
+    files: tuple[Path, ...]  # the root's Cargo.toml, and its Cargo.lock when there is one
+    dependencies: Mapping[str, Any]  # [workspace.dependencies]
+
+
+def enclosing_workspace(crate: Path) -> CargoWorkspace | None:
+    """The workspace above `crate` that cargo would build it in; None when the crate is its
+    own root or belongs to none."""
+    own = read_manifest(crate / "Cargo.toml")
+    if "workspace" in own:
+        return None
+    package = own.get("package")
+    explicit = package.get("workspace") if isinstance(package, Mapping) else None
+    candidates = [crate / explicit] if isinstance(explicit, str) else list(crate.parents)
+    for directory in candidates:
+        manifest = directory / "Cargo.toml"
+        if not manifest.is_file():
+            continue
+        workspace = read_manifest(manifest).get("workspace")
+        if not isinstance(workspace, Mapping):
+            continue
+        root = directory.resolve()
+        if _excluded(crate, root, workspace):
+            return None
+        lock = root / "Cargo.lock"
+        files = (root / "Cargo.toml", lock) if lock.is_file() else (root / "Cargo.toml",)
+        dependencies = workspace.get("dependencies")
+        return CargoWorkspace(
+            root, files, dependencies if isinstance(dependencies, Mapping) else {}
+        )
+    return None
+
+
+def _excluded(crate: Path, root: Path, workspace: Mapping[str, Any]) -> bool:
+    exclude = workspace.get("exclude")
+    if not isinstance(exclude, list):
+        return False
+    return any(
+        isinstance(entry, str) and crate.is_relative_to((root / entry).resolve())
+        for entry in exclude
+    )
+
+
+def read_manifest(manifest: Path) -> dict[str, Any]:
+    try:
+        with manifest.open("rb") as file:
+            return tomllib.load(file)
+    except FileNotFoundError as exc:
+        raise InputError(f"{manifest} does not exist; a function's crate needs one") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise InputError(f"{manifest} is not valid TOML: {exc}") from exc
+    except OSError as exc:
+        raise InputError(f"cannot read {manifest}: {exc.strerror}") from exc

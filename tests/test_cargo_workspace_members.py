@@ -1,0 +1,98 @@
+"""A function crate that is a member of an enclosing cargo workspace builds as with cargo:
+inherited package fields and dependencies, the root's profile, members left out."""
+
+from __future__ import annotations
+
+import os
+import signal
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import embly, finished_by_function
+from tests.watching import WatchProcess, finished, is_event
+
+pytestmark = pytest.mark.slow
+
+FILES = {
+    "Cargo.toml": """\
+[workspace]
+members = ["functions/*", "common", "tools/cli"]
+resolver = "2"
+
+[workspace.package]
+version = "0.3.0"
+edition = "2021"
+
+[workspace.dependencies]
+common = { path = "common" }
+
+[profile.release]
+debug-assertions = true
+""",
+    "embly.hcl": 'function "hello" {\n  runtime = "rust"\n  path    = "./functions/hello"\n}\n',
+    "functions/hello/Cargo.toml": """\
+[package]
+name = "hello"
+version.workspace = true
+edition.workspace = true
+
+[dependencies]
+common.workspace = true
+""",
+    "functions/hello/src/main.rs": """\
+fn main() {
+    let checks = if cfg!(debug_assertions) { "on" } else { "off" };
+    println!("{} {} (assertions {checks})", common::GREETING, env!("CARGO_PKG_VERSION"));
+}
+""",
+    "common/Cargo.toml": (
+        '[package]\nname = "common"\nversion.workspace = true\nedition.workspace = true\n'
+    ),
+    "common/src/lib.rs": 'pub const GREETING: &str = "hello from common";\n',
+    "tools/cli/Cargo.toml": '[package]\nname = "cli"\nversion = "0.1.0"\nedition = "2021"\n',
+    "tools/cli/src/main.rs": "fn main() {}\n",
+}
+
+
+@pytest.fixture
+def workspace(tmp_path: Path) -> Path:
+    repo = tmp_path / "repo"
+    for name, text in FILES.items():
+        (repo / name).parent.mkdir(parents=True, exist_ok=True)
+        (repo / name).write_text(text)
+    return repo
+
+
+def test_member_builds_with_what_it_inherits(workspace: Path) -> None:
+    result = embly("build", "--json", cwd=workspace)
+    assert result.returncode == 0, result.stderr
+    run = embly("run", "hello", cwd=workspace)
+    assert run.stdout == "hello from common 0.3.0 (assertions on)\n"
+
+    # Another member is not an input: editing it changes nothing.
+    (workspace / "tools" / "cli" / "src" / "main.rs").write_text("fn main() { todo!() }\n")
+    again = embly("build", "--json", cwd=workspace)
+    assert finished_by_function(again.stdout)["hello"]["cache_hit"] is True
+
+    # The workspace's root manifest is: a new version is built in.
+    root = workspace / "Cargo.toml"
+    root.write_text(root.read_text().replace('version = "0.3.0"', 'version = "0.4.0"'))
+    bumped = embly("build", "--json", cwd=workspace)
+    assert finished_by_function(bumped.stdout)["hello"]["cache_hit"] is False
+    assert "0.4.0" in embly("run", "hello", cwd=workspace).stdout
+
+
+def test_watch_rebuilds_when_the_workspace_root_changes(workspace: Path) -> None:
+    watch = WatchProcess(workspace)
+    try:
+        watch.wait_for(is_event("watching"))
+        root = workspace / "Cargo.toml"
+        root.write_text(root.read_text().replace('version = "0.3.0"', 'version = "0.5.0"'))
+        started = watch.wait_for(is_event("round_started"))
+        assert started["triggers"] == ["Cargo.toml"]
+        assert watch.wait_for(finished("hello"))["status"] == "ok"
+        assert "0.5.0" in embly("run", "hello", cwd=workspace).stdout
+    finally:
+        os.killpg(watch.process.pid, signal.SIGKILL)
+        watch.process.wait()
