@@ -55,10 +55,22 @@ fn main() {
 }
 
 
-@pytest.fixture
-def workspace(tmp_path: Path) -> Path:
+ROOT_PACKAGE = {
+    "Cargo.toml": FILES["Cargo.toml"].replace(
+        "[workspace]\n",
+        '[package]\nname = "app"\nversion = "1.0.0"\nedition = "2021"\n\n'
+        "[dependencies]\ncommon.workspace = true\n\n[workspace]\n",
+    ),
+    "src/main.rs": "fn main() {}\n",
+}
+
+
+@pytest.fixture(params=["virtual root", "root package"])
+def workspace(tmp_path: Path, request: pytest.FixtureRequest) -> Path:
+    """A repository laid out as a cargo workspace; its root is also a package, or not."""
     repo = tmp_path / "repo"
-    for name, text in FILES.items():
+    files = {**FILES, **(ROOT_PACKAGE if request.param == "root package" else {})}
+    for name, text in files.items():
         (repo / name).parent.mkdir(parents=True, exist_ok=True)
         (repo / name).write_text(text)
     return repo

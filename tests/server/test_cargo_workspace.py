@@ -84,3 +84,28 @@ def test_only_the_carried_tables_warnings_are_dropped() -> None:
     ]
     carried = CarriedTableWarnings()
     assert [line for line in lines if carried.keep(line)] == lines[3:]
+
+
+def test_an_enclosing_workspace_keeps_only_what_the_tree_holds(tmp_path: Path) -> None:
+    (tmp_path / "Cargo.toml").write_text(
+        '[package]\nname = "app"\n\n[dependencies]\ncommon = { path = "common" }\n\n'
+        '[workspace]\nmembers = ["fns/*", "common", "tools/cli"]\n'
+        'default-members = ["tools/cli"]\n\n[workspace.package]\nversion = "0.3.0"\n\n'
+        "[profile.release]\nlto = true\n"
+    )
+    for crate in ("fns/hello", "common"):
+        (tmp_path / crate).mkdir(parents=True)
+        (tmp_path / crate / "Cargo.toml").write_text('[package]\nname = "x"\n')
+
+    assert prepare_workspace(tmp_path, "fns/hello") == "."
+    assert not is_generated_root(tmp_path)
+    root = tomllib.loads((tmp_path / "Cargo.toml").read_text())
+
+    assert root == {
+        "workspace": {
+            "members": ["fns/*", "common"],
+            "default-members": [],
+            "package": {"version": "0.3.0"},
+        },
+        "profile": {"release": {"lto": True}},
+    }
