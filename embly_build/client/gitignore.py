@@ -28,8 +28,8 @@ class GitIgnoreFilter(ScopedFilter):
     Below a root, every directory's .gitignore applies to paths beneath it and the deepest one
     with a matching pattern decides. Above a root, .gitignore files up to the repository
     (the nearest directory holding `.git`; outside git, the project directory) apply too,
-    except their patterns that match the root or a directory on the way to it: naming a
-    directory as an input overrides ignoring it.
+    and last the repository's `.git/info/exclude`, except their patterns that match the root
+    or a directory on the way to it: naming a directory as an input overrides ignoring it.
 
     Parsed .gitignore files and directory decisions are cached: after a .gitignore changes,
     build a new filter.
@@ -40,7 +40,9 @@ class GitIgnoreFilter(ScopedFilter):
         self._above: dict[Path, list[Path]] = {
             r: _dirs_above(r, self.roots, project_root) for r in self.roots
         }
+        self._repositories = {r: _repository(r) for r in self.roots}
         self._rules: dict[tuple[Path, Path | None], _Rules | None] = {}
+        self._excludes: dict[tuple[Path, Path], _Rules | None] = {}
         self._chains: dict[str, list[tuple[_Rules, int]]] = {}
 
     def ignores(self, root: Path, path: Path, is_dir: bool) -> bool:
@@ -85,12 +87,26 @@ class GitIgnoreFilter(ScopedFilter):
             if directory == str(root):
                 above = ((self._rules_of(d, root), d) for d in reversed(self._above[root]))
                 chain = [(r, len(prefix(str(d)))) for r, d in above if r is not None]
+                repository = self._repositories[root]
+                exclude = self._exclude_of(repository, root) if repository else None
+                if repository is not None and exclude is not None:
+                    chain.append((exclude, len(prefix(str(repository)))))
             else:
                 chain = self._chain_of(root, str(path.parent))
             if rules is not None:
                 chain = [(rules, len(prefix(directory))), *chain]
             self._chains[directory] = chain
         return chain
+
+    def _exclude_of(self, repository: Path, root: Path) -> _Rules | None:
+        """The repository's .git/info/exclude, without the patterns that would ignore `root`."""
+        key = (repository, root)
+        if key not in self._excludes:
+            spec = _read_patterns(repository / ".git" / "info" / "exclude")
+            if spec is not None:
+                spec = _without_patterns_matching(spec, _dir_chain(repository, root))
+            self._excludes[key] = _rules(spec)
+        return self._excludes[key]
 
     def _rules_of(self, directory: Path, root: Path | None) -> _Rules | None:
         """The .gitignore of `directory`, None when it has no pattern that decides anything;
@@ -169,8 +185,16 @@ def _without_patterns_matching(spec: GitIgnoreSpec, dirs: Sequence[str]) -> GitI
     return GitIgnoreSpec(kept)
 
 
+def _repository(root: Path) -> Path | None:
+    """The nearest directory at or above `root` holding a `.git` directory."""
+    return next((d for d in (root, *root.parents) if (d / ".git").is_dir()), None)
+
+
 def _read_gitignore(directory: Path) -> GitIgnoreSpec | None:
-    file = directory / ".gitignore"
+    return _read_patterns(directory / ".gitignore")
+
+
+def _read_patterns(file: Path) -> GitIgnoreSpec | None:
     try:
         text = file.read_text(encoding="utf-8", errors="surrogateescape")
     except (FileNotFoundError, NotADirectoryError, IsADirectoryError):

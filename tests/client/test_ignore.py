@@ -214,3 +214,19 @@ def test_editor_swap_lock_and_backup_files_are_not_inputs(tmp_path: Path) -> Non
     ignored = input_filter([root], tmp_path / "out")
 
     assert kept(root, ignored) == {"src/main.rs", "src/a.swp", "src/swap/mod.rs"}
+
+
+def test_the_repositorys_info_exclude_applies_below_every_gitignore(tmp_path: Path) -> None:
+    repo = tmp_path / "repo"
+    write(repo / ".git" / "info" / "exclude", "*.log\n/functions/hello/local/\nhello/\n")
+    root = repo / "functions" / "hello"
+    write(root / ".gitignore", "!keep.log\n")  # a .gitignore outranks info/exclude
+    for name in ["src/main.rs", "debug.log", "keep.log", "local/settings.toml"]:
+        write(root / name)
+
+    # `hello/` would ignore the input directory itself: naming it as an input wins.
+    assert kept(root, input_filter([root], repo / "embly_build")) == {
+        ".gitignore",
+        "src/main.rs",
+        "keep.log",
+    }
