@@ -33,3 +33,20 @@ def json_events(stdout: str) -> list[dict[str, Any]]:
 
 def finished_by_function(stdout: str) -> dict[str, dict[str, Any]]:
     return {e["function"]: e for e in json_events(stdout) if e["event"] == "build_finished"}
+
+
+def leftover_processes(embly_home: Path) -> list[str]:
+    """Processes still working in, or pointed at, this test's EMBLY_HOME."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit() or int(proc.name) == os.getpid():
+            continue
+        try:
+            cwd = os.readlink(proc / "cwd")
+            environ = (proc / "environ").read_bytes()
+            cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        if cwd.startswith(str(embly_home)) or f"EMBLY_HOME={embly_home}".encode() in environ:
+            found.append(f"{proc.name}: {cmdline}")
+    return found

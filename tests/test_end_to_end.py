@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
 
-from tests.helpers import embly, finished_by_function, json_events
+from tests.helpers import EMBLY, embly, finished_by_function, json_events, leftover_processes
 
 pytestmark = pytest.mark.slow
 FUNCTIONS = ("greeter", "counter", "shout")
@@ -103,3 +106,38 @@ def test_opt_level_none_skips_wasm_opt_and_is_cached_apart(project: Path) -> Non
     again = embly("build", "greeter", "--json", cwd=project)
     assert finished_by_function(again.stdout)["greeter"]["cache_hit"] is True
     assert wasm.stat().st_size == optimised_size
+
+
+def test_ctrl_c_mid_build_exits_130_and_leaves_nothing_running(
+    project: Path, embly_home: Path
+) -> None:
+    # A build script that outlasts the test: the build is surely running at Ctrl-C.
+    (project / "greeter" / "build.rs").write_text(
+        "fn main() { std::thread::sleep(std::time::Duration::from_secs(120)); }\n"
+    )
+    build = subprocess.Popen(
+        [str(EMBLY), "build", "greeter", "--json"],
+        cwd=project,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        assert build.stdout is not None
+        for line in build.stdout:
+            if "build script" in line or "Compiling greeter" in line:
+                break
+        time.sleep(0.5)
+        build.send_signal(signal.SIGINT)  # to embly alone: it must stop its children itself
+        assert build.wait(timeout=30) == 130
+    finally:
+        if build.poll() is None:
+            os.killpg(build.pid, signal.SIGKILL)
+            build.wait()
+    deadline = time.monotonic() + 5
+    while leftover_processes(embly_home) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert leftover_processes(embly_home) == []
+    output = project / "embly_build"
+    assert not output.exists() or list(output.iterdir()) == [], "nothing written"

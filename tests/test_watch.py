@@ -11,27 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import EMBLY, embly
+from tests.helpers import EMBLY, embly, leftover_processes
 from tests.watching import WatchProcess, finished, is_event
 
 pytestmark = pytest.mark.slow
-
-
-def leftover_processes(embly_home: Path) -> list[str]:
-    """Processes still working in, or pointed at, this test's EMBLY_HOME."""
-    found = []
-    for proc in Path("/proc").iterdir():
-        if not proc.name.isdigit() or int(proc.name) == os.getpid():
-            continue
-        try:
-            cwd = os.readlink(proc / "cwd")
-            environ = (proc / "environ").read_bytes()
-            cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode()
-        except OSError:
-            continue
-        if cwd.startswith(str(embly_home)) or f"EMBLY_HOME={embly_home}".encode() in environ:
-            found.append(f"{proc.name}: {cmdline}")
-    return found
 
 
 @pytest.fixture
