@@ -56,9 +56,9 @@ OptLevelOpt = Annotated[
     typer.Option(
         "--opt-level",
         metavar="LEVEL",
-        help="wasm-opt level: O0..O4, Os, Oz, or none to skip wasm-opt (default: user config,"
-        " else O2). `none` gives the quickest rebuilds; the .wasm is still stripped and"
-        " release-compiled.",
+        help="wasm-opt level: O0..O4, Os, Oz, or none to skip wasm-opt (default: the user"
+        " config's opt_level, for watch its watch_opt_level, else O2). `none` gives the"
+        " quickest rebuilds; the .wasm is still stripped and release-compiled.",
     ),
 ]
 
@@ -128,7 +128,7 @@ def watch(
     """
     from embly_build.cli.watch_command import watch as watch_forever
 
-    options = ClientOptions(project, executor, remote, jobs, target, opt_level)
+    options = ClientOptions(project, executor, remote, jobs, target, opt_level, watching=True)
     raise typer.Exit(_run(watch_forever(options, functions or [], json_output, poll)))
 
 

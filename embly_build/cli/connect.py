@@ -27,6 +27,7 @@ class ClientOptions:
     jobs: int | None = None
     target: str | None = None
     opt_level: str | None = None
+    watching: bool = False  # `embly watch`: the user config's watch_opt_level applies
 
 
 @dataclass(frozen=True)
@@ -47,13 +48,18 @@ def _opt_level(options: ClientOptions, user: UserConfig) -> str:
     if options.opt_level is not None:
         wasm_opt_level(options.opt_level)  # a bad --opt-level fails before anything starts
         return options.opt_level
-    if user.opt_level is None:
-        return DEFAULT_OPT_LEVEL
-    try:
-        wasm_opt_level(user.opt_level)
-    except UsageError as error:
-        raise ConfigError(f"{config_file()}: opt_level: {error}") from None
-    return user.opt_level
+    configured = [("opt_level", user.opt_level)]
+    if options.watching:
+        configured.insert(0, ("watch_opt_level", user.watch_opt_level))
+    for key, level in configured:
+        if level is None:
+            continue
+        try:
+            wasm_opt_level(level)
+        except UsageError as error:
+            raise ConfigError(f"{config_file()}: {key}: {error}") from None
+        return level
+    return DEFAULT_OPT_LEVEL
 
 
 def _address(options: ClientOptions, user: UserConfig) -> tuple[str, ServerSettings | None]:

@@ -5,6 +5,7 @@ remote = "unix:/run/embly.sock"
 toolchains = "host"       # host | nixpkgs
 jobs = 4
 opt_level = "O2"         # wasm-opt level: O0..O4, Os, Oz, or "none" to skip wasm-opt
+watch_opt_level = "none" # the same for `embly watch` (default: opt_level)
 """
 
 from __future__ import annotations
@@ -15,7 +16,14 @@ from pathlib import Path
 
 from embly_build.errors import ConfigError
 
-_KEYS = {"executor": str, "remote": str, "toolchains": str, "jobs": int, "opt_level": str}
+_KEYS = {
+    "executor": str,
+    "remote": str,
+    "toolchains": str,
+    "jobs": int,
+    "opt_level": str,
+    "watch_opt_level": str,
+}
 
 
 @dataclass(frozen=True)
@@ -25,6 +33,7 @@ class UserConfig:
     toolchains: str | None = None
     jobs: int | None = None
     opt_level: str | None = None
+    watch_opt_level: str | None = None
 
 
 def load_user_config(path: Path) -> UserConfig:
