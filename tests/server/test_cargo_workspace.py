@@ -109,3 +109,14 @@ def test_an_enclosing_workspace_keeps_only_what_the_tree_holds(tmp_path: Path) -
         },
         "profile": {"release": {"lto": True}},
     }
+
+
+def test_the_crates_lock_file_moves_to_the_generated_root(tmp_path: Path) -> None:
+    (tmp_path / "fns" / "hello").mkdir(parents=True)
+    (tmp_path / "fns" / "hello" / "Cargo.toml").write_text('[package]\nname = "hello"\n')
+    lock = 'version = 3\n\n[[package]]\nname = "serde"\nversion = "1.0.190"\n'
+    (tmp_path / "fns" / "hello" / "Cargo.lock").write_text(lock)
+
+    prepare_workspace(tmp_path, "fns/hello")
+
+    assert (tmp_path / "Cargo.lock").read_text() == lock

@@ -10,9 +10,10 @@ hashed by its path inside the tree, the same wherever it is built.
 A declared workspace root (the crate's own, or an enclosing one the client sent along) is
 kept, less the members that are not in the tree.
 
-Cargo reads `[profile]`, `[patch]` and `[replace]` only from the workspace root. A crate
-that was its own root keeps its settings: the generated manifest carries them, with the
-paths in `[patch]` and `[replace]` made relative to the new root.
+Cargo reads `[profile]`, `[patch]` and `[replace]` only from the workspace root, and the
+lock file only next to it. A crate that was its own root keeps its settings: the generated
+manifest carries them, with the paths in `[patch]` and `[replace]` made relative to the new
+root, and the crate's Cargo.lock is copied beside it.
 """
 
 from __future__ import annotations
@@ -42,12 +43,24 @@ def prepare_workspace(source_dir: Path, crate_dir: str) -> str:
     root_manifest = source_dir / "Cargo.toml"
     if root_manifest.exists() and not _is_generated(root_manifest):
         return crate_dir  # the root is a plain package: cargo uses the crate as its own root
-    content = _generated_manifest(source_dir, crate_dir)
-    if not root_manifest.exists() or root_manifest.read_text() != content:
-        temp = root_manifest.with_name(".Cargo.toml.embly-tmp")
-        temp.write_text(content)
-        os.replace(temp, root_manifest)
+    _write_if_changed(root_manifest, _generated_manifest(source_dir, crate_dir))
+    crate_lock = source_dir / crate_dir / "Cargo.lock"
+    if crate_lock.is_file():
+        # Cargo reads the lock file next to the workspace root's manifest: the crate's own
+        # pins the versions `cargo build` in the crate would use.
+        _write_if_changed(source_dir / "Cargo.lock", crate_lock.read_text())
     return "."
+
+
+def _write_if_changed(path: Path, content: str) -> None:
+    try:
+        if path.read_text() == content:
+            return
+    except (FileNotFoundError, UnicodeDecodeError):
+        pass
+    temp = path.with_name(f".{path.name}.embly-tmp")
+    temp.write_text(content)
+    os.replace(temp, path)
 
 
 def is_generated_root(source_dir: Path) -> bool:
