@@ -49,6 +49,8 @@ test-fast: $(VENV)/.installed
 # Speed targets, each measured side by side with its baseline in one run.
 bench: setup
 	@command -v entr >/dev/null || $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q entr
+	@# Start-up as installed users have it, even where PYTHONDONTWRITEBYTECODE is set.
+	$(PY) -m compileall -q embly_build
 	cd benchmarks && for bench in bench_index.py bench_build.py bench_scheduler.py bench_watch.py; do \
 		../$(VENV)/bin/python $$bench || exit 1; \
 	done
