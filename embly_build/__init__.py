@@ -6,14 +6,15 @@ async with embly_build.connect() as client:
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import AsyncIterator
+import importlib
+from typing import TYPE_CHECKING, Any
 
-from embly_build.client.client import Client
-from embly_build.client.events import BuildFinished, BuildStarted, ClientEvent, LogLine
-from embly_build.errors import EmblyError
-from embly_build.protocol.opt_levels import DEFAULT_OPT_LEVEL
-from embly_build.server.settings import ServerSettings
+if TYPE_CHECKING:
+    from embly_build.client.client import Client
+    from embly_build.client.connect import connect
+    from embly_build.client.events import BuildFinished, BuildStarted, ClientEvent, LogLine
+    from embly_build.errors import EmblyError
+    from embly_build.server.settings import ServerSettings
 
 __all__ = [
     "BuildFinished",
@@ -26,23 +27,26 @@ __all__ = [
     "connect",
 ]
 
+# Loaded on first use: importing any part of the package (as `embly run` does) must not
+# pull in the whole client, protocol and server stack.
+_HOMES = {
+    "BuildFinished": "embly_build.client.events",
+    "BuildStarted": "embly_build.client.events",
+    "Client": "embly_build.client.client",
+    "ClientEvent": "embly_build.client.events",
+    "EmblyError": "embly_build.errors",
+    "LogLine": "embly_build.client.events",
+    "ServerSettings": "embly_build.server.settings",
+    "connect": "embly_build.client.connect",
+}
 
-@contextlib.asynccontextmanager
-async def connect(
-    address: str = "inproc",
-    *,
-    settings: ServerSettings | None = None,
-    target: str = "",
-    opt_level: str = DEFAULT_OPT_LEVEL,
-) -> AsyncIterator[Client]:
-    """A client for the server at `address`: `inproc` (a server in this process, built from
-    `settings`), `unix:/path/to/sock` or `HOST:PORT`. `target` is the triple the .cwasm is
-    compiled for (default: this machine); `opt_level` the wasm-opt level (O0..O4, Os, Oz;
-    `none` skips wasm-opt)."""
-    from embly_build.transport.connection import open_connection
 
-    connection = open_connection(address, settings=settings)
-    try:
-        yield Client(connection.api, str(connection.address), target=target, opt_level=opt_level)
-    finally:
-        connection.close()
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module 'embly_build' has no attribute {name!r}")
+    return getattr(importlib.import_module(home), name)
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *__all__])

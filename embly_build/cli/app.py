@@ -1,21 +1,19 @@
-"""The `embly` command line. Exit codes: 0 ok, 1 a build failed, 2 usage or configuration."""
+"""The `embly` command line. Exit codes: 0 ok, 1 a build failed, 2 usage or configuration.
+
+Each command imports what it runs when it runs: `embly run` and `--help` need neither
+asyncio nor the client, protocol and server stack, and start in a fraction of the time.
+"""
 
 from __future__ import annotations
 
-import asyncio
-import time
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
-from rich.markup import escape
 
 from embly_build.cli import exit_codes
-from embly_build.cli.connect import ClientOptions, connected_client
-from embly_build.cli.render import HumanRenderer, JsonRenderer
+from embly_build.cli.options import ClientOptions
 from embly_build.errors import EmblyError
-from embly_build.server.executors.child_watcher import use_pidfd_child_watcher
 
 app = typer.Typer(
     name="embly",
@@ -83,19 +81,12 @@ def build(
     Exit code 0 when every build succeeded, 1 when one failed, 2 for usage or
     configuration errors.
     """
+    from embly_build.cli.build_command import build_once
+    from embly_build.cli.render import HumanRenderer, JsonRenderer
+
     options = ClientOptions(project, executor, remote, jobs, target, opt_level)
     renderer = JsonRenderer() if json_output else HumanRenderer(verbose=verbose, quiet=quiet)
-    raise typer.Exit(_run(_build(options, functions or [], renderer)))
-
-
-async def _build(
-    options: ClientOptions, functions: list[str], renderer: JsonRenderer | HumanRenderer
-) -> int:
-    started = time.monotonic()
-    async with connected_client(options) as client:
-        results = await client.build(options.project or Path.cwd(), functions, renderer)
-    renderer.summary(results, time.monotonic() - started)
-    return exit_codes.OK if all(r.ok for r in results) else exit_codes.BUILD_FAILED
+    raise typer.Exit(_run(build_once(options, functions or [], renderer)))
 
 
 @app.command()
@@ -226,6 +217,11 @@ def serve(
 
 
 def _run(coroutine: object) -> int:
+    import asyncio
+
+    from embly_build.server.executors.child_watcher import use_pidfd_child_watcher
+
+    use_pidfd_child_watcher()
     return _guard(lambda: asyncio.run(coroutine))  # type: ignore[arg-type]
 
 
@@ -233,6 +229,9 @@ def _guard(action: object) -> int:
     try:
         result = action()  # type: ignore[operator]
     except EmblyError as error:
+        from rich.console import Console
+        from rich.markup import escape
+
         Console(stderr=True, highlight=False, soft_wrap=True).print(
             f"[red]error:[/red] {escape(str(error))}"
         )
@@ -243,7 +242,6 @@ def _guard(action: object) -> int:
 
 
 def main() -> None:
-    use_pidfd_child_watcher()
     app(prog_name="embly")
 
 

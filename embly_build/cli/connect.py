@@ -6,10 +6,10 @@ import contextlib
 import os
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from pathlib import Path
 
-from embly_build import connect
+from embly_build.cli.options import ClientOptions
 from embly_build.client.client import Client, wasm_opt_level
+from embly_build.client.connect import connect
 from embly_build.client.user_config import UserConfig, load_user_config
 from embly_build.errors import ConfigError, UsageError
 from embly_build.home import config_file, embly_home
@@ -17,17 +17,6 @@ from embly_build.protocol.opt_levels import DEFAULT_OPT_LEVEL
 from embly_build.server.settings import ServerSettings, default_jobs
 
 EXECUTORS = ("nix", "docker", "remote")
-
-
-@dataclass(frozen=True)
-class ClientOptions:
-    project: Path | None = None
-    executor: str | None = None
-    remote: str | None = None
-    jobs: int | None = None
-    target: str | None = None
-    opt_level: str | None = None
-    watching: bool = False  # `embly watch`: the user config's watch_opt_level applies
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,8 @@ import json
 
 from rich.console import Console
 
-from embly_build.cli.connect import ClientOptions, connected_client
+from embly_build.cli.connect import connected_client
+from embly_build.cli.options import ClientOptions
 
 
 async def show_info(options: ClientOptions, as_json: bool) -> int:

@@ -7,8 +7,9 @@ import signal
 from pathlib import Path
 
 from embly_build.cli import exit_codes
-from embly_build.cli.connect import ClientOptions, connected_client
+from embly_build.cli.connect import connected_client
 from embly_build.cli.live_view import LiveView
+from embly_build.cli.options import ClientOptions
 from embly_build.cli.render import JsonRenderer
 from embly_build.client.watch import Watcher
 from embly_build.errors import EmblyError

@@ -12,15 +12,10 @@ import os
 import tempfile
 from pathlib import Path
 
+from embly_build.client.artifact_names import artifact_path
 from embly_build.errors import DigestMismatch, StoreError
 from embly_build.protocol import pb
 from embly_build.transport.api import BuildApi
-
-EXTENSIONS = {"wasm": ".wasm", "cwasm": ".cwasm"}
-
-
-def artifact_path(output_dir: Path, function: str, kind: str) -> Path:
-    return output_dir / f"{function}{EXTENSIONS[kind]}"
 
 
 def file_sha256(path: Path) -> str | None:

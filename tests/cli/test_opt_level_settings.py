@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from embly_build.cli.connect import ClientOptions, resolve
+from embly_build.cli.connect import resolve
+from embly_build.cli.options import ClientOptions
 from embly_build.errors import ConfigError
 
 

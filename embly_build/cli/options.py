@@ -1,0 +1,17 @@
+"""The client options every client command takes, as parsed from the command line."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class ClientOptions:
+    project: Path | None = None
+    executor: str | None = None
+    remote: str | None = None
+    jobs: int | None = None
+    target: str | None = None
+    opt_level: str | None = None
+    watching: bool = False  # `embly watch`: the user config's watch_opt_level applies

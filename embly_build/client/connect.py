@@ -1,0 +1,31 @@
+"""`connect`: a Client for a server address, the library's entry point."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+
+from embly_build.client.client import Client
+from embly_build.protocol.opt_levels import DEFAULT_OPT_LEVEL
+from embly_build.server.settings import ServerSettings
+
+
+@contextlib.asynccontextmanager
+async def connect(
+    address: str = "inproc",
+    *,
+    settings: ServerSettings | None = None,
+    target: str = "",
+    opt_level: str = DEFAULT_OPT_LEVEL,
+) -> AsyncIterator[Client]:
+    """A client for the server at `address`: `inproc` (a server in this process, built from
+    `settings`), `unix:/path/to/sock` or `HOST:PORT`. `target` is the triple the .cwasm is
+    compiled for (default: this machine); `opt_level` the wasm-opt level (O0..O4, Os, Oz;
+    `none` skips wasm-opt)."""
+    from embly_build.transport.connection import open_connection
+
+    connection = open_connection(address, settings=settings)
+    try:
+        yield Client(connection.api, str(connection.address), target=target, opt_level=opt_level)
+    finally:
+        connection.close()
