@@ -5,14 +5,14 @@ from __future__ import annotations
 import json
 import sys
 from collections import defaultdict
-from typing import TextIO
-
-from rich.console import Console
-from rich.markup import escape
+from typing import TYPE_CHECKING, TextIO
 
 from embly_build.client.events import BuildFinished, BuildStarted, ClientEvent, LogLine
 from embly_build.client.watch_events import AnyEvent
 from embly_build.server.sizes import format_size
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 
 class JsonRenderer:
@@ -35,7 +35,7 @@ class HumanRenderer:
     """
 
     def __init__(self, *, verbose: bool = False, quiet: bool = False) -> None:
-        self._console = Console(stderr=True, highlight=False, soft_wrap=True)
+        self._stderr: Console | None = None  # made on first output: quiet runs never load rich
         self._verbose = verbose
         self._quiet = quiet
         self._logs: dict[str, list[LogLine]] = defaultdict(list)
@@ -43,14 +43,14 @@ class HumanRenderer:
     def __call__(self, event: ClientEvent) -> None:
         if isinstance(event, BuildStarted):
             if self._verbose:
-                self._console.print(f"[dim]{event.function}: started[/dim]")
+                self._print(f"[dim]{event.function}: started[/dim]")
         elif isinstance(event, LogLine):
             if self._verbose:
-                self._console.print(f"[dim]{event.function} |[/dim] {escape(event.text)}")
+                self._print(f"[dim]{event.function} |[/dim] {escape(event.text)}")
             elif event.stream != "server":
                 self._logs[event.function].append(event)
             if event.stream == "client" and not self._quiet:
-                self._console.print(f"[dim]{event.function}: {escape(event.text)}[/dim]")
+                self._print(f"[dim]{event.function}: {escape(event.text)}[/dim]")
         else:
             self._finished(event)
 
@@ -58,14 +58,21 @@ class HumanRenderer:
         logs = self._logs.pop(event.function, [])
         if event.ok:
             if not self._quiet:
-                self._console.print(_result_line(event))
+                self._print(_result_line(event))
             return
-        self._console.print(_result_line(event))
+        self._print(_result_line(event))
         if not self._verbose:
             for line in logs:
-                self._console.print(escape(line.text), soft_wrap=True)
+                self._print(escape(line.text))
         if event.error:
-            self._console.print(f"[red]error:[/red] {escape(event.error)}")
+            self._print(f"[red]error:[/red] {escape(event.error)}")
+
+    def _print(self, markup: str) -> None:
+        if self._stderr is None:
+            from rich.console import Console
+
+            self._stderr = Console(stderr=True, highlight=False, soft_wrap=True)
+        self._stderr.print(markup)
 
     def summary(self, results: list[BuildFinished], seconds: float) -> None:
         if self._quiet and all(r.ok for r in results):
@@ -76,7 +83,7 @@ class HumanRenderer:
         parts = [f"{ok} ok" + (f" ({cached} cached)" if cached else "")]
         if failed:
             parts.append(f"[red]{failed} failed[/red]")
-        self._console.print(f"{', '.join(parts)} in {seconds:.1f}s")
+        self._print(f"{', '.join(parts)} in {seconds:.1f}s")
 
 
 def _result_line(event: BuildFinished) -> str:
@@ -85,3 +92,10 @@ def _result_line(event: BuildFinished) -> str:
     state = "cached" if event.cache_hit else "built"
     sizes = "  ".join(f"{kind} {format_size(size)}" for kind, size in event.artifact_sizes.items())
     return f"[green]✓ {event.function}[/green]  {state}  {event.duration_ms / 1000:.1f}s  {sizes}"
+
+
+def escape(text: str) -> str:
+    """`text` shown as is, not read as rich markup."""
+    from rich.markup import escape as escape_markup
+
+    return escape_markup(text)
