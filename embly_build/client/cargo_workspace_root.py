@@ -8,6 +8,7 @@ root's `[workspace.dependencies]` resolve inherited dependencies.
 
 from __future__ import annotations
 
+import glob
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -32,7 +33,9 @@ def enclosing_workspace(crate: Path) -> CargoWorkspace | None:
         return None
     package = own.get("package")
     explicit = package.get("workspace") if isinstance(package, Mapping) else None
-    candidates = [crate / explicit] if isinstance(explicit, str) else list(crate.parents)
+    if not isinstance(explicit, str):
+        explicit = None
+    candidates = [crate / explicit] if explicit is not None else list(crate.parents)
     for directory in candidates:
         manifest = directory / "Cargo.toml"
         if not manifest.is_file():
@@ -41,7 +44,9 @@ def enclosing_workspace(crate: Path) -> CargoWorkspace | None:
         if not isinstance(workspace, Mapping):
             continue
         root = directory.resolve()
-        if _excluded(crate, root, workspace):
+        if explicit is None and not _is_member(crate, root, workspace):
+            # Not one of its members: cargo itself would refuse to build the crate inside
+            # it, so the crate cannot rely on it; it is built on its own.
             return None
         lock = root / "Cargo.lock"
         files = (root / "Cargo.toml", lock) if lock.is_file() else (root / "Cargo.toml",)
@@ -52,14 +57,24 @@ def enclosing_workspace(crate: Path) -> CargoWorkspace | None:
     return None
 
 
-def _excluded(crate: Path, root: Path, workspace: Mapping[str, Any]) -> bool:
+def _is_member(crate: Path, root: Path, workspace: Mapping[str, Any]) -> bool:
+    """Whether `members` (paths or globs, relative to the root) names the crate and
+    `exclude` does not."""
+    members = workspace.get("members")
     exclude = workspace.get("exclude")
-    if not isinstance(exclude, list):
-        return False
-    return any(
+    if isinstance(exclude, list) and any(
         isinstance(entry, str) and crate.is_relative_to((root / entry).resolve())
         for entry in exclude
-    )
+    ):
+        return False
+    if not isinstance(members, list):
+        return False
+    for pattern in members:
+        if isinstance(pattern, str):
+            matches = glob.glob(glob.escape(str(root)) + "/" + pattern)
+            if any(Path(match).resolve() == crate for match in matches):
+                return True
+    return False
 
 
 def read_manifest(manifest: Path) -> dict[str, Any]:

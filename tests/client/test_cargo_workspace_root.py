@@ -83,6 +83,13 @@ def test_excluded_crate_and_own_root_have_no_enclosing_workspace(tmp_path: Path)
     assert cargo_inputs(own_root).files == ()
 
 
+def test_a_workspace_that_does_not_list_the_crate_is_not_its_workspace(tmp_path: Path) -> None:
+    repo = repository(tmp_path)
+    elsewhere = member(repo / "tools" / "hello")  # members are functions/* and common
+
+    assert cargo_inputs(elsewhere).files == ()
+
+
 def test_explicit_package_workspace_key(tmp_path: Path) -> None:
     repo = repository(tmp_path)
     nested = tmp_path / "elsewhere" / "fn"
