@@ -59,6 +59,10 @@ class MissingInputs(EmblyError):
     """A build names blobs the store does not have: the client must upload them first."""
 
 
+class BlobNotFound(EmblyError):
+    """A blob asked for is not, or no longer, in the store (gc may have trimmed it)."""
+
+
 class ServerError(EmblyError):
     """The build server answered with an error or could not be reached."""
 

@@ -26,13 +26,15 @@ from embly_build.client.log_paths import LogPathMapper
 from embly_build.client.server_errors import server_errors
 from embly_build.client.tree import input_tree
 from embly_build.client.upload import upload_missing
-from embly_build.errors import UsageError
+from embly_build.errors import BlobNotFound, UsageError
 from embly_build.protocol import enums, pb
 from embly_build.protocol.opt_levels import DEFAULT_OPT_LEVEL, NO_WASM_OPT, WASM_OPT_LEVELS
 from embly_build.transport.api import BuildApi
 from embly_build.wasm.aot import aot_refusal, compile_cwasm, host_triple, wasmtime_version
 
 T = TypeVar("T")
+# A build whose artifacts vanish before they are fetched (gc) is asked for once more.
+_ATTEMPTS = 2
 
 _STATUS_NAMES = {
     pb.BuildStatus.SUCCEEDED: "ok",
@@ -161,21 +163,26 @@ class Client:
                 wasmtime_version=wasmtime_version(),
             ),
         )
-        finished = pb.Finished(status=enums.FAILED, error="the server sent no result")
-        async with server_errors(self._address):
-            # Closed at once when this task is cancelled, so the server stops the build.
-            async with _closing(self._api.build(request)) as events:
-                async for event in events:
-                    _, value = betterproto.which_one_of(event, "event")
-                    if isinstance(value, pb.LogLine):
-                        stream = _STREAM_NAMES.get(value.stream, "server")
-                        emit(LogLine(function.name, stream, mapper(value.text), value.step))
-                    elif isinstance(value, pb.Finished):
-                        finished = value
+        for attempt in range(_ATTEMPTS):
+            finished = await self._run_build(request, function.name, mapper, emit)
             paths: dict[str, str] = {}
             sizes: dict[str, int] = {}
-            if finished.status == pb.BuildStatus.SUCCEEDED:
-                paths, sizes = await self._save_artifacts(config, function.name, finished, emit)
+            if finished.status != pb.BuildStatus.SUCCEEDED:
+                break
+            try:
+                async with server_errors(self._address):
+                    paths, sizes = await self._save_artifacts(config, function.name, finished, emit)
+                break
+            except BlobNotFound:
+                if attempt == _ATTEMPTS - 1:
+                    raise
+                # gc trimmed the store between the build and the download: the server now
+                # finds the cache entry incomplete and builds again, from inputs sent again.
+                message = "artifacts trimmed from the server's store (gc); building again"
+                emit(LogLine(function.name, "client", message, "fetch"))
+                async with server_errors(self._address):
+                    resent = await upload_missing(self._api, inputs.files)
+                uploaded_bytes += resent.bytes_uploaded
         emit(
             BuildFinished(
                 function=function.name,
@@ -190,6 +197,25 @@ class Client:
                 timings=_timings(finished),
             )
         )
+
+    async def _run_build(
+        self,
+        request: pb.BuildRequest,
+        function: str,
+        mapper: LogPathMapper,
+        emit: Callable[[ClientEvent], None],
+    ) -> pb.Finished:
+        finished = pb.Finished(status=enums.FAILED, error="the server sent no result")
+        # The stream is closed at once when this task is cancelled: the server stops the build.
+        async with server_errors(self._address), _closing(self._api.build(request)) as events:
+            async for event in events:
+                _, value = betterproto.which_one_of(event, "event")
+                if isinstance(value, pb.LogLine):
+                    stream = _STREAM_NAMES.get(value.stream, "server")
+                    emit(LogLine(function, stream, mapper(value.text), value.step))
+                elif isinstance(value, pb.Finished):
+                    finished = value
+        return finished
 
     async def _save_artifacts(
         self,

@@ -10,6 +10,7 @@ from grpclib.const import Status
 from grpclib.exceptions import StreamTerminatedError
 
 from embly_build.errors import (
+    BlobNotFound,
     EmblyError,
     EnvironmentProblem,
     ProtocolError,
@@ -19,6 +20,7 @@ from embly_build.errors import (
 
 _KIND_FOR_STATUS: dict[Status, type[EmblyError]] = {
     Status.INVALID_ARGUMENT: ProtocolError,
+    Status.NOT_FOUND: BlobNotFound,
     Status.FAILED_PRECONDITION: EnvironmentProblem,
     Status.RESOURCE_EXHAUSTED: StoreError,
 }

@@ -10,6 +10,7 @@ from grpclib import GRPCError
 from grpclib.const import Status
 
 from embly_build.errors import (
+    BlobNotFound,
     DigestMismatch,
     EmblyError,
     EnvironmentProblem,
@@ -33,6 +34,7 @@ from embly_build.wasm.aot import host_triple, wasmtime_version
 _STATUS_FOR: list[tuple[type[EmblyError], Status]] = [
     (DigestMismatch, Status.INVALID_ARGUMENT),
     (ProtocolError, Status.INVALID_ARGUMENT),
+    (BlobNotFound, Status.NOT_FOUND),
     (MissingInputs, Status.FAILED_PRECONDITION),
     (EnvironmentProblem, Status.FAILED_PRECONDITION),
     (StoreError, Status.RESOURCE_EXHAUSTED),
@@ -124,7 +126,7 @@ class BuildService(pb.BuildServiceBase):
         with grpc_errors():
             digest = check_digest(read_blob_request.digest)
             if not self.store.has(digest):
-                raise MissingInputs(f"blob {digest.sha256} is not in the store")
+                raise BlobNotFound(f"blob {digest.sha256} is not in the store")
             chunks = list(self.store.read_chunks(digest))
         for chunk in chunks:
             yield chunk
