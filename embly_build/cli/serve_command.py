@@ -28,7 +28,8 @@ async def serve_forever(
         settings = replace(settings, jobs=jobs)
     if store:
         settings = replace(settings, home=store.absolute())
-    server = GrpcServer(create_service(settings))
+    service = create_service(settings)
+    server = GrpcServer(service)
     await server.start(addresses)
     console = Console(stderr=True, highlight=False)
     console.print(
@@ -43,6 +44,7 @@ async def serve_forever(
         await stop.wait()
     finally:
         await server.close()
+        service.close()
         console.print("embly serve: stopped")
     return 0
 

@@ -187,6 +187,7 @@ class Builder:
                 pb.Artifact(kind="cwasm", digest=self._store.put_bytes(cwasm), target=job.target)
             )
         clock.lap("aot_ms")
+        self._executor.prepare(toolchain)  # for the next build: the next save, in a watch
         return pb.Finished(
             status=enums.SUCCEEDED,
             action_digest=attempt.key,

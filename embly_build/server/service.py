@@ -64,9 +64,14 @@ class BuildService(pb.BuildServiceBase):
         self.action_cache = ActionCache(settings.action_cache_dir, self.store)
         self._runtimes: dict[str, Runtime] = runtimes or {"rust": RustRuntime()}
         self._toolchains = toolchains
+        self._executor = executor
         self._builder = Builder(
             settings, self.store, self.action_cache, toolchains, executor, self._runtimes
         )
+
+    def close(self) -> None:
+        """Stop what the service keeps running between builds (waiting shells)."""
+        self._executor.close()
 
     async def find_missing_blobs(
         self, find_missing_blobs_request: pb.FindMissingBlobsRequest

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ssl
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from grpclib.client import Channel
 
@@ -12,16 +13,22 @@ from embly_build.server.settings import ServerSettings
 from embly_build.transport.address import Address, parse_address
 from embly_build.transport.api import BuildApi
 
+if TYPE_CHECKING:
+    from embly_build.server.service import BuildService
+
 
 @dataclass
 class Connection:
     api: BuildApi
     address: Address
     _channel: Channel | None = field(default=None, repr=False)
+    _service: BuildService | None = field(default=None, repr=False)  # in-process
 
     def close(self) -> None:
         if self._channel is not None:
             self._channel.close()
+        if self._service is not None:
+            self._service.close()
 
 
 def open_connection(
@@ -35,7 +42,8 @@ def open_connection(
     if parsed.kind == "inproc":
         from embly_build.server.factory import create_service
 
-        return Connection(create_service(settings or ServerSettings()), parsed)
+        service = create_service(settings or ServerSettings())
+        return Connection(service, parsed, _service=service)
     if parsed.kind == "unix":
         channel = Channel(path=str(parsed.path))
     else:

@@ -2,9 +2,11 @@ from __future__ import annotations
 
 import asyncio
 import os
+import subprocess
+import sys
 import time
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from pathlib import Path
 
 import pytest
@@ -32,8 +34,10 @@ def temp_dir(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def executor(temp_dir: Path) -> NixShellExecutor:
-    return NixShellExecutor(NIXEXPRS_DIR, temp_dir)
+async def executor(temp_dir: Path) -> AsyncIterator[NixShellExecutor]:
+    executor = NixShellExecutor(NIXEXPRS_DIR, temp_dir)
+    yield executor
+    executor.close()
 
 
 async def _run(
@@ -256,3 +260,69 @@ async def test_garbage_collected_toolchain_is_reported(
 
     with pytest.raises(EnvironmentProblem, match="provision the toolchain again"):
         await _run(executor, toolchain, ["cargo", "build"], tmp_path)
+
+
+@pytest.mark.slow
+async def test_a_prepared_shell_runs_the_next_step_in_its_own_directory(
+    executor: NixShellExecutor, toolchain: Toolchain, tmp_path: Path
+) -> None:
+    executor.prepare(toolchain)
+    await asyncio.sleep(0.5)  # the shell is up, waiting for its step
+    (tmp_path / "weird dir -x").mkdir()
+    for directory in (tmp_path / "weird dir -x", tmp_path):  # prepared, then started anew
+        code, out, _ = await _run(
+            executor, toolchain, ["bash", "-c", 'echo "$PWD $FOO"'], directory, {"FOO": "bar"}
+        )
+        assert (code, out) == (0, [f"{directory} bar"])
+
+
+def _shell_groups() -> set[int]:
+    """Process groups holding a live nix-shell, or the bash it became."""
+    return {
+        pgid
+        for pgid, cmdline in _live_processes().values()
+        if b"nix-shell" in cmdline or b"--rcfile" in cmdline
+    }
+
+
+@pytest.mark.slow
+async def test_close_stops_the_prepared_shells(
+    executor: NixShellExecutor, toolchain: Toolchain
+) -> None:
+    before = _shell_groups()
+    executor.prepare(toolchain)
+    await _wait_for(lambda: bool(_shell_groups() - before))
+    started = _shell_groups() - before
+    executor.close()
+    await _wait_for(lambda: not started & _shell_groups())
+
+
+@pytest.mark.slow
+def test_prepared_shells_end_with_the_process_that_started_them(
+    toolchain: Toolchain, tmp_path: Path
+) -> None:
+    script = f"""
+import asyncio, os
+from pathlib import Path
+from embly_build.server.executors.nix_shell import NixShellExecutor
+from embly_build.server.toolchains import NIXEXPRS_DIR
+from embly_build.server.toolchains.base import Toolchain
+
+async def main():
+    toolchain = Toolchain("rust", "host", Path({str(toolchain.store_path)!r}), "0" * 64, "w", {{}})
+    executor = NixShellExecutor(NIXEXPRS_DIR, Path({str(tmp_path)!r}))
+    executor.prepare(toolchain)
+    await asyncio.sleep(1)  # the shell is up and waiting
+    os._exit(0)  # no clean-up at all
+
+asyncio.run(main())
+"""
+    before = _shell_groups()
+    result = subprocess.run(
+        [sys.executable, "-P", "-c", script], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    deadline = time.monotonic() + 10
+    while _shell_groups() - before and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _shell_groups() - before, "a prepared shell outlived its parent"

@@ -21,7 +21,8 @@ from embly_build.transport.address import parse_address
 @pytest.fixture
 async def stub(tmp_path: Path) -> AsyncIterator[pb.BuildServiceStub]:
     sock = tmp_path / "embly.sock"
-    server = GrpcServer(create_service(ServerSettings(home=tmp_path / "home", jobs=1)))
+    service = create_service(ServerSettings(home=tmp_path / "home", jobs=1))
+    server = GrpcServer(service)
     await server.start([parse_address(f"unix:{sock}")])
     channel = Channel(path=str(sock))
     try:
@@ -29,6 +30,7 @@ async def stub(tmp_path: Path) -> AsyncIterator[pb.BuildServiceStub]:
     finally:
         channel.close()
         await server.close()
+        service.close()
 
 
 def digest(data: bytes) -> pb.Digest:

@@ -18,12 +18,14 @@ from embly_build.transport.address import parse_address
 @pytest.fixture
 async def socket_server(tmp_path: Path) -> AsyncIterator[str]:
     address = f"unix:{tmp_path / 'server' / 'embly.sock'}"
-    server = GrpcServer(create_service(ServerSettings(home=tmp_path / "server-home", jobs=2)))
+    service = create_service(ServerSettings(home=tmp_path / "server-home", jobs=2))
+    server = GrpcServer(service)
     await server.start([parse_address(address)])
     try:
         yield address
     finally:
         await server.close()
+        service.close()
     assert not (tmp_path / "server" / "embly.sock").exists(), "socket file removed on close"
 
 

@@ -26,3 +26,11 @@ class Executor(Protocol):
         output callback raises, every process the step started is killed before returning.
         """
         ...
+
+    def prepare(self, toolchain: Toolchain) -> None:
+        """Get ready for a step with `toolchain` that may come soon (a hint; may do nothing)."""
+        ...
+
+    def close(self) -> None:
+        """Stop whatever the executor keeps running between steps."""
+        ...

@@ -2,13 +2,23 @@
 
 The command line handed to nix-shell is constant: the step's argv travels in a file of
 NUL-terminated entries that bash reads into an array and execs, so no user data is ever
-parsed by a shell. Environment variables become leading `env K=V` entries.
+parsed by a shell. The shell reads that file's name from its stdin; the working directory
+and environment variables become leading `env --chdir=DIR K=V` entries.
 
-The step runs in its own process group (process_group.py).
+Starting nix-shell takes longer than many steps (it evaluates the shell expression and
+sources the toolchain's setup). `prepare()` starts a shell ahead of the next step, to wait,
+idle, for its file name; a build calls it when it ends, so the next build (the next save in
+`embly watch`) starts at once. Started during a build instead, on two cores, it would slow
+that build down by as much as it saves. A waiting shell exits when its stdin closes, so none
+outlives this process; `close()` stops them sooner.
+
+Each step runs in its own process group (process_group.py).
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
 import shutil
 import tempfile
@@ -16,10 +26,14 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from embly_build.errors import EnvironmentProblem
-from embly_build.server.executors.process_group import LineSink, run_in_process_group
+from embly_build.server.executors.process_group import LineSink, ProcessGroup
 from embly_build.server.toolchains.base import NIX_MISSING, OFFLINE_OPTIONS, Toolchain
 
-RUN_ARGV = 'mapfile -d "" -t argv < "$EMBLY_ARGV_FILE" && exec "${argv[@]}"'
+RUN_ARGV = (
+    'IFS= read -r -d "" argv_file || exit 0; mapfile -d "" -t argv < "$argv_file" '
+    '&& exec "${argv[@]}"'
+)
+NEUTRAL_DIR = Path("/")  # where shells start; each step changes to its own directory
 # What nix-shell itself needs from our environment; --pure drops the rest anyway.
 _PASSED_ENV = ("PATH", "HOME", "USER", "TMPDIR")
 
@@ -29,6 +43,7 @@ class NixShellExecutor:
         self._shell_nix = nixexprs_dir / "shell.nix"
         self._temp_dir = temp_dir
         self._nix_shell = shutil.which("nix-shell")
+        self._waiting: dict[Path, asyncio.Task[ProcessGroup]] = {}  # by toolchain
 
     async def run(
         self,
@@ -41,25 +56,57 @@ class NixShellExecutor:
         on_stderr: LineSink,
     ) -> int:
         nix_shell = self._preflight(toolchain)
-        argv_file = self._write_argv_file(_env_argv(env, argv))
+        argv_file = self._write_argv_file(_env_argv(cwd, env, argv))
         try:
-            command = [
-                nix_shell,
-                "--pure",
-                *OFFLINE_OPTIONS,
-                str(self._shell_nix),
-                "--argstr",
-                "toolchain",
-                str(toolchain.store_path),
-                "--keep",
-                "EMBLY_ARGV_FILE",
-                "--run",
-                RUN_ARGV,
-            ]
-            shell_env = _shell_env(toolchain, argv_file)
-            return await run_in_process_group(command, cwd, shell_env, on_stdout, on_stderr)
+            shell = await self._shell(nix_shell, toolchain)
+            try:
+                shell.send(os.fsencode(argv_file) + b"\0")
+            except BaseException:
+                shell.kill()
+                raise
+            return await shell.wait(on_stdout, on_stderr)
         finally:
             argv_file.unlink(missing_ok=True)
+
+    def close(self) -> None:
+        """Stop the shells waiting for a step."""
+        waiting, self._waiting = self._waiting, {}
+        for task in waiting.values():
+            _discard(task)
+
+    async def _shell(self, nix_shell: str, toolchain: Toolchain) -> ProcessGroup:
+        """A shell for `toolchain` waiting for its step: a started one, else a new one."""
+        waiting = self._waiting.pop(toolchain.store_path, None)
+        if waiting is not None and waiting.get_loop() is asyncio.get_running_loop():
+            with contextlib.suppress(Exception):
+                shell = await waiting
+                if shell.running:
+                    return shell
+                shell.kill()
+        elif waiting is not None:
+            _discard(waiting)  # started by an event loop that has ended
+        return await self._start_shell(nix_shell, toolchain)
+
+    def prepare(self, toolchain: Toolchain) -> None:
+        """Start a shell that waits for the next step with `toolchain`, unless one waits."""
+        if toolchain.store_path in self._waiting or self._nix_shell is None:
+            return
+        shell = asyncio.ensure_future(self._start_shell(self._nix_shell, toolchain))
+        self._waiting[toolchain.store_path] = shell
+
+    async def _start_shell(self, nix_shell: str, toolchain: Toolchain) -> ProcessGroup:
+        command = [
+            nix_shell,
+            "--pure",
+            *OFFLINE_OPTIONS,
+            str(self._shell_nix),
+            "--argstr",
+            "toolchain",
+            str(toolchain.store_path),
+            "--run",
+            RUN_ARGV,
+        ]
+        return await ProcessGroup.start(command, NEUTRAL_DIR, _shell_env(toolchain), stdin=True)
 
     def _preflight(self, toolchain: Toolchain) -> str:
         """The nix-shell to run, once everything it needs is known to be there."""
@@ -88,7 +135,15 @@ class NixShellExecutor:
         return Path(name)
 
 
-def _env_argv(env: Mapping[str, str], argv: Sequence[str]) -> list[str]:
+def _discard(waiting: asyncio.Task[ProcessGroup]) -> None:
+    if not waiting.done():
+        with contextlib.suppress(RuntimeError):  # its event loop may be closed already
+            waiting.cancel()  # asyncio kills the process if it was started meanwhile
+    elif not waiting.cancelled() and waiting.exception() is None:
+        waiting.result().kill()
+
+
+def _env_argv(cwd: Path, env: Mapping[str, str], argv: Sequence[str]) -> list[str]:
     if not argv:
         raise ValueError("argv is empty")
     if "=" in argv[0]:
@@ -96,15 +151,19 @@ def _env_argv(env: Mapping[str, str], argv: Sequence[str]) -> list[str]:
     for key in env:
         if not key or "=" in key:
             raise ValueError(f"invalid environment variable name {key!r}")
-    entries = ["env", *(f"{key}={value}" for key, value in env.items()), *argv]
+    entries = [
+        "env",
+        f"--chdir={cwd}",
+        *(f"{key}={value}" for key, value in env.items()),
+        *argv,
+    ]
     if any("\0" in entry for entry in entries):
         raise ValueError("argv and env cannot contain NUL characters")
     return entries
 
 
-def _shell_env(toolchain: Toolchain, argv_file: Path) -> dict[str, str]:
+def _shell_env(toolchain: Toolchain) -> dict[str, str]:
     env = {key: os.environ[key] for key in _PASSED_ENV if key in os.environ}
     env.update({k: v for k, v in os.environ.items() if k.startswith("NIX_")})
     env["NIX_BUILD_SHELL"] = str(toolchain.bin_dir / "bash")
-    env["EMBLY_ARGV_FILE"] = str(argv_file)
     return env

@@ -23,39 +23,84 @@ async def run_in_process_group(
     on_stdout: LineSink,
     on_stderr: LineSink,
 ) -> int:
-    """Run `command` as the leader of a new process group; return its exit code.
+    """Run `command` as the leader of a new process group; return its exit code (see
+    `ProcessGroup.wait`)."""
+    group = await ProcessGroup.start(command, cwd, env)
+    return await group.wait(on_stdout, on_stderr)
 
-    Its output lines go to the sinks. When it exits, anything it left running in its group
-    is killed; when this is cancelled, the group gets SIGTERM, then SIGKILL after a grace.
+
+class ProcessGroup:
+    """A command started as the leader of a new process group.
+
+    It may be started before its work is known, waiting on its stdin (`send` gives it the
+    work), and before anyone listens to it: output lines are kept until `wait` names where
+    they go.
     """
-    loop = asyncio.get_running_loop()
-    protocol = _LineProtocol(loop, {1: on_stdout, 2: on_stderr})
-    transport, _ = await loop.subprocess_exec(
-        lambda: protocol,
-        *command,
-        stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-        cwd=cwd,
-        env=env,
-        start_new_session=True,
-    )
-    pgid = transport.get_pid()  # the session leader: its pid is the group id
-    try:
-        await protocol.exited
-        # Leftovers still holding our pipes would keep us waiting; they must not outlive the step.
-        _signal_group(pgid, signal.SIGKILL)
-        await asyncio.wait([protocol.closed], timeout=DRAIN_SECONDS)
-        if protocol.error is not None:
-            raise protocol.error
-    except BaseException:
-        await _uninterrupted(_stop_group(pgid, protocol))
-        raise
-    finally:
-        transport.close()
-    returncode = transport.get_returncode()
-    assert returncode is not None
-    return returncode
+
+    def __init__(self, transport: asyncio.SubprocessTransport, protocol: _LineProtocol) -> None:
+        self._transport = transport
+        self._protocol = protocol
+        self.pgid = transport.get_pid()  # the session leader: its pid is the group id
+
+    @classmethod
+    async def start(
+        cls, command: Sequence[str], cwd: Path, env: Mapping[str, str], *, stdin: bool = False
+    ) -> ProcessGroup:
+        loop = asyncio.get_running_loop()
+        protocol = _LineProtocol(loop)
+        transport, _ = await loop.subprocess_exec(
+            lambda: protocol,
+            *command,
+            stdin=asyncio.subprocess.PIPE if stdin else asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            cwd=cwd,
+            env=env,
+            start_new_session=True,
+        )
+        return cls(transport, protocol)
+
+    @property
+    def running(self) -> bool:
+        return self._transport.get_returncode() is None
+
+    def send(self, data: bytes) -> None:
+        """Write `data` to the command's stdin and close it."""
+        pipe = self._transport.get_pipe_transport(0)
+        assert isinstance(pipe, asyncio.WriteTransport), "started without stdin"
+        pipe.write(data)
+        pipe.close()
+
+    async def wait(self, on_stdout: LineSink, on_stderr: LineSink) -> int:
+        """Stream the output lines to the sinks until the command exits; return its exit code.
+
+        When it exits, anything it left running in its group is killed; when this is
+        cancelled, the group gets SIGTERM, then SIGKILL after a grace.
+        """
+        protocol = self._protocol
+        protocol.attach({1: on_stdout, 2: on_stderr})
+        try:
+            await protocol.exited
+            # Leftovers still holding our pipes would keep us waiting; they must not outlive
+            # the step.
+            _signal_group(self.pgid, signal.SIGKILL)
+            await asyncio.wait([protocol.closed], timeout=DRAIN_SECONDS)
+            if protocol.error is not None:
+                raise protocol.error
+        except BaseException:
+            await _uninterrupted(_stop_group(self.pgid, protocol))
+            raise
+        finally:
+            self._transport.close()
+        returncode = self._transport.get_returncode()
+        assert returncode is not None
+        return returncode
+
+    def kill(self) -> None:
+        """Kill the whole group at once, for a command that was never given its work."""
+        _signal_group(self.pgid, signal.SIGKILL)
+        with contextlib.suppress(RuntimeError):  # its event loop may be closed already
+            self._transport.close()
 
 
 async def _stop_group(pgid: int, protocol: _LineProtocol) -> None:
@@ -116,17 +161,25 @@ async def _uninterrupted(cleanup: Awaitable[None]) -> None:
 
 
 class _LineProtocol(asyncio.SubprocessProtocol):
-    """Splits the child's stdout/stderr into lines and hands them to the sinks."""
+    """Splits the child's stdout/stderr into lines and hands them to the sinks, keeping the
+    lines that come before the sinks are attached."""
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, sinks: Mapping[int, LineSink]) -> None:
-        self._sinks = sinks
-        self._partial = {fd: b"" for fd in sinks}
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._sinks: Mapping[int, LineSink] | None = None
+        self._early: list[tuple[int, bytes]] = []
+        self._partial = {1: b"", 2: b""}
         self.exited: asyncio.Future[None] = loop.create_future()
         self.closed: asyncio.Future[None] = loop.create_future()
         self.error: BaseException | None = None
 
+    def attach(self, sinks: Mapping[int, LineSink]) -> None:
+        self._sinks = sinks
+        early, self._early = self._early, []
+        for fd, line in early:
+            self._emit(fd, line)
+
     def pipe_data_received(self, fd: int, data: bytes) -> None:
-        *lines, self._partial[fd] = (self._partial[fd] + data).split(b"\n")
+        *lines, self._partial[fd] = (self._partial.get(fd, b"") + data).split(b"\n")
         for line in lines:
             self._emit(fd, line)
 
@@ -144,8 +197,14 @@ class _LineProtocol(asyncio.SubprocessProtocol):
             self.closed.set_result(None)
 
     def _emit(self, fd: int, line: bytes) -> None:
+        if self._sinks is None:
+            self._early.append((fd, line))
+            return
+        sink = self._sinks.get(fd)
+        if sink is None:
+            return
         try:
-            self._sinks[fd](line.decode("utf-8", errors="replace"))
+            sink(line.decode("utf-8", errors="replace"))
         except Exception as exc:  # a failing consumer ends the step
             if self.error is None:
                 self.error = exc
