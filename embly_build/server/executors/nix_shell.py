@@ -68,6 +68,13 @@ class NixShellExecutor:
         finally:
             argv_file.unlink(missing_ok=True)
 
+    def prepare(self, toolchain: Toolchain) -> None:
+        """Start a shell that waits for the next step with `toolchain`, unless one waits."""
+        if toolchain.store_path in self._waiting or self._nix_shell is None:
+            return
+        shell = asyncio.ensure_future(self._start_shell(self._nix_shell, toolchain))
+        self._waiting[toolchain.store_path] = shell
+
     def close(self) -> None:
         """Stop the shells waiting for a step."""
         waiting, self._waiting = self._waiting, {}
@@ -86,13 +93,6 @@ class NixShellExecutor:
         elif waiting is not None:
             _discard(waiting)  # started by an event loop that has ended
         return await self._start_shell(nix_shell, toolchain)
-
-    def prepare(self, toolchain: Toolchain) -> None:
-        """Start a shell that waits for the next step with `toolchain`, unless one waits."""
-        if toolchain.store_path in self._waiting or self._nix_shell is None:
-            return
-        shell = asyncio.ensure_future(self._start_shell(self._nix_shell, toolchain))
-        self._waiting[toolchain.store_path] = shell
 
     async def _start_shell(self, nix_shell: str, toolchain: Toolchain) -> ProcessGroup:
         command = [
