@@ -33,7 +33,6 @@ RUN_ARGV = (
     'IFS= read -r -d "" argv_file || exit 0; mapfile -d "" -t argv < "$argv_file" '
     '&& exec "${argv[@]}"'
 )
-NEUTRAL_DIR = Path("/")  # where shells start; each step changes to its own directory
 # What nix-shell itself needs from our environment; --pure drops the rest anyway.
 _PASSED_ENV = ("PATH", "HOME", "USER", "TMPDIR")
 
@@ -106,7 +105,9 @@ class NixShellExecutor:
             "--run",
             RUN_ARGV,
         ]
-        return await ProcessGroup.start(command, NEUTRAL_DIR, _shell_env(toolchain), stdin=True)
+        # Waiting in our own directory, a shell is easy to tell as ours (and to find).
+        self._temp_dir.mkdir(parents=True, exist_ok=True)
+        return await ProcessGroup.start(command, self._temp_dir, _shell_env(toolchain), stdin=True)
 
     def _preflight(self, toolchain: Toolchain) -> str:
         """The nix-shell to run, once everything it needs is known to be there."""
