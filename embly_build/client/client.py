@@ -26,9 +26,9 @@ from embly_build.client.log_paths import LogPathMapper
 from embly_build.client.server_errors import server_errors
 from embly_build.client.tree import input_tree
 from embly_build.client.upload import upload_missing
-from embly_build.errors import BlobNotFound, UsageError
+from embly_build.errors import BlobNotFound
 from embly_build.protocol import enums, pb
-from embly_build.protocol.opt_levels import DEFAULT_OPT_LEVEL, NO_WASM_OPT, WASM_OPT_LEVELS
+from embly_build.protocol.opt_levels import DEFAULT_OPT_LEVEL, wasm_opt_level
 from embly_build.transport.api import BuildApi
 from embly_build.wasm.aot import aot_refusal, compile_cwasm, host_triple, wasmtime_version
 
@@ -52,16 +52,6 @@ def project_id(project: ProjectConfig) -> str:
     """Names this project's build spaces on the server: stable per machine and directory."""
     origin = f"{socket.gethostname()}:{project.root}"
     return hashlib.sha256(origin.encode()).hexdigest()[:24]
-
-
-def wasm_opt_level(level: str) -> str:
-    """The `BuildOptions.opt_level` for a level as users write it: O0..O4, Os, Oz or none."""
-    if level == NO_WASM_OPT:
-        return ""
-    if level not in WASM_OPT_LEVELS:
-        choices = ", ".join((*WASM_OPT_LEVELS, NO_WASM_OPT))
-        raise UsageError(f"unknown wasm-opt level {level!r}; choose one of {choices}")
-    return level
 
 
 def load(project_dir: Path | str | None = None) -> ProjectConfig:
