@@ -36,17 +36,16 @@ def cargo_inputs(crate_dir: Path) -> CargoInputs:
     and the root files of the workspace the crate belongs to."""
     crate = crate_dir.resolve()
     workspace = enclosing_workspace(crate)
-    found: dict[Path, None] = {}
     # The root's [patch] and [replace] apply to every member: their crates are inputs too.
-    pending = [crate, *(_root_patches(workspace) if workspace else ())]
+    patched = _root_patches(workspace) if workspace else []
+    found: dict[Path, None] = dict.fromkeys(p for p in patched if p != crate)
+    pending = [crate, *found]
     while pending:
         manifest = pending.pop(0) / "Cargo.toml"
         for dependency in _declared_paths(manifest, workspace):
             if dependency != crate and dependency not in found:
                 found[dependency] = None
                 pending.append(dependency)
-    for patched in _root_patches(workspace) if workspace else ():
-        found.setdefault(patched, None)
     return CargoInputs(tuple(found), workspace.files if workspace else ())
 
 
