@@ -25,6 +25,7 @@ def sections(wasm: Path) -> str:
 def test_build_then_run_every_function(project: Path, embly_home: Path) -> None:
     result = embly("build", cwd=project)
     assert result.returncode == 0, result.stderr
+    assert "Warning" not in result.stderr, "nothing is left behind for Python to warn about"
     for function in FUNCTIONS:
         wasm = project / "embly_build" / f"{function}.wasm"
         cwasm = project / "embly_build" / f"{function}.cwasm"

@@ -65,7 +65,7 @@ async def test_artifacts_trimmed_before_download_are_built_again(
             lambda e: logs.append(e.text) if isinstance(e, LogLine) else None,
         )
     finally:
-        connection.close()
+        await connection.close()
 
     assert api.collected
     assert result.ok, result.error

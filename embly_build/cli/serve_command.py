@@ -44,7 +44,7 @@ async def serve_forever(
         await stop.wait()
     finally:
         await server.close()
-        service.close()
+        await service.close()
         console.print("embly serve: stopped")
     return 0
 

@@ -28,4 +28,4 @@ async def connect(
     try:
         yield Client(connection.api, str(connection.address), target=target, opt_level=opt_level)
     finally:
-        connection.close()
+        await connection.close()

@@ -69,9 +69,9 @@ class BuildService(pb.BuildServiceBase):
             settings, self.store, self.action_cache, toolchains, executor, self._runtimes
         )
 
-    def close(self) -> None:
+    async def close(self) -> None:
         """Stop what the service keeps running between builds (waiting shells)."""
-        self._executor.close()
+        await self._executor.close()
 
     async def find_missing_blobs(
         self, find_missing_blobs_request: pb.FindMissingBlobsRequest

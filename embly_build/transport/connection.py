@@ -24,11 +24,11 @@ class Connection:
     _channel: Channel | None = field(default=None, repr=False)
     _service: BuildService | None = field(default=None, repr=False)  # in-process
 
-    def close(self) -> None:
+    async def close(self) -> None:
         if self._channel is not None:
             self._channel.close()
         if self._service is not None:
-            self._service.close()
+            await self._service.close()
 
 
 def open_connection(

@@ -37,7 +37,7 @@ def temp_dir(tmp_path: Path) -> Path:
 async def executor(temp_dir: Path) -> AsyncIterator[NixShellExecutor]:
     executor = NixShellExecutor(NIXEXPRS_DIR, temp_dir)
     yield executor
-    executor.close()
+    await executor.close()
 
 
 async def _run(
@@ -293,7 +293,7 @@ async def test_close_stops_the_prepared_shells(
     executor.prepare(toolchain)
     await _wait_for(lambda: bool(_shell_groups() - before))
     started = _shell_groups() - before
-    executor.close()
+    await executor.close()
     await _wait_for(lambda: not started & _shell_groups())
 
 
@@ -326,3 +326,35 @@ asyncio.run(main())
     while _shell_groups() - before and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not _shell_groups() - before, "a prepared shell outlived its parent"
+
+
+@pytest.mark.slow
+def test_close_waits_until_the_prepared_shells_are_gone(
+    toolchain: Toolchain, tmp_path: Path
+) -> None:
+    """Else asyncio warns, as the command ends, of children it never saw exit."""
+    script = f"""
+import asyncio
+from pathlib import Path
+from embly_build.server.executors.child_watcher import use_pidfd_child_watcher
+from embly_build.server.executors.nix_shell import NixShellExecutor
+from embly_build.server.toolchains import NIXEXPRS_DIR
+from embly_build.server.toolchains.base import Toolchain
+
+async def main():
+    toolchain = Toolchain("rust", "host", Path({str(toolchain.store_path)!r}), "0" * 64, "w", {{}})
+    executor = NixShellExecutor(NIXEXPRS_DIR, Path({str(tmp_path)!r}))
+    executor.prepare(toolchain)
+    await asyncio.sleep(1)
+    await executor.close()
+
+use_pidfd_child_watcher()
+asyncio.run(main())
+"""
+    result = subprocess.run(
+        [sys.executable, "-P", "-W", "error::RuntimeWarning", "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert (result.returncode, result.stderr) == (0, "")

@@ -30,7 +30,7 @@ async def stub(tmp_path: Path) -> AsyncIterator[pb.BuildServiceStub]:
     finally:
         channel.close()
         await server.close()
-        service.close()
+        await service.close()
 
 
 def digest(data: bytes) -> pb.Digest:

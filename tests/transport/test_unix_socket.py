@@ -25,7 +25,7 @@ async def socket_server(tmp_path: Path) -> AsyncIterator[str]:
         yield address
     finally:
         await server.close()
-        service.close()
+        await service.close()
     assert not (tmp_path / "server" / "embly.sock").exists(), "socket file removed on close"
 
 

@@ -31,6 +31,6 @@ class Executor(Protocol):
         """Get ready for a step with `toolchain` that may come soon (a hint; may do nothing)."""
         ...
 
-    def close(self) -> None:
+    async def close(self) -> None:
         """Stop whatever the executor keeps running between steps."""
         ...

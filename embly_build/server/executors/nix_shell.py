@@ -74,11 +74,17 @@ class NixShellExecutor:
         shell = asyncio.ensure_future(self._start_shell(self._nix_shell, toolchain))
         self._waiting[toolchain.store_path] = shell
 
-    def close(self) -> None:
-        """Stop the shells waiting for a step."""
+    async def close(self) -> None:
+        """Stop the shells waiting for a step, and wait until they have exited."""
         waiting, self._waiting = self._waiting, {}
         for task in waiting.values():
-            _discard(task)
+            if task.get_loop() is not asyncio.get_running_loop():
+                _discard(task)  # started by an event loop that has ended
+                continue
+            task.cancel()  # asyncio kills the process if it was being started
+            await asyncio.wait([task])
+            if not task.cancelled() and task.exception() is None:
+                await task.result().stop()
 
     async def _shell(self, nix_shell: str, toolchain: Toolchain) -> ProcessGroup:
         """A shell for `toolchain` waiting for its step: a started one, else a new one."""

@@ -102,6 +102,11 @@ class ProcessGroup:
         with contextlib.suppress(RuntimeError):  # its event loop may be closed already
             self._transport.close()
 
+    async def stop(self) -> None:
+        """`kill`, then wait until the command has exited (and is reaped)."""
+        self.kill()
+        await asyncio.wait([self._protocol.exited], timeout=DRAIN_SECONDS)
+
 
 async def _stop_group(pgid: int, protocol: _LineProtocol) -> None:
     _signal_group(pgid, signal.SIGTERM)
