@@ -268,8 +268,8 @@ async def test_a_prepared_shell_runs_the_next_step_in_its_own_directory(
 ) -> None:
     executor.prepare(toolchain)
     await asyncio.sleep(0.5)  # the shell is up, waiting for its step
-    (tmp_path / "weird dir -x").mkdir()
-    for directory in (tmp_path / "weird dir -x", tmp_path):  # prepared, then started anew
+    (tmp_path / "-weird dir").mkdir()
+    for directory in (tmp_path / "-weird dir", tmp_path):  # prepared, then started anew
         code, out, _ = await _run(
             executor, toolchain, ["bash", "-c", 'echo "$PWD $FOO"'], directory, {"FOO": "bar"}
         )

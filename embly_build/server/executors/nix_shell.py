@@ -2,8 +2,8 @@
 
 The command line handed to nix-shell is constant: the step's argv travels in a file of
 NUL-terminated entries that bash reads into an array and execs, so no user data is ever
-parsed by a shell. The shell reads that file's name from its stdin; the working directory
-and environment variables become leading `env --chdir=DIR K=V` entries.
+parsed by a shell. The shell reads that file's name from its stdin; the file starts with
+the step's working directory, and environment variables become leading `env K=V` entries.
 
 Starting nix-shell takes longer than many steps (it evaluates the shell expression and
 sources the toolchain's setup). `prepare()` starts a shell ahead of the next step, to wait,
@@ -29,9 +29,10 @@ from embly_build.errors import EnvironmentProblem
 from embly_build.server.executors.process_group import LineSink, ProcessGroup
 from embly_build.server.toolchains.base import NIX_MISSING, OFFLINE_OPTIONS, Toolchain
 
+# The file holds the step's directory, then `env K=V... argv`.
 RUN_ARGV = (
     'IFS= read -r -d "" argv_file || exit 0; mapfile -d "" -t argv < "$argv_file" '
-    '&& exec "${argv[@]}"'
+    '&& cd -- "${argv[0]}" && exec "${argv[@]:1}"'
 )
 # What nix-shell itself needs from our environment; --pure drops the rest anyway.
 _PASSED_ENV = ("PATH", "HOME", "USER", "TMPDIR")
@@ -158,12 +159,7 @@ def _env_argv(cwd: Path, env: Mapping[str, str], argv: Sequence[str]) -> list[st
     for key in env:
         if not key or "=" in key:
             raise ValueError(f"invalid environment variable name {key!r}")
-    entries = [
-        "env",
-        f"--chdir={cwd}",
-        *(f"{key}={value}" for key, value in env.items()),
-        *argv,
-    ]
+    entries = [str(cwd), "env", *(f"{key}={value}" for key, value in env.items()), *argv]
     if any("\0" in entry for entry in entries):
         raise ValueError("argv and env cannot contain NUL characters")
     return entries
