@@ -63,7 +63,7 @@ def test_a_burst_of_writes_is_one_round(
         main_rs.write_text(main_rs.read_text() + "\n// checked out\n")
         for number in range(20):
             (project / function / "src" / f"notes{number}.txt").write_text("checked out")
-            time.sleep(0.005)
+            time.sleep(0.002)
     started = watching.wait_for(is_event("round_started"))
     assert started["functions"] == ["greeter", "counter"]
     assert len(started["triggers"]) == 42
