@@ -4,6 +4,7 @@ inherited package fields and dependencies, the root's profile, members left out.
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 from pathlib import Path
 
@@ -108,3 +109,15 @@ def test_watch_rebuilds_when_the_workspace_root_changes(workspace: Path) -> None
     finally:
         os.killpg(watch.process.pid, signal.SIGKILL)
         watch.process.wait()
+
+
+def test_member_builds_are_identical_wherever_the_workspace_is(
+    workspace: Path, tmp_path: Path, embly_home: Path
+) -> None:
+    elsewhere = tmp_path / "elsewhere" / "deeper" / "repo"
+    shutil.copytree(workspace, elsewhere)
+    first = embly("build", cwd=workspace)
+    second = embly("build", cwd=elsewhere, env={"EMBLY_HOME": str(tmp_path / "other-home")})
+    assert first.returncode == 0 and second.returncode == 0, first.stderr + second.stderr
+    wasm = Path("embly_build") / "hello.wasm"
+    assert (workspace / wasm).read_bytes() == (elsewhere / wasm).read_bytes()
