@@ -13,7 +13,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-# Where cargo finds config files, from the working directory up.
+# Cargo's working directory: its search for config files, from there up, finds only the
+# machine-wide /.cargo/config.toml, never a user's or the build space's surroundings.
 NEUTRAL_CWD = Path("/")
 # Cargo reads `config` when both exist in one directory (and warns about it).
 _NAMES = ("config", "config.toml")
