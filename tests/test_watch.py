@@ -181,3 +181,14 @@ def test_poll_flag_forces_polling(project: Path, embly_home: Path) -> None:
     finally:
         os.killpg(watch.process.pid, signal.SIGKILL)
         watch.process.wait()
+
+
+def test_watching_says_which_wasm_opt_level_applies(project: Path, embly_home: Path) -> None:
+    watch = WatchProcess(project, "--opt-level", "none", "greeter")
+    try:
+        watching = watch.wait_for(is_event("watching"))
+        assert watching["opt_level"] == "none"
+        assert watching["functions"] == ["greeter"]
+    finally:
+        os.killpg(watch.process.pid, signal.SIGKILL)
+        watch.process.wait()

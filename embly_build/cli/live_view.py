@@ -28,6 +28,7 @@ from embly_build.client.watch_events import (
     RoundStarted,
     Watching,
 )
+from embly_build.protocol.opt_levels import NO_WASM_OPT
 from embly_build.server.sizes import format_size
 
 _STYLES = {
@@ -127,7 +128,9 @@ class LiveView:
             how = "polling" if event.polling else "watching"
             count = len(event.directories)
             places = "1 directory" if count == 1 else f"{count} directories"
-            self._print(f"[dim]{how} {places}; Ctrl-C stops[/dim]")
+            level = event.opt_level
+            optimise = "no wasm-opt" if level == NO_WASM_OPT else f"wasm-opt -{level}"
+            self._print(f"[dim]{how} {places}, {optimise}; Ctrl-C stops[/dim]")
         elif isinstance(event, RoundFinished):
             parts = [f"{event.ok} ok" + (f" ({event.cached} cached)" if event.cached else "")]
             if event.failed:

@@ -35,6 +35,7 @@ from embly_build.client.watch_events import (
     Watching,
 )
 from embly_build.errors import ConfigError, EmblyError, InputError
+from embly_build.protocol.opt_levels import NO_WASM_OPT
 
 _READY_PROBE_MS = 200  # how often an idle watcher wakes; the first wake-up means "ready"
 # A batch ends after this long without a new event. An editor's save (write + rename) or a
@@ -127,7 +128,8 @@ class Watcher:
             if not ready:
                 ready = True
                 watched = tuple(map(str, directories))
-                self._emit(Watching(watched, tuple(self._selected()), self._poll))
+                level = self._client.opt_level or NO_WASM_OPT
+                self._emit(Watching(watched, tuple(self._selected()), self._poll, level))
                 await self._rebuild_changed(self._selected())
             if batch and await self._on_changes({Path(path) for _, path in batch}):
                 return

@@ -15,6 +15,7 @@ class Watching:
     directories: tuple[str, ...]
     functions: tuple[str, ...]
     polling: bool
+    opt_level: str = "O2"  # as users write it: O0..O4, Os, Oz or none
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -22,6 +23,7 @@ class Watching:
             "directories": list(self.directories),
             "functions": list(self.functions),
             "polling": self.polling,
+            "opt_level": self.opt_level,
         }
 
 

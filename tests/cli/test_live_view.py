@@ -28,10 +28,15 @@ def test_lines_show_state_duration_and_sizes() -> None:
         BuildFinished("counter", "ok", True, artifact_sizes={"wasm": 70150}, duration_ms=30),
         RoundFinished(ok=2, failed=0, cached=1, duration_ms=1300),
     )
-    assert "watching 1 directory; Ctrl-C stops" in text
+    assert "watching 1 directory, wasm-opt -O2; Ctrl-C stops" in text
     assert "greeter  ok" in text and "1.2s" in text and "wasm 67.9 KiB" in text
     assert "counter  cached" in text
     assert "2 ok (1 cached) in 1.3s" in text
+
+
+def test_the_header_says_when_wasm_opt_is_off() -> None:
+    text = render(Watching(("/p", "/lib"), ("greeter",), True, "none"))
+    assert "polling 2 directories, no wasm-opt; Ctrl-C stops" in text
 
 
 def test_failure_prints_the_compiler_output_and_keeps_the_last_good_sizes() -> None:
