@@ -111,9 +111,7 @@ def _fit_workspace_to_tree(manifest: Path) -> None:
             workspace[key] = kept
             changed = True
     if changed:
-        temp = manifest.with_name(".Cargo.toml.embly-tmp")
-        temp.write_text(tomli_w.dumps(data))
-        os.replace(temp, manifest)
+        _write_if_changed(manifest, tomli_w.dumps(data))
 
 
 def _member_present(root: Path, entry: object) -> bool:
