@@ -50,7 +50,7 @@ def cargo_inputs(crate_dir: Path) -> CargoInputs:
 
 
 def _root_patches(workspace: CargoWorkspace) -> list[Path]:
-    data = read_manifest(workspace.root / "Cargo.toml")
+    data = workspace.manifest
     tables = [*_named_tables(data.get("patch")), ("replace", data.get("replace"))]
     found = []
     for _, table in tables:

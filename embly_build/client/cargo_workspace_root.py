@@ -22,7 +22,14 @@ from embly_build.errors import InputError
 class CargoWorkspace:
     root: Path  # resolved directory of the root Cargo.toml
     files: tuple[Path, ...]  # the root's Cargo.toml, and its Cargo.lock when there is one
-    dependencies: Mapping[str, Any]  # [workspace.dependencies]
+    manifest: Mapping[str, Any]  # the root's Cargo.toml, parsed
+
+    @property
+    def dependencies(self) -> Mapping[str, Any]:
+        """[workspace.dependencies]"""
+        workspace = self.manifest.get("workspace")
+        dependencies = workspace.get("dependencies") if isinstance(workspace, Mapping) else None
+        return dependencies if isinstance(dependencies, Mapping) else {}
 
 
 def enclosing_workspace(crate: Path) -> CargoWorkspace | None:
@@ -40,7 +47,8 @@ def enclosing_workspace(crate: Path) -> CargoWorkspace | None:
         manifest = directory / "Cargo.toml"
         if not manifest.is_file():
             continue
-        workspace = read_manifest(manifest).get("workspace")
+        data = read_manifest(manifest)
+        workspace = data.get("workspace")
         if not isinstance(workspace, Mapping):
             continue
         root = directory.resolve()
@@ -50,10 +58,7 @@ def enclosing_workspace(crate: Path) -> CargoWorkspace | None:
             return None
         lock = root / "Cargo.lock"
         files = (root / "Cargo.toml", lock) if lock.is_file() else (root / "Cargo.toml",)
-        dependencies = workspace.get("dependencies")
-        return CargoWorkspace(
-            root, files, dependencies if isinstance(dependencies, Mapping) else {}
-        )
+        return CargoWorkspace(root, files, data)
     return None
 
 
