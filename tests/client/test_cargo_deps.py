@@ -6,12 +6,7 @@ import pytest
 
 from embly_build.client.cargo_deps import local_path_dependencies
 from embly_build.errors import InputError
-
-
-def crate(directory: Path, manifest: str) -> Path:
-    directory.mkdir(parents=True, exist_ok=True)
-    (directory / "Cargo.toml").write_text(f'[package]\nname = "{directory.name}"\n{manifest}')
-    return directory
+from tests.client.files import crate
 
 
 def test_transitive_with_cycle_rename_target_and_outside_dep(tmp_path: Path) -> None:

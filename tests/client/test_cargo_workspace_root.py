@@ -7,6 +7,7 @@ from pathlib import Path
 
 from embly_build.client.cargo_deps import cargo_inputs
 from embly_build.client.index import index_function
+from tests.client.files import crate, write
 
 ROOT = """\
 [workspace]
@@ -23,31 +24,19 @@ serde = { path = "vendor/serde" }
 """
 
 
-def write(path: Path, text: str) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text)
-    return path
-
-
-def member(directory: Path, dependencies: str = "") -> Path:
-    write(directory / "Cargo.toml", f'[package]\nname = "{directory.name}"\n{dependencies}')
-    write(directory / "src" / "main.rs", "fn main() {}\n")
-    return directory
-
-
 def repository(tmp_path: Path) -> Path:
     repo = tmp_path / "repo"
     write(repo / "Cargo.toml", ROOT)
     write(repo / "Cargo.lock", "version = 3\n")
-    member(repo / "common")
-    member(repo / "unused")
-    member(repo / "vendor" / "serde")
+    crate(repo / "common")
+    crate(repo / "unused")
+    crate(repo / "vendor" / "serde")
     return repo
 
 
 def test_member_gets_the_root_files_and_inherited_path_dependencies(tmp_path: Path) -> None:
     repo = repository(tmp_path)
-    hello = member(
+    hello = crate(
         repo / "functions" / "hello",
         "[dependencies]\ncommon.workspace = true\nserde = { workspace = true }\n",
     )
@@ -60,7 +49,7 @@ def test_member_gets_the_root_files_and_inherited_path_dependencies(tmp_path: Pa
 
 def test_index_holds_the_root_files_relative_to_the_workspace(tmp_path: Path) -> None:
     repo = repository(tmp_path)
-    hello = member(repo / "functions" / "hello", "[dependencies]\ncommon.workspace = true\n")
+    hello = crate(repo / "functions" / "hello", "[dependencies]\ncommon.workspace = true\n")
     write(repo / "README.md", "not an input")
 
     inputs = index_function(hello, [], repo / "embly_build")
@@ -71,13 +60,13 @@ def test_index_holds_the_root_files_relative_to_the_workspace(tmp_path: Path) ->
     paths = [f.path for f in inputs.files]
     assert "Cargo.toml" in paths and "Cargo.lock" in paths
     assert "README.md" not in paths
-    assert "common/src/main.rs" in paths and not any(p.startswith("unused/") for p in paths)
+    assert "common/src/lib.rs" in paths and not any(p.startswith("unused/") for p in paths)
 
 
 def test_excluded_crate_and_own_root_have_no_enclosing_workspace(tmp_path: Path) -> None:
     repo = repository(tmp_path)
-    standalone = member(repo / "functions" / "standalone")
-    own_root = member(repo / "functions" / "own", "[workspace]\n")
+    standalone = crate(repo / "functions" / "standalone")
+    own_root = crate(repo / "functions" / "own", "[workspace]\n")
 
     assert cargo_inputs(standalone).files == ()
     assert cargo_inputs(own_root).files == ()
@@ -85,7 +74,7 @@ def test_excluded_crate_and_own_root_have_no_enclosing_workspace(tmp_path: Path)
 
 def test_a_workspace_that_does_not_list_the_crate_is_not_its_workspace(tmp_path: Path) -> None:
     repo = repository(tmp_path)
-    elsewhere = member(repo / "tools" / "hello")  # members are functions/* and common
+    elsewhere = crate(repo / "tools" / "hello")  # members are functions/* and common
 
     assert cargo_inputs(elsewhere).files == ()
 
@@ -106,6 +95,6 @@ def test_explicit_package_workspace_key(tmp_path: Path) -> None:
 
 
 def test_crate_outside_any_workspace(tmp_path: Path) -> None:
-    alone = member(tmp_path / "alone")
+    alone = crate(tmp_path / "alone")
 
     assert cargo_inputs(alone).files == ()

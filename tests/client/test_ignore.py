@@ -10,12 +10,7 @@ from embly_build.client.ignore import (
     PathFilter,
     input_filter,
 )
-
-
-def write(path: Path, text: str = "") -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text)
-    return path
+from tests.client.files import write
 
 
 def kept(root: Path, ignored: IgnoreFilter) -> set[str]:

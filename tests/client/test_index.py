@@ -8,20 +8,7 @@ import pytest
 
 from embly_build.client.index import FunctionInputs, hash_file, index_function
 from embly_build.errors import InputError
-
-
-def write(path: Path, data: bytes | str = "") -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if isinstance(data, str):
-        data = data.encode()
-    path.write_bytes(data)
-    return path
-
-
-def crate(directory: Path, dependencies: str = "") -> Path:
-    write(directory / "Cargo.toml", f'[package]\nname = "{directory.name}"\n{dependencies}')
-    write(directory / "src" / "lib.rs", "// code\n")
-    return directory
+from tests.client.files import crate, write
 
 
 def paths(inputs: FunctionInputs) -> list[str]:

@@ -14,15 +14,10 @@ import pytest
 from embly_build.client import index
 from embly_build.client.index import FunctionInputs, index_function
 from embly_build.client.stat_cache import StatCache, default_stat_cache_path
+from tests.client.files import write
 
 REPO = Path(__file__).resolve().parents[2]
 HOUR_NS = 3600 * 10**9
-
-
-def write(path: Path, data: bytes | str = "") -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(data.encode() if isinstance(data, str) else data)
-    return path
 
 
 def age(path: Path, ago_ns: int = HOUR_NS) -> None:

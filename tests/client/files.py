@@ -1,0 +1,18 @@
+"""Files and crates laid out by the client tests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def write(path: Path, data: bytes | str = "") -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data.encode() if isinstance(data, str) else data)
+    return path
+
+
+def crate(directory: Path, manifest: str = "") -> Path:
+    """A library crate named after its directory; `manifest` is appended to its Cargo.toml."""
+    write(directory / "Cargo.toml", f'[package]\nname = "{directory.name}"\n{manifest}')
+    write(directory / "src" / "lib.rs", "// code\n")
+    return directory
