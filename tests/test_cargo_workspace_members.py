@@ -3,15 +3,13 @@ inherited package fields and dependencies, the root's profile, members left out.
 
 from __future__ import annotations
 
-import os
 import shutil
-import signal
 from pathlib import Path
 
 import pytest
 
 from tests.helpers import embly, finished_by_function
-from tests.watching import WatchProcess, finished, is_event
+from tests.watching import finished, is_event, watch_running
 
 pytestmark = pytest.mark.slow
 
@@ -97,8 +95,7 @@ def test_member_builds_with_what_it_inherits(workspace: Path) -> None:
 
 
 def test_watch_rebuilds_when_the_workspace_root_changes(workspace: Path) -> None:
-    watch = WatchProcess(workspace)
-    try:
+    with watch_running(workspace) as watch:
         watch.wait_for(is_event("watching"))
         root = workspace / "Cargo.toml"
         root.write_text(root.read_text().replace('version = "0.3.0"', 'version = "0.5.0"'))
@@ -106,9 +103,6 @@ def test_watch_rebuilds_when_the_workspace_root_changes(workspace: Path) -> None
         assert started["triggers"] == ["Cargo.toml"]
         assert watch.wait_for(finished("hello"))["status"] == "ok"
         assert "0.5.0" in embly("run", "hello", cwd=workspace).stdout
-    finally:
-        os.killpg(watch.process.pid, signal.SIGKILL)
-        watch.process.wait()
 
 
 def test_member_builds_are_identical_wherever_the_workspace_is(

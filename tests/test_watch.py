@@ -12,21 +12,16 @@ from pathlib import Path
 import pytest
 
 from tests.helpers import EMBLY, embly, leftover_processes
-from tests.watching import WatchProcess, finished, is_event
+from tests.watching import WatchProcess, finished, is_event, watch_running
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture
 def watching(project: Path, embly_home: Path) -> Iterator[WatchProcess]:
-    watch = WatchProcess(project)
-    try:
+    with watch_running(project) as watch:
         watch.wait_for(is_event("watching"))
         yield watch
-    finally:
-        if watch.process.poll() is None:
-            os.killpg(watch.process.pid, signal.SIGKILL)
-            watch.process.wait()
 
 
 def test_watch_rebuilds_what_changed_and_nothing_else(
@@ -161,34 +156,22 @@ def edit_and_wait(watch: WatchProcess, project: Path, text: str) -> None:
 def test_exhausted_watch_limit_falls_back_to_polling(
     project: Path, embly_home: Path, exhausted_watch_limit: None
 ) -> None:
-    watch = WatchProcess(project)
-    try:
+    with watch_running(project) as watch:
         notice = watch.wait_for(is_event("notice"))
         assert "sysctl fs.inotify.max_user_watches=" in notice["message"]
         assert watch.wait_for(is_event("watching"))["polling"] is True
         edit_and_wait(watch, project, "(polled)")
-    finally:
-        os.killpg(watch.process.pid, signal.SIGKILL)
-        watch.process.wait()
 
 
 def test_poll_flag_forces_polling(project: Path, embly_home: Path) -> None:
-    watch = WatchProcess(project, "--poll", "greeter")
-    try:
+    with watch_running(project, "--poll", "greeter") as watch:
         watching = watch.wait_for(is_event("watching"))
         assert watching["polling"] is True and watching["functions"] == ["greeter"]
         edit_and_wait(watch, project, "(forced)")
-    finally:
-        os.killpg(watch.process.pid, signal.SIGKILL)
-        watch.process.wait()
 
 
 def test_watching_says_which_wasm_opt_level_applies(project: Path, embly_home: Path) -> None:
-    watch = WatchProcess(project, "--opt-level", "none", "greeter")
-    try:
+    with watch_running(project, "--opt-level", "none", "greeter") as watch:
         watching = watch.wait_for(is_event("watching"))
         assert watching["opt_level"] == "none"
         assert watching["functions"] == ["greeter"]
-    finally:
-        os.killpg(watch.process.pid, signal.SIGKILL)
-        watch.process.wait()

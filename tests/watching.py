@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import queue
+import signal
 import subprocess
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -72,3 +75,15 @@ def finished(function: str) -> Callable[[Event], bool]:
 
 def is_event(kind: str) -> Callable[[Event], bool]:
     return lambda e: e["event"] == kind
+
+
+@contextlib.contextmanager
+def watch_running(project: Path, *args: str) -> Iterator[WatchProcess]:
+    """`embly watch --json ARGS` for the duration of the block, then killed (with its group)."""
+    watch = WatchProcess(project, *args)
+    try:
+        yield watch
+    finally:
+        if watch.process.poll() is None:
+            os.killpg(watch.process.pid, signal.SIGKILL)
+        watch.process.wait()
