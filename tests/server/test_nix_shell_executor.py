@@ -297,30 +297,43 @@ async def test_close_stops_the_prepared_shells(
     await _wait_for(lambda: not started & _shell_groups())
 
 
-@pytest.mark.slow
-def test_prepared_shells_end_with_the_process_that_started_them(
-    toolchain: Toolchain, tmp_path: Path
-) -> None:
+def _prepare_in_another_process(
+    toolchain: Toolchain, temp_dir: Path, ending: str, *python_options: str
+) -> subprocess.CompletedProcess[str]:
+    """A Python process (as `embly` starts: pidfd child watcher) that prepares a shell, lets
+    it come up, then runs `ending`."""
     script = f"""
 import asyncio, os
 from pathlib import Path
+from embly_build.server.executors.child_watcher import use_pidfd_child_watcher
 from embly_build.server.executors.nix_shell import NixShellExecutor
 from embly_build.server.toolchains import NIXEXPRS_DIR
 from embly_build.server.toolchains.base import Toolchain
 
 async def main():
     toolchain = Toolchain("rust", "host", Path({str(toolchain.store_path)!r}), "0" * 64, "w", {{}})
-    executor = NixShellExecutor(NIXEXPRS_DIR, Path({str(tmp_path)!r}))
+    executor = NixShellExecutor(NIXEXPRS_DIR, Path({str(temp_dir)!r}))
     executor.prepare(toolchain)
     await asyncio.sleep(1)  # the shell is up and waiting
-    os._exit(0)  # no clean-up at all
+    {ending}
 
+use_pidfd_child_watcher()
 asyncio.run(main())
 """
-    before = _shell_groups()
-    result = subprocess.run(
-        [sys.executable, "-P", "-c", script], capture_output=True, text=True, timeout=60
+    return subprocess.run(
+        [sys.executable, "-P", *python_options, "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
+
+
+@pytest.mark.slow
+def test_prepared_shells_end_with_the_process_that_started_them(
+    toolchain: Toolchain, tmp_path: Path
+) -> None:
+    before = _shell_groups()
+    result = _prepare_in_another_process(toolchain, tmp_path, "os._exit(0)  # no clean-up")
     assert result.returncode == 0, result.stderr
     deadline = time.monotonic() + 10
     while _shell_groups() - before and time.monotonic() < deadline:
@@ -333,28 +346,7 @@ def test_close_waits_until_the_prepared_shells_are_gone(
     toolchain: Toolchain, tmp_path: Path
 ) -> None:
     """Else asyncio warns, as the command ends, of children it never saw exit."""
-    script = f"""
-import asyncio
-from pathlib import Path
-from embly_build.server.executors.child_watcher import use_pidfd_child_watcher
-from embly_build.server.executors.nix_shell import NixShellExecutor
-from embly_build.server.toolchains import NIXEXPRS_DIR
-from embly_build.server.toolchains.base import Toolchain
-
-async def main():
-    toolchain = Toolchain("rust", "host", Path({str(toolchain.store_path)!r}), "0" * 64, "w", {{}})
-    executor = NixShellExecutor(NIXEXPRS_DIR, Path({str(tmp_path)!r}))
-    executor.prepare(toolchain)
-    await asyncio.sleep(1)
-    await executor.close()
-
-use_pidfd_child_watcher()
-asyncio.run(main())
-"""
-    result = subprocess.run(
-        [sys.executable, "-P", "-W", "error::RuntimeWarning", "-c", script],
-        capture_output=True,
-        text=True,
-        timeout=60,
+    result = _prepare_in_another_process(
+        toolchain, tmp_path, "await executor.close()", "-W", "error::RuntimeWarning"
     )
     assert (result.returncode, result.stderr) == (0, "")
