@@ -99,8 +99,10 @@ class ProcessGroup:
     def kill(self) -> None:
         """Kill the whole group at once, for a command that was never given its work."""
         _signal_group(self.pgid, signal.SIGKILL)
+        # Closed before asyncio has seen the exit, the transport would reap the child itself
+        # and asyncio would then warn, on the user's terminal, that its exit status was lost.
         with contextlib.suppress(RuntimeError):  # its event loop may be closed already
-            self._transport.close()
+            self._protocol.exited.add_done_callback(lambda _: self._transport.close())
 
     async def stop(self) -> None:
         """`kill`, then wait until the command has exited (and is reaped)."""
