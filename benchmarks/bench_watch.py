@@ -27,6 +27,7 @@ from common import CARGO_ENV, EMBLY, REPO, report
 
 EXAMPLE = REPO / "examples" / "hello-project"
 EDITS = 5
+PAUSE = 0.2  # before each save, on both sides: a person does not save as a build ends
 
 
 class EmblyWatch:
@@ -122,6 +123,7 @@ def measure_embly(project: Path, home: Path, options: list[str]) -> tuple[float,
         original = main_rs.read_text()
         samples = []
         for number in range(1, EDITS + 1):
+            time.sleep(PAUSE)
             start = time.perf_counter()
             edit(main_rs, original, number)
             assert watch.next_event({"build_finished"}, 120), "no rebuild"
@@ -141,12 +143,12 @@ def measure_entr(project: Path, optimise: bool = False) -> tuple[float, bool]:
         original = main_rs.read_text()
         samples = []
         for number in range(1, EDITS + 1):
-            time.sleep(0.2)
+            time.sleep(PAUSE)
             start_wall, start = time.time(), time.perf_counter()
             edit(main_rs, original, number)
             assert baseline.rebuilt_after(start_wall, 120), "entr did not rebuild"
             samples.append(time.perf_counter() - start)
-        time.sleep(0.2)
+        time.sleep(PAUSE)
         before = time.time()
         main_rs.write_text(main_rs.read_text())  # a save that leaves the bytes as they were
         built_on_save = baseline.rebuilt_after(before, 2.0) is not None

@@ -38,10 +38,11 @@ from embly_build.errors import ConfigError, EmblyError, InputError
 from embly_build.protocol.opt_levels import NO_WASM_OPT
 
 _READY_PROBE_MS = 200  # how often an idle watcher wakes; the first wake-up means "ready"
-# A batch ends after this long without a new event. An editor's save (write + rename) or a
-# checkout writes its files well within it; a burst split in two only restarts the build
-# the first half started, while every millisecond here is added to each save's feedback.
-SETTLE_MS = 20
+# A batch ends when no event came in the last SETTLE_MS (checked every SETTLE_MS, so 10-20
+# ms after the last event). An editor's save (write + rename) or a checkout writes its files
+# well within it; a burst split in two only restarts the build the first half started, while
+# every millisecond here is added to each save's feedback.
+SETTLE_MS = 10
 WATCH_LIMIT_ADVICE = (
     "the system's limit on watched files is reached (inotify: no space left on device); "
     "falling back to polling. To raise the limit: "

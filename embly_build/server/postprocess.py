@@ -68,7 +68,7 @@ async def postprocess(
 
 # Runs each step's argv in turn inside one shell (one nix-shell start instead of one per
 # step). The script is constant: every path and option arrives as a positional argument,
-# steps separated by a lone ";" argument.
+# steps separated by a lone ";" argument. A lone step runs without it.
 _RUN_STEPS = (
     'step=(); for a in "$@"; do '
     'if [ "$a" = ";" ]; then "${step[@]}" || exit; step=(); else step+=("$a"); fi; '
@@ -79,9 +79,12 @@ _RUN_STEPS = (
 async def _run(
     executor: Executor, toolchain: Toolchain, steps: list[list[str]], cwd: Path, on_log: LogSink
 ) -> None:
-    argv = ["bash", "-c", _RUN_STEPS, "postprocess"]
-    for step in steps:
-        argv += [*step, ";"]
+    if len(steps) == 1:
+        argv = steps[0]
+    else:
+        argv = ["bash", "-c", _RUN_STEPS, "postprocess"]
+        for step in steps:
+            argv += [*step, ";"]
     code = await executor.run(
         toolchain,
         argv,

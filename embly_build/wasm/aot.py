@@ -10,8 +10,12 @@ import platform
 import sys
 from functools import cache
 from importlib.metadata import version
+from typing import TYPE_CHECKING
 
 from embly_build.errors import EmblyError
+
+if TYPE_CHECKING:
+    import wasmtime
 
 _ARCH_ALIASES = {"amd64": "x86_64", "arm64": "aarch64"}
 
@@ -44,6 +48,14 @@ def aot_refusal(target: str, wanted_wasmtime: str) -> str | None:
     return None
 
 
+@cache
+def _host_engine() -> wasmtime.Engine:
+    """One engine for the process: its compiler warms up once, not for every module."""
+    import wasmtime
+
+    return wasmtime.Engine()
+
+
 def compile_cwasm(wasm: bytes, target: str) -> bytes:
     """Compile a module to wasmtime's native format for `target` (which must be the host)."""
     refusal = aot_refusal(target, "")
@@ -51,9 +63,8 @@ def compile_cwasm(wasm: bytes, target: str) -> bytes:
         raise EmblyError(f"cannot AOT-compile: {refusal}")
     import wasmtime
 
-    engine = wasmtime.Engine()
     try:
-        module = wasmtime.Module(engine, wasm)
+        module = wasmtime.Module(_host_engine(), wasm)
     except wasmtime.WasmtimeError as exc:
         raise EmblyError(f"wasmtime rejected the module: {exc}") from exc
     return bytes(module.serialize())

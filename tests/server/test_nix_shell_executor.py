@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from embly_build.errors import EnvironmentProblem
-from embly_build.server.executors.nix_shell import NixShellExecutor
+from embly_build.server.executors.nix_shell import SHELLS_PER_BUILD, NixShellExecutor
 from embly_build.server.executors.process_group import TERM_GRACE_SECONDS
 from embly_build.server.toolchains import NIXEXPRS_DIR
 from embly_build.server.toolchains.base import NIX_MISSING, Toolchain
@@ -285,6 +285,42 @@ def _shell_groups() -> set[int]:
     }
 
 
+# A step execs in the shell that was waiting for it: its $$ names that shell.
+SHELL_PID = ["bash", "-c", "echo $$"]
+
+
+@pytest.mark.slow
+async def test_each_step_of_the_next_build_runs_in_a_shell_started_ahead(
+    executor: NixShellExecutor, toolchain: Toolchain, tmp_path: Path
+) -> None:
+    before = _shell_groups()
+    executor.prepare(toolchain)
+    await _wait_for(lambda: len(_shell_groups() - before) == SHELLS_PER_BUILD)
+    waiting = _shell_groups() - before
+
+    ran_in = set()
+    for _ in range(SHELLS_PER_BUILD):  # compile, then post-processing
+        code, out, _ = await _run(executor, toolchain, SHELL_PID, tmp_path)
+        assert code == 0
+        ran_in.add(int(out[0]))
+    assert ran_in == waiting
+
+
+@pytest.mark.slow
+async def test_a_step_with_no_shell_ready_starts_the_next_steps_shell_beside_its_own(
+    executor: NixShellExecutor, toolchain: Toolchain, tmp_path: Path
+) -> None:
+    """As in a fresh `embly build`: the post-processing step finds its shell started."""
+    before = _shell_groups()
+    code, out, _ = await _run(executor, toolchain, SHELL_PID, tmp_path)
+    assert code == 0
+    spare = _shell_groups() - before  # the first step's shell has ended with its step
+    assert len(spare) == 1 and int(out[0]) not in spare
+
+    code, out, _ = await _run(executor, toolchain, SHELL_PID, tmp_path)
+    assert {int(out[0])} == spare
+
+
 @pytest.mark.slow
 async def test_close_stops_the_prepared_shells(
     executor: NixShellExecutor, toolchain: Toolchain
@@ -306,7 +342,7 @@ def _prepare_in_another_process(
 import asyncio, os
 from pathlib import Path
 from embly_build.server.executors.child_watcher import use_pidfd_child_watcher
-from embly_build.server.executors.nix_shell import NixShellExecutor
+from embly_build.server.executors.nix_shell import SHELLS_PER_BUILD, NixShellExecutor
 from embly_build.server.toolchains import NIXEXPRS_DIR
 from embly_build.server.toolchains.base import Toolchain
 

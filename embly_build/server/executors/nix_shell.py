@@ -6,11 +6,13 @@ parsed by a shell. The shell reads that file's name from its stdin; the file sta
 the step's working directory, and environment variables become leading `env K=V` entries.
 
 Starting nix-shell takes longer than many steps (it evaluates the shell expression and
-sources the toolchain's setup). `prepare()` starts a shell ahead of the next step, to wait,
-idle, for its file name; a build calls it when it ends, so the next build (the next save in
-`embly watch`) starts at once. Started during a build instead, on two cores, it would slow
-that build down by as much as it saves. A waiting shell exits when its stdin closes, so none
-outlives this process; `close()` stops them sooner.
+sources the toolchain's setup). `prepare()` starts shells ahead of the next build's steps
+(compile, then post-processing), to wait, idle, for their file names; a build calls it when
+it ends, so the next build (the next save in `embly watch`) runs both steps without waiting
+for a shell. Started while cargo runs instead, on two cores, a shell would slow that build
+down by as much as it saves; so when no shell is ready (a fresh process), the compile starts
+the post-processing's shell beside its own. A waiting shell exits when its stdin closes, so
+none outlives this process; `close()` stops them sooner.
 
 Each step runs in its own process group (process_group.py).
 """
@@ -34,6 +36,8 @@ RUN_ARGV = (
     'IFS= read -r -d "" argv_file || exit 0; mapfile -d "" -t argv < "$argv_file" '
     '&& cd -- "${argv[0]}" && exec "${argv[@]:1}"'
 )
+# A build's steps that each run in a shell: the compile, then post-processing.
+SHELLS_PER_BUILD = 2
 # What nix-shell itself needs from our environment; --pure drops the rest anyway.
 _PASSED_ENV = ("PATH", "HOME", "USER", "TMPDIR")
 
@@ -43,7 +47,7 @@ class NixShellExecutor:
         self._shell_nix = nixexprs_dir / "shell.nix"
         self._temp_dir = temp_dir
         self._nix_shell = shutil.which("nix-shell")
-        self._waiting: dict[Path, asyncio.Task[ProcessGroup]] = {}  # by toolchain
+        self._waiting: dict[Path, list[asyncio.Task[ProcessGroup]]] = {}  # by toolchain
 
     async def run(
         self,
@@ -69,16 +73,17 @@ class NixShellExecutor:
             argv_file.unlink(missing_ok=True)
 
     def prepare(self, toolchain: Toolchain) -> None:
-        """Start a shell that waits for the next step with `toolchain`, unless one waits."""
-        if toolchain.store_path in self._waiting or self._nix_shell is None:
+        """Have shells wait for the steps of the next build with `toolchain`."""
+        if self._nix_shell is None:
             return
-        shell = asyncio.ensure_future(self._start_shell(self._nix_shell, toolchain))
-        self._waiting[toolchain.store_path] = shell
+        waiting = self._waiting.setdefault(toolchain.store_path, [])
+        while len(waiting) < SHELLS_PER_BUILD:
+            waiting.append(asyncio.ensure_future(self._start_shell(self._nix_shell, toolchain)))
 
     async def close(self) -> None:
         """Stop the shells waiting for a step, and wait until they have exited."""
         waiting, self._waiting = self._waiting, {}
-        for task in waiting.values():
+        for task in [task for tasks in waiting.values() for task in tasks]:
             if task.get_loop() is not asyncio.get_running_loop():
                 _discard(task)  # started by an event loop that has ended
                 continue
@@ -89,16 +94,25 @@ class NixShellExecutor:
 
     async def _shell(self, nix_shell: str, toolchain: Toolchain) -> ProcessGroup:
         """A shell for `toolchain` waiting for its step: a started one, else a new one."""
-        waiting = self._waiting.pop(toolchain.store_path, None)
-        if waiting is not None and waiting.get_loop() is asyncio.get_running_loop():
+        shell = await self._waiting_shell(toolchain)
+        if shell is None:
+            self.prepare(toolchain)  # this step's shell and the next one's, side by side
+            shell = await self._waiting_shell(toolchain)
+        return shell or await self._start_shell(nix_shell, toolchain)
+
+    async def _waiting_shell(self, toolchain: Toolchain) -> ProcessGroup | None:
+        waiting = self._waiting.get(toolchain.store_path, [])
+        while waiting:
+            task = waiting.pop(0)
+            if task.get_loop() is not asyncio.get_running_loop():
+                _discard(task)  # started by an event loop that has ended
+                continue
             with contextlib.suppress(Exception):
-                shell = await waiting
+                shell = await task
                 if shell.running:
                     return shell
                 shell.kill()
-        elif waiting is not None:
-            _discard(waiting)  # started by an event loop that has ended
-        return await self._start_shell(nix_shell, toolchain)
+        return None
 
     async def _start_shell(self, nix_shell: str, toolchain: Toolchain) -> ProcessGroup:
         command = [
