@@ -28,8 +28,9 @@ class GitIgnoreFilter(ScopedFilter):
     Below a root, every directory's .gitignore applies to paths beneath it and the deepest one
     with a matching pattern decides. Above a root, .gitignore files up to the repository
     (the nearest directory holding `.git`; outside git, the project directory) apply too,
-    and last the repository's `.git/info/exclude`, except their patterns that match the root
-    or a directory on the way to it: naming a directory as an input overrides ignoring it.
+    and last the repository's `.git/info/exclude` (a worktree's is its main repository's),
+    except their patterns that match the root or a directory on the way to it: naming a
+    directory as an input overrides ignoring it.
 
     Parsed .gitignore files and directory decisions are cached: after a .gitignore changes,
     build a new filter.
@@ -102,7 +103,7 @@ class GitIgnoreFilter(ScopedFilter):
         """The repository's .git/info/exclude, without the patterns that would ignore `root`."""
         key = (repository, root)
         if key not in self._excludes:
-            spec = _read_patterns(repository / ".git" / "info" / "exclude")
+            spec = _read_patterns(_info_exclude(repository))
             if spec is not None:
                 spec = _without_patterns_matching(spec, _dir_chain(repository, root))
             self._excludes[key] = _rules(spec)
@@ -186,8 +187,33 @@ def _without_patterns_matching(spec: GitIgnoreSpec, dirs: Sequence[str]) -> GitI
 
 
 def _repository(root: Path) -> Path | None:
-    """The nearest directory at or above `root` holding a `.git` directory."""
-    return next((d for d in (root, *root.parents) if (d / ".git").is_dir()), None)
+    """The nearest directory at or above `root` holding `.git`: a directory, or the file that
+    points a worktree or a submodule to its git directory."""
+    return next((d for d in (root, *root.parents) if (d / ".git").exists()), None)
+
+
+def _info_exclude(repository: Path) -> Path:
+    """The info/exclude git reads for `repository`: a worktree shares its main repository's."""
+    git_dir = repository / ".git"
+    if git_dir.is_file():
+        git_dir = _linked_git_dir(git_dir)
+    try:
+        common = git_dir / (git_dir / "commondir").read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError):
+        common = git_dir
+    return common / "info" / "exclude"
+
+
+def _linked_git_dir(git_file: Path) -> Path:
+    """The directory a `.git` file names (`gitdir: PATH`, relative to the file's directory);
+    the file itself when it names none, where no info/exclude will be found."""
+    try:
+        text = git_file.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return git_file
+    if not text.startswith("gitdir:"):
+        return git_file
+    return git_file.parent / text.removeprefix("gitdir:").strip()
 
 
 def _read_gitignore(directory: Path) -> GitIgnoreSpec | None:

@@ -13,21 +13,22 @@ from embly_build.client.gitignore import GitIgnoreFilter
 from embly_build.client.ignore_filters import (
     AnyOf,
     CargoTargetFilter,
-    DirNameFilter,
     EditorFileFilter,
     IgnoreFilter,
+    NameFilter,
     PathFilter,
 )
 
 __all__ = [
-    "ALWAYS_IGNORED_DIR_NAMES",
-    "DirNameFilter",
+    "ALWAYS_IGNORED_NAMES",
     "IgnoreFilter",
+    "NameFilter",
     "PathFilter",
     "input_filter",
 ]
 
-ALWAYS_IGNORED_DIR_NAMES = frozenset({".git"})
+# Git's own data: a directory, or in a worktree or submodule a file naming where it lives.
+ALWAYS_IGNORED_NAMES = frozenset({".git"})
 
 
 def input_filter(roots: Sequence[Path], output_dir: Path) -> IgnoreFilter:
@@ -36,7 +37,7 @@ def input_filter(roots: Sequence[Path], output_dir: Path) -> IgnoreFilter:
     return AnyOf(
         (
             PathFilter([output_dir.resolve()]),
-            DirNameFilter(resolved, ALWAYS_IGNORED_DIR_NAMES),
+            NameFilter(resolved, ALWAYS_IGNORED_NAMES),
             CargoTargetFilter(resolved),
             EditorFileFilter(resolved),
             GitIgnoreFilter(resolved, project_root=output_dir.resolve().parent),

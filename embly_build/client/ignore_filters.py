@@ -161,20 +161,20 @@ class ScopedFilter(IgnoreFilter):
         return None
 
 
-class DirNameFilter(ScopedFilter):
-    """Ignores directories with one of the given names."""
+class NameFilter(ScopedFilter):
+    """Ignores files and directories with one of the given names."""
 
     def __init__(self, roots: Iterable[Path], names: Iterable[str]) -> None:
         super().__init__(roots)
         self.names = frozenset(names)
 
     def ignores(self, root: Path, path: Path, is_dir: bool) -> bool:
-        return is_dir and path.name in self.names
+        return path.name in self.names
 
     def ignored_in(
         self, root: Path, directory: str, dirs: Sequence[str], files: Sequence[str]
     ) -> set[str]:
-        return {name for name in dirs if name in self.names}
+        return {name for name in (*dirs, *files) if name in self.names}
 
 
 class CargoTargetFilter(ScopedFilter):

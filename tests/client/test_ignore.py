@@ -1,12 +1,13 @@
 from __future__ import annotations
 
 import os
+import subprocess
 from pathlib import Path
 
 from embly_build.client.ignore import (
-    ALWAYS_IGNORED_DIR_NAMES,
-    DirNameFilter,
+    ALWAYS_IGNORED_NAMES,
     IgnoreFilter,
+    NameFilter,
     PathFilter,
     input_filter,
 )
@@ -146,7 +147,7 @@ def test_output_dir_and_git_dir_ignored(tmp_path: Path) -> None:
     ignored = input_filter([project], project / "embly_build")
 
     assert kept(project, ignored) == {"embly.hcl"}
-    assert ".git" in ALWAYS_IGNORED_DIR_NAMES
+    assert ".git" in ALWAYS_IGNORED_NAMES
 
 
 def test_paths_outside_every_root_are_not_judged(tmp_path: Path) -> None:
@@ -159,7 +160,7 @@ def test_paths_outside_every_root_are_not_judged(tmp_path: Path) -> None:
 
 
 def test_filters_compose(tmp_path: Path) -> None:
-    both = DirNameFilter([tmp_path], {"node_modules"}) | PathFilter([tmp_path / "dist"])
+    both = NameFilter([tmp_path], {"node_modules"}) | PathFilter([tmp_path / "dist"])
 
     assert both(tmp_path / "web" / "node_modules" / "x.js", False)
     assert both(tmp_path / "dist", True)
@@ -168,7 +169,7 @@ def test_filters_compose(tmp_path: Path) -> None:
 
 def test_a_directory_is_judged_at_once(tmp_path: Path) -> None:
     output = tmp_path / "fn" / "out"
-    ignored = PathFilter([output]) | DirNameFilter([tmp_path / "fn"], {"node_modules"})
+    ignored = PathFilter([output]) | NameFilter([tmp_path / "fn"], {"node_modules"})
 
     assert ignored.ignored_entries(str(tmp_path / "fn"), ["out", "node_modules", "src"], ["a"]) == {
         "out",
@@ -225,3 +226,38 @@ def test_the_repositorys_info_exclude_applies_below_every_gitignore(tmp_path: Pa
         "src/main.rs",
         "keep.log",
     }
+
+
+def _git(*args: str | Path) -> None:
+    subprocess.run(
+        ["git", "-c", "user.name=t", "-c", "user.email=t@t", *map(str, args)],
+        check=True,
+        capture_output=True,
+    )
+
+
+def test_a_worktree_honours_its_main_repositorys_info_exclude(tmp_path: Path) -> None:
+    main = tmp_path / "main"
+    _git("init", "-q", main)
+    _git("-C", main, "commit", "-q", "--allow-empty", "-m", "start")
+    worktree = tmp_path / "feature"
+    _git("-C", main, "worktree", "add", "-q", worktree)
+    assert (worktree / ".git").is_file()  # it points to main/.git/worktrees/feature
+    write(main / ".git" / "info" / "exclude", "*.log\n")
+    root = worktree / "hello"
+    for name in ["src/main.rs", "debug.log"]:
+        write(root / name)
+
+    assert kept(root, input_filter([root], worktree / "embly_build")) == {"src/main.rs"}
+
+
+def test_a_submodule_honours_the_info_exclude_of_its_own_git_directory(tmp_path: Path) -> None:
+    project = tmp_path / "project"
+    module_git = project / ".git" / "modules" / "lib"
+    write(module_git / "info" / "exclude", "*.tmp\n")
+    write(project / "lib" / ".git", "gitdir: ../.git/modules/lib\n")
+    root = project / "lib"
+    for name in ["src/lib.rs", "scratch.tmp"]:
+        write(root / name)
+
+    assert kept(root, input_filter([root], project / "embly_build")) == {"src/lib.rs"}
