@@ -18,6 +18,8 @@ def embly_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("EMBLY_HOME", str(home))
     monkeypatch.setenv("EMBLY_CONFIG", str(tmp_path / "no-user-config.toml"))
     monkeypatch.setenv("EMBLY_TOOLCHAINS", "host")
+    # Output buffered as users have it, so a missing flush shows here too.
+    monkeypatch.delenv("PYTHONUNBUFFERED", raising=False)
     return home
 
 

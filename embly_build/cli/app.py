@@ -13,6 +13,7 @@ import typer
 
 from embly_build.cli import exit_codes
 from embly_build.cli.options import ClientOptions
+from embly_build.cli.process_exit import exit_at_once, exit_code_of
 from embly_build.errors import EmblyError
 
 app = typer.Typer(
@@ -242,7 +243,11 @@ def _guard(action: object) -> int:
 
 
 def main() -> None:
-    app(prog_name="embly")
+    try:
+        app(prog_name="embly")
+    except SystemExit as request:
+        exit_at_once(exit_code_of(request))
+    exit_at_once(0)
 
 
 if __name__ == "__main__":

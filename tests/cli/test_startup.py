@@ -9,9 +9,9 @@ from pathlib import Path
 SCRIPT = """
 import sys
 sys.argv = ["embly", *sys.argv[1:]]
-from embly_build.cli.app import main
+from embly_build.cli.app import app
 try:
-    main()
+    app(prog_name="embly")  # as main() runs it, which then ends the process at once
 except SystemExit:
     pass
 heavy = ("asyncio", "betterproto", "grpclib", "embly_build.client.client")
