@@ -26,7 +26,7 @@ from pathlib import Path
 from common import CARGO_ENV, EMBLY, REPO, report
 
 EXAMPLE = REPO / "examples" / "hello-project"
-EDITS = 5
+EDITS = 9
 PAUSE = 0.2  # before each save, on both sides: a person does not save as a build ends
 
 
