@@ -6,12 +6,15 @@ asyncio nor the client, protocol and server stack, and start in a fraction of th
 
 from __future__ import annotations
 
+import inspect
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any, TypeVar
 
 import typer
 
 from embly_build.cli import exit_codes
+from embly_build.cli.help_text import reflowed
 from embly_build.cli.options import ClientOptions
 from embly_build.cli.process_exit import exit_at_once, exit_code_of
 from embly_build.errors import EmblyError
@@ -23,6 +26,20 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+
+CommandFunction = TypeVar("CommandFunction", bound=Callable[..., Any])
+
+
+def _command(**settings: Any) -> Callable[[CommandFunction], CommandFunction]:
+    """`app.command`, its help being the function's docstring, reflowed."""
+
+    def register(function: CommandFunction) -> CommandFunction:
+        help_text = reflowed(inspect.getdoc(function) or "")
+        registered: CommandFunction = app.command(help=help_text, **settings)(function)
+        return registered
+
+    return register
+
 
 ProjectOpt = Annotated[
     Path | None,
@@ -62,7 +79,7 @@ OptLevelOpt = Annotated[
 ]
 
 
-@app.command()
+@_command()
 def build(
     functions: Annotated[
         list[str] | None, typer.Argument(help="Functions to build (default: all).")
@@ -90,7 +107,7 @@ def build(
     raise typer.Exit(_run(build_once(options, functions or [], renderer)))
 
 
-@app.command()
+@_command()
 def watch(
     functions: Annotated[
         list[str] | None, typer.Argument(help="Functions to watch (default: all).")
@@ -124,7 +141,7 @@ def watch(
     raise typer.Exit(_run(watch_forever(options, functions or [], json_output, poll)))
 
 
-@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+@_command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
 def run(
     function: Annotated[str, typer.Argument(help="The function to run.")],
     args: Annotated[
@@ -142,7 +159,7 @@ def run(
     raise typer.Exit(_guard(lambda: run_function(project, function, args or [])))
 
 
-@app.command()
+@_command()
 def info(
     project: ProjectOpt = None,
     executor: ExecutorOpt = None,
@@ -156,7 +173,7 @@ def info(
     raise typer.Exit(_run(show_info(options, json_output)))
 
 
-@app.command()
+@_command()
 def toolchains(
     provision: Annotated[
         bool, typer.Option("--provision", help="Build the toolchains now.")
@@ -168,7 +185,7 @@ def toolchains(
     raise typer.Exit(_run(show_toolchains(provision)))
 
 
-@app.command()
+@_command()
 def gc(
     max_size: Annotated[
         str,
@@ -200,7 +217,7 @@ def gc(
     raise typer.Exit(_guard(lambda: run_gc(max_size, dry_run)))
 
 
-@app.command()
+@_command()
 def serve(
     listen: Annotated[
         list[str] | None, typer.Option("--listen", help="unix:/path or HOST:PORT; repeatable.")
