@@ -3,6 +3,7 @@ watcher): no warning about a lost exit status reaches the user's terminal."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import textwrap
@@ -39,6 +40,7 @@ SCRIPT = textwrap.dedent(
 
 
 @pytest.mark.skipif(sys.platform != "linux", reason="reads /proc")
+@pytest.mark.skipif(not hasattr(os, "pidfd_open"), reason="without pidfds a thread reaps at once")
 def test_stopping_a_group_whose_leader_died_loses_no_exit_status() -> None:
     result = subprocess.run(
         [sys.executable, "-P", "-c", SCRIPT], cwd=REPO, capture_output=True, text=True, timeout=60
