@@ -49,7 +49,8 @@ class SourceGraph:
             name
             for name, scope in self._scopes.items()
             if any(resolved.is_relative_to(root) for root in scope.roots)
-            and not _ignored(scope.ignored, resolved, scope.roots)
+            # A filter also ignores whatever lies below a directory it ignores.
+            and not scope.ignored(resolved, resolved.is_dir())
         }
 
     def affected(self, paths: Iterable[Path]) -> set[str]:
@@ -61,14 +62,3 @@ class SourceGraph:
     def input_dirs(self) -> set[Path]:
         """Every directory whose changes matter, for a watcher."""
         return {root for scope in self._scopes.values() for root in scope.roots} | self._file_dirs
-
-
-def _ignored(ignored: IgnoreFilter, path: Path, roots: tuple[Path, ...]) -> bool:
-    """A path is ignored when it or any directory between it and its root is."""
-    root = next(r for r in roots if path.is_relative_to(r))
-    current = path
-    while current != root:
-        if ignored(current, current != path or current.is_dir()):
-            return True
-        current = current.parent
-    return False

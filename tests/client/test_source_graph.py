@@ -49,6 +49,9 @@ def test_ignored_and_unrelated_files_select_nothing(project: Path, graph: Source
     assert graph.functions_of(project / "greeter" / "debug.log") == set()  # *.log ignored
     assert graph.functions_of(project / "greeter" / "target" / "x.rlib") == set()
     assert graph.functions_of(project / "greeter" / "scratch" / "a.rs") == set()
+    # Deep below an ignored directory, whether or not the path exists.
+    assert graph.functions_of(project / "greeter" / "target" / "release" / "x.wasm") == set()
+    assert graph.functions_of(project / "greeter" / "scratch" / "deep" / "b.rs") == set()
     assert graph.functions_of(project / "embly_build" / "greeter.wasm") == set()
     assert graph.functions_of(project / "assets" / "index.html") == set()
     assert graph.functions_of(project / "embly.hcl") == set()
