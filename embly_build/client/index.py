@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 import stat
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass
 from operator import attrgetter
@@ -61,7 +61,7 @@ def index_function(
     rounds = stat_cache.indexing(root) if stat_cache is not None else nullcontext(None)
     with rounds as cache:
         walker = _Walker(root, dirs, input_filter(dirs, output_dir), cache)
-        for top in _outermost(dirs):
+        for top in outermost(dirs):
             walker.walk(str(top), (str(top),))
         for file in single:
             walker.add_file(str(file))
@@ -231,8 +231,9 @@ def _existing_dir(directory: Path) -> Path:
     return resolved
 
 
-def _outermost(dirs: Sequence[Path]) -> list[Path]:
-    """The input directories not inside another one: each tree is walked once."""
+def outermost(dirs: Iterable[Path]) -> list[Path]:
+    """The directories not inside another one of them: each tree is walked (or watched) once."""
+    dirs = list(dirs)
     return [d for d in dirs if not any(d != o and d.is_relative_to(o) for o in dirs)]
 
 

@@ -23,7 +23,7 @@ from watchfiles import Change, awatch
 
 from embly_build.client.client import Client, load
 from embly_build.client.events import BuildFinished
-from embly_build.client.index import FunctionInputs, index_with_stat_cache
+from embly_build.client.index import FunctionInputs, index_with_stat_cache, outermost
 from embly_build.client.source_graph import SourceGraph
 from embly_build.client.watch_events import (
     AnyEvent,
@@ -139,9 +139,7 @@ class Watcher:
         directories = {self._config.root.resolve()}
         directories |= self._graph().input_dirs()
         # A directory inside another watched one is covered by the recursive watch.
-        return sorted(
-            d for d in directories if not any(d != o and d.is_relative_to(o) for o in directories)
-        )
+        return sorted(outermost(directories))
 
     def _relevant(self, change: Change, path: str) -> bool:
         candidate = Path(path)
