@@ -18,6 +18,7 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
+from embly_build.cli.render import sizes_text, summary_markup
 from embly_build.client.events import BuildFinished, BuildStarted, LogLine
 from embly_build.client.watch_events import (
     AnyEvent,
@@ -29,7 +30,6 @@ from embly_build.client.watch_events import (
     Watching,
 )
 from embly_build.protocol.opt_levels import NO_WASM_OPT
-from embly_build.server.sizes import format_size
 
 _STYLES = {
     "queued": "dim",
@@ -68,9 +68,10 @@ class LiveView:
         table = Table.grid(padding=(0, 2))
         for name, line in self._lines.items():
             seconds = line.seconds if line.seconds is not None else time.monotonic() - line.started
-            sizes = "  ".join(f"{k} {format_size(v)}" for k, v in line.sizes.items())
             state = Text(line.state, style=_STYLES.get(line.state.split()[0], ""))
-            table.add_row(Text(name, style="bold"), state, f"{seconds:5.1f}s", sizes)
+            table.add_row(
+                Text(name, style="bold"), state, f"{seconds:5.1f}s", sizes_text(line.sizes)
+            )
         return Group(table)
 
     def __call__(self, event: AnyEvent) -> None:
@@ -132,10 +133,8 @@ class LiveView:
             optimise = "no wasm-opt" if level == NO_WASM_OPT else f"wasm-opt -{level}"
             self._print(f"[dim]{how} {places}, {optimise}; Ctrl-C stops[/dim]")
         elif isinstance(event, RoundFinished):
-            parts = [f"{event.ok} ok" + (f" ({event.cached} cached)" if event.cached else "")]
-            if event.failed:
-                parts.append(f"[red]{event.failed} failed[/red]")
-            self._print(f"{', '.join(parts)} in {event.duration_ms / 1000:.1f}s")
+            seconds = event.duration_ms / 1000
+            self._print(summary_markup(event.ok, event.cached, event.failed, seconds))
         elif isinstance(event, ConfigProblem):
             self._print(
                 f"[red]embly.hcl:[/red] {escape(event.message)} "

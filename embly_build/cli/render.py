@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from collections import defaultdict
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, TextIO
 
 from embly_build.client.events import BuildFinished, BuildStarted, ClientEvent, LogLine
@@ -79,18 +80,27 @@ class HumanRenderer:
             return
         ok = sum(r.ok for r in results)
         cached = sum(r.ok and r.cache_hit for r in results)
-        failed = len(results) - ok
-        parts = [f"{ok} ok" + (f" ({cached} cached)" if cached else "")]
-        if failed:
-            parts.append(f"[red]{failed} failed[/red]")
-        self._print(f"{', '.join(parts)} in {seconds:.1f}s")
+        self._print(summary_markup(ok, cached, len(results) - ok, seconds))
+
+
+def summary_markup(ok: int, cached: int, failed: int, seconds: float) -> str:
+    """The line that ends a build (or a watch round)."""
+    parts = [f"{ok} ok" + (f" ({cached} cached)" if cached else "")]
+    if failed:
+        parts.append(f"[red]{failed} failed[/red]")
+    return f"{', '.join(parts)} in {seconds:.1f}s"
+
+
+def sizes_text(sizes: Mapping[str, int]) -> str:
+    """Artifact sizes by kind: `wasm 67.9 KiB  cwasm 206.9 KiB`."""
+    return "  ".join(f"{kind} {format_size(size)}" for kind, size in sizes.items())
 
 
 def _result_line(event: BuildFinished) -> str:
     if not event.ok:
         return f"[red]✗ {event.function}[/red]  {event.status}  {event.duration_ms / 1000:.1f}s"
     state = "cached" if event.cache_hit else "built"
-    sizes = "  ".join(f"{kind} {format_size(size)}" for kind, size in event.artifact_sizes.items())
+    sizes = sizes_text(event.artifact_sizes)
     return f"[green]✓ {event.function}[/green]  {state}  {event.duration_ms / 1000:.1f}s  {sizes}"
 
 
