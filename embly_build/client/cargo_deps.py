@@ -35,14 +35,17 @@ def cargo_inputs(crate_dir: Path) -> CargoInputs:
     """Local path dependencies (first seen first, no duplicates, the crate itself excluded)
     and the root files of the workspace the crate belongs to."""
     crate = crate_dir.resolve()
-    workspace = enclosing_workspace(crate)
+    own = read_manifest(crate / "Cargo.toml")
+    workspace = enclosing_workspace(crate, own)
     # The root's [patch] and [replace] apply to every member: their crates are inputs too.
     patched = _root_patches(workspace) if workspace else []
     found: dict[Path, None] = dict.fromkeys(p for p in patched if p != crate)
     pending = [crate, *found]
     while pending:
-        manifest = pending.pop(0) / "Cargo.toml"
-        for dependency in _declared_paths(manifest, workspace):
+        directory = pending.pop(0)
+        manifest = directory / "Cargo.toml"
+        data = own if directory == crate else read_manifest(manifest)
+        for dependency in _declared_paths(manifest, data, workspace):
             if dependency != crate and dependency not in found:
                 found[dependency] = None
                 pending.append(dependency)
@@ -66,10 +69,12 @@ def local_path_dependencies(crate_dir: Path) -> list[Path]:
     return list(cargo_inputs(crate_dir).crates)
 
 
-def _declared_paths(manifest: Path, workspace: CargoWorkspace | None) -> Iterator[Path]:
-    """The resolved `path` of every dependency entry in one Cargo.toml, in file order; an
-    entry with `workspace = true` takes the path of the workspace's entry of that name."""
-    data = read_manifest(manifest)
+def _declared_paths(
+    manifest: Path, data: Mapping[str, Any], workspace: CargoWorkspace | None
+) -> Iterator[Path]:
+    """The resolved `path` of every dependency entry in one Cargo.toml (`data`, parsed), in
+    file order; an entry with `workspace = true` takes the path of the workspace's entry of
+    that name."""
     for name, entry in _dependency_entries(data):
         base = manifest.parent
         if entry.get("workspace") is True and workspace is not None:

@@ -32,10 +32,9 @@ class CargoWorkspace:
         return dependencies if isinstance(dependencies, Mapping) else {}
 
 
-def enclosing_workspace(crate: Path) -> CargoWorkspace | None:
-    """The workspace above `crate` that cargo would build it in; None when the crate is its
-    own root or belongs to none."""
-    own = read_manifest(crate / "Cargo.toml")
+def enclosing_workspace(crate: Path, own: Mapping[str, Any]) -> CargoWorkspace | None:
+    """The workspace above `crate` (whose Cargo.toml, parsed, is `own`) that cargo would build
+    it in; None when the crate is its own root or belongs to none."""
     if "workspace" in own:
         return None
     package = own.get("package")
