@@ -14,10 +14,10 @@ import hashlib
 import importlib.util
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
+from embly_build.atomic_write import write_atomically
 from embly_build.client.hcl_model import Attribute, Block, Body
 from embly_build.errors import SourceLocation
 from embly_build.home import embly_home
@@ -82,14 +82,8 @@ def _write_entry(entry: Path, key: str, body: Body) -> None:
     # The cache is an optimisation: a read-only or full disk must not fail the build.
     with contextlib.suppress(OSError):
         entry.parent.mkdir(parents=True, exist_ok=True)
-        fd, temp = tempfile.mkstemp(prefix=".parsed-", dir=entry.parent)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as out:
-                json.dump(data, out, separators=(",", ":"))
-            os.replace(temp, entry)
-        except BaseException:
-            os.unlink(temp)
-            raise
+        text = json.dumps(data, separators=(",", ":"))
+        write_atomically(entry, text.encode("utf-8"), temp_prefix=".parsed-")
 
 
 def _body_to_data(body: Body) -> dict[str, Any]:

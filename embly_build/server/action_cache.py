@@ -7,12 +7,11 @@ the entry and its blobs used (their mtimes, which `embly gc` evicts by).
 
 from __future__ import annotations
 
-import contextlib
 import os
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+from embly_build.atomic_write import write_atomically
 from embly_build.protocol import pb
 from embly_build.server.store import ContentStore, StoredFile, disk_error, mark_used, stored_files
 
@@ -51,15 +50,7 @@ class ActionCache:
         )
         try:
             path.parent.mkdir(exist_ok=True)
-            fd, temp = tempfile.mkstemp(dir=path.parent, prefix=TEMP_PREFIX)
-            try:
-                with os.fdopen(fd, "wb") as handle:
-                    handle.write(bytes(record))
-                os.replace(temp, path)
-            except BaseException:
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(temp)
-                raise
+            write_atomically(path, bytes(record), temp_prefix=TEMP_PREFIX)
         except OSError as exc:
             raise disk_error(exc, self.root) from exc
 

@@ -16,6 +16,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+from embly_build.atomic_write import write_atomically
 from embly_build.protocol import pb
 from embly_build.protocol.paths import check_tree_path
 from embly_build.server.store import ContentStore, disk_error
@@ -101,9 +102,7 @@ class BuildSpace:
             return None
 
     def _write_manifest(self, entries: dict[str, _Entry]) -> None:
-        temp = self._manifest.with_suffix(".tmp")
-        temp.write_text(json.dumps(entries))
-        os.replace(temp, self._manifest)
+        write_atomically(self._manifest, json.dumps(entries).encode("utf-8"))
 
 
 def _entry(node: pb.FileNode) -> _Entry:

@@ -9,12 +9,14 @@ still pointing at the recorded store path.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 from collections.abc import Mapping
 from pathlib import Path
 
+from embly_build.atomic_write import write_atomically
 from embly_build.server.toolchains.base import Toolchain
 
 
@@ -69,9 +71,5 @@ def save_record(
         "wasm_target": toolchain.wasm_target,
         "versions": dict(toolchain.versions),
     }
-    temp = record.with_name(record.name + ".tmp")
-    try:
-        temp.write_text(json.dumps(data, indent=1))
-        os.replace(temp, record)
-    except OSError:
-        temp.unlink(missing_ok=True)  # only a cache: the next run probes again
+    with contextlib.suppress(OSError):  # only a cache: the next run probes again
+        write_atomically(record, json.dumps(data, indent=1).encode("utf-8"))
