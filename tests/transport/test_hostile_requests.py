@@ -89,19 +89,26 @@ async def test_build_of_blobs_never_uploaded_is_failed_precondition(
     assert "upload them" in (error.message or "")
 
 
-async def test_upload_with_wrong_content_is_rejected_and_not_stored(
-    stub: pb.BuildServiceStub,
+async def assert_upload_rejected_and_not_stored(
+    stub: pb.BuildServiceStub, chunk: pb.BlobChunk
 ) -> None:
-    claimed = digest(b"what the client says")
-
     async def chunks() -> AsyncIterator[pb.BlobChunk]:
-        yield pb.BlobChunk(digest=claimed, offset=0, data=b"what the client sends", last=True)
+        yield chunk
 
     with pytest.raises(GRPCError) as raised:
         await stub.upload_blobs(chunks())
     assert raised.value.status == Status.INVALID_ARGUMENT
-    missing = await stub.find_missing_blobs(pb.FindMissingBlobsRequest(digests=[claimed]))
-    assert [d.sha256 for d in missing.missing] == [claimed.sha256]
+    missing = await stub.find_missing_blobs(pb.FindMissingBlobsRequest(digests=[chunk.digest]))
+    assert [d.sha256 for d in missing.missing] == [chunk.digest.sha256]
+
+
+async def test_upload_with_wrong_content_is_rejected_and_not_stored(
+    stub: pb.BuildServiceStub,
+) -> None:
+    claimed = digest(b"what the client says")
+    await assert_upload_rejected_and_not_stored(
+        stub, pb.BlobChunk(digest=claimed, offset=0, data=b"what the client sends", last=True)
+    )
 
 
 async def test_upload_in_chunks_then_read_back(stub: pb.BuildServiceStub) -> None:
@@ -123,12 +130,6 @@ async def test_upload_in_chunks_then_read_back(stub: pb.BuildServiceStub) -> Non
 
 async def test_truncated_upload_stores_nothing(stub: pb.BuildServiceStub) -> None:
     whole = digest(b"0123456789")
-
-    async def chunks() -> AsyncIterator[pb.BlobChunk]:
-        yield pb.BlobChunk(digest=whole, offset=0, data=b"01234", last=False)
-
-    with pytest.raises(GRPCError) as raised:
-        await stub.upload_blobs(chunks())
-    assert raised.value.status == Status.INVALID_ARGUMENT
-    missing = await stub.find_missing_blobs(pb.FindMissingBlobsRequest(digests=[whole]))
-    assert len(missing.missing) == 1
+    await assert_upload_rejected_and_not_stored(
+        stub, pb.BlobChunk(digest=whole, offset=0, data=b"01234", last=False)
+    )
