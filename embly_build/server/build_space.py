@@ -22,6 +22,8 @@ from embly_build.protocol.paths import check_tree_path
 from embly_build.server.store import ContentStore, disk_error
 
 _Entry = tuple[str, int, bool]  # sha256, size, executable
+# In a space's root: held by the build using the space, and by gc while it removes it.
+SPACE_LOCK = ".lock"
 
 
 @dataclass(frozen=True)

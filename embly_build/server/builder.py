@@ -19,8 +19,9 @@ from embly_build.protocol import enums, pb
 from embly_build.protocol.digests import input_tree_digest
 from embly_build.server.action_cache import ActionCache
 from embly_build.server.action_key import ActionInputs
-from embly_build.server.build_space import BuildSpace
+from embly_build.server.build_space import SPACE_LOCK, BuildSpace
 from embly_build.server.executors.base import Executor
+from embly_build.server.file_locks import wait_for_lock
 from embly_build.server.gc import build_in_progress
 from embly_build.server.postprocess import postprocess, postprocess_signature
 from embly_build.server.requests import ValidBuild
@@ -254,23 +255,10 @@ class _Clock:
 
 @contextlib.asynccontextmanager
 async def _exclusive(space: BuildSpace, on_wait: Callable[[], None]) -> AsyncIterator[None]:
-    """Hold the space's lock (shared with other processes using the same EMBLY_HOME).
-
-    Polled rather than blocking in a thread, so a cancelled build never leaves a thread
-    holding the lock.
-    """
+    """Hold the space's lock (shared with other processes using the same EMBLY_HOME)."""
     space.root.mkdir(parents=True, exist_ok=True)
-    with open(space.root / ".lock", "w") as handle:
-        waited = False
-        while True:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if not waited:
-                    on_wait()
-                    waited = True
-                await asyncio.sleep(_LOCK_POLL_SECONDS)
+    with open(space.root / SPACE_LOCK, "w") as handle:
+        await wait_for_lock(handle, fcntl.LOCK_EX, on_wait, _LOCK_POLL_SECONDS)
         try:
             yield
         finally:

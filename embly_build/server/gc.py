@@ -12,7 +12,6 @@ waited for, not a new one beside it.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import fcntl
 import os
@@ -23,10 +22,12 @@ from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from dataclasses import dataclass
 from itertools import chain
 from pathlib import Path
-from typing import IO, Any, Literal
+from typing import Literal
 
 from embly_build.errors import StoreError
 from embly_build.server.action_cache import ActionCache
+from embly_build.server.build_space import SPACE_LOCK
+from embly_build.server.file_locks import try_lock, wait_for_lock
 from embly_build.server.settings import ServerSettings
 from embly_build.server.sizes import disk_usage
 from embly_build.server.store import ContentStore, StoredFile
@@ -36,7 +37,6 @@ Kind = Literal["blob", "entry", "space"]
 GC_LOCK = "gc.lock"
 RUNNING_DIR = "running-builds"
 STALE_TEMP_SECONDS = 3600.0
-_SPACE_LOCK = ".lock"
 _POLL_SECONDS = 0.1
 
 
@@ -93,7 +93,7 @@ def collect_garbage(settings: ServerSettings, max_bytes: int, *, dry_run: bool =
     items = _inventory(store, cache, settings.spaces_dir)
     victims = _least_recently_used(items, max_bytes)
     with open(settings.home / GC_LOCK, "a") as gc_lock:
-        store_free = _try_lock(gc_lock, fcntl.LOCK_EX)
+        store_free = try_lock(gc_lock, fcntl.LOCK_EX)
         removed, in_use = _remove(victims, store_free=store_free, dry_run=dry_run)
         stale = _remove_stale_temps(store, cache, dry_run=dry_run)
         builds = 0 if store_free else _count_running_builds(settings.home)
@@ -123,11 +123,7 @@ async def build_in_progress(
     """
     home.mkdir(parents=True, exist_ok=True)
     with open(home / GC_LOCK, "a") as handle:
-        while not _try_lock(handle, fcntl.LOCK_SH):
-            if on_wait is not None:
-                on_wait()
-                on_wait = None
-            await asyncio.sleep(_POLL_SECONDS)
+        await wait_for_lock(handle, fcntl.LOCK_SH, on_wait, _POLL_SECONDS)
         with _running_marker(home):
             yield
 
@@ -135,14 +131,6 @@ async def build_in_progress(
 def _tally(items: Iterable[_Item]) -> Tally:
     sizes = [item.disk_bytes for item in items]
     return Tally(len(sizes), sum(sizes))
-
-
-def _try_lock(handle: IO[Any], operation: int) -> bool:
-    try:
-        fcntl.flock(handle, operation | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return False
-    return True
 
 
 def _inventory(store: ContentStore, cache: ActionCache, spaces_dir: Path) -> list[_Item]:
@@ -221,11 +209,11 @@ def _remove_file(item: _Item, *, dry_run: bool) -> bool:
 
 def _remove_space(item: _Item, *, whole: bool, dry_run: bool) -> bool:
     try:
-        handle = open(item.path / _SPACE_LOCK, "a")  # noqa: SIM115 - held while deleting
+        handle = open(item.path / SPACE_LOCK, "a")  # noqa: SIM115 - held while deleting
     except FileNotFoundError:
         return True
     with handle:
-        if not _try_lock(handle, fcntl.LOCK_EX):
+        if not try_lock(handle, fcntl.LOCK_EX):
             return False
         if _space_last_used(item.path) > item.last_used:
             return False
@@ -236,10 +224,10 @@ def _remove_space(item: _Item, *, whole: bool, dry_run: bool) -> bool:
 
 def _clear_space(root: Path, *, whole: bool) -> None:
     for child in root.iterdir():
-        if child.name != _SPACE_LOCK:
+        if child.name != SPACE_LOCK:
             _delete_tree(child)
     if whole:
-        (root / _SPACE_LOCK).unlink()
+        (root / SPACE_LOCK).unlink()
         root.rmdir()
         with contextlib.suppress(OSError):
             root.parent.rmdir()  # the project's directory, once its last space is gone
@@ -299,7 +287,7 @@ def _count_running_builds(home: Path) -> int:
     count = 0
     for marker in (home / RUNNING_DIR).glob("[!.]*"):
         with contextlib.suppress(FileNotFoundError), open(marker) as handle:
-            count += not _try_lock(handle, fcntl.LOCK_SH)
+            count += not try_lock(handle, fcntl.LOCK_SH)
     return count
 
 
