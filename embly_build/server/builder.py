@@ -34,6 +34,10 @@ from embly_build.wasm.aot import aot_refusal, compile_cwasm, wasmtime_version
 
 Emit = Callable[[pb.BuildEvent], None]
 _LOCK_POLL_SECONDS = 0.05
+# Seconds from a build's end to the start of what the next build needs (nix-shells): its
+# client fetches and writes the artifacts meanwhile, undisturbed. A save within it builds
+# at once, starting its shells then.
+NEXT_BUILD_PREPARE_DELAY = 0.05
 
 
 class Builder:
@@ -188,7 +192,8 @@ class Builder:
                 pb.Artifact(kind="cwasm", digest=self._store.put_bytes(cwasm), target=job.target)
             )
         clock.lap("aot_ms")
-        self._executor.prepare(toolchain)  # for the next build: the next save, in a watch
+        # For the next build (the next save, in a watch), once this one's artifacts are fetched.
+        self._executor.prepare(toolchain, after=NEXT_BUILD_PREPARE_DELAY)
         return pb.Finished(
             status=enums.SUCCEEDED,
             action_digest=attempt.key,

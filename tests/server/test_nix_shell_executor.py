@@ -322,6 +322,33 @@ async def test_a_step_with_no_shell_ready_starts_the_next_steps_shell_beside_its
 
 
 @pytest.mark.slow
+async def test_shells_prepared_for_later_start_then_and_serve_the_next_steps(
+    executor: NixShellExecutor, toolchain: Toolchain, tmp_path: Path
+) -> None:
+    """As at the end of a build: nothing starts while the client fetches its artifacts."""
+    before = _shell_groups()
+    executor.prepare(toolchain, after=0.6)
+    await asyncio.sleep(0.3)
+    assert not _shell_groups() - before, "a shell started before it was asked for"
+
+    await _wait_for(lambda: len(_shell_groups() - before) == SHELLS_PER_BUILD)
+    waiting = _shell_groups() - before
+    code, out, _ = await _run(executor, toolchain, SHELL_PID, tmp_path)
+    assert code == 0 and int(out[0]) in waiting
+
+
+@pytest.mark.slow
+async def test_close_calls_off_shells_prepared_for_later(
+    executor: NixShellExecutor, toolchain: Toolchain
+) -> None:
+    before = _shell_groups()
+    executor.prepare(toolchain, after=0.2)
+    await executor.close()
+    await asyncio.sleep(0.5)
+    assert not _shell_groups() - before, "a shell started after close()"
+
+
+@pytest.mark.slow
 async def test_close_stops_the_prepared_shells(
     executor: NixShellExecutor, toolchain: Toolchain
 ) -> None:

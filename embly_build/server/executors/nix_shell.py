@@ -7,12 +7,15 @@ the step's working directory, and environment variables become leading `env K=V`
 
 Starting nix-shell takes longer than many steps (it evaluates the shell expression and
 sources the toolchain's setup). `prepare()` starts shells ahead of the next build's steps
-(compile, then post-processing), to wait, idle, for their file names; a build calls it when
-it ends, so the next build (the next save in `embly watch`) runs both steps without waiting
-for a shell. Started while cargo runs instead, on two cores, a shell would slow that build
-down by as much as it saves; so when no shell is ready (a fresh process), the compile starts
-the post-processing's shell beside its own. A waiting shell exits when its stdin closes, so
-none outlives this process; `close()` stops them sooner.
+(compile, then post-processing), to wait, idle, for their file names; a build asks for them
+when it ends, so the next build (the next save in `embly watch`) runs both steps without
+waiting for a shell. Starting a shell keeps a core busy for about 20 ms, so they are not
+started while anything else runs: not during cargo (on two cores that build would slow down
+by as much as it saves), nor right as a build ends, while its client fetches and writes the
+artifacts (that took 10 ms longer). When no shell is ready (a fresh process, or a save right
+after a build), the compile starts the post-processing's shell beside its own. A waiting
+shell exits when its stdin closes, so none outlives this process; `close()` stops them
+sooner, and calls off those not started yet.
 
 Each step runs in its own process group (process_group.py).
 """
@@ -48,6 +51,7 @@ class NixShellExecutor:
         self._temp_dir = temp_dir
         self._nix_shell = shutil.which("nix-shell")
         self._waiting: dict[Path, list[asyncio.Task[ProcessGroup]]] = {}  # by toolchain
+        self._planned: set[asyncio.TimerHandle] = set()  # prepare() calls yet to come
 
     async def run(
         self,
@@ -72,16 +76,31 @@ class NixShellExecutor:
         finally:
             argv_file.unlink(missing_ok=True)
 
-    def prepare(self, toolchain: Toolchain) -> None:
-        """Have shells wait for the steps of the next build with `toolchain`."""
+    def prepare(self, toolchain: Toolchain, *, after: float = 0.0) -> None:
+        """Have shells wait for the steps of the next build with `toolchain`, started `after`
+        seconds from now."""
         if self._nix_shell is None:
+            return
+        if after > 0:
+            self._plan(after, toolchain)
             return
         waiting = self._waiting.setdefault(toolchain.store_path, [])
         while len(waiting) < SHELLS_PER_BUILD:
             waiting.append(asyncio.ensure_future(self._start_shell(self._nix_shell, toolchain)))
 
+    def _plan(self, delay: float, toolchain: Toolchain) -> None:
+        def start() -> None:
+            self._planned.discard(handle)
+            self.prepare(toolchain)
+
+        handle = asyncio.get_running_loop().call_later(delay, start)
+        self._planned.add(handle)
+
     async def close(self) -> None:
-        """Stop the shells waiting for a step, and wait until they have exited."""
+        """Stop the shells waiting for a step, and wait until they have exited; start no more."""
+        for handle in self._planned:
+            handle.cancel()
+        self._planned.clear()
         waiting, self._waiting = self._waiting, {}
         for task in [task for tasks in waiting.values() for task in tasks]:
             if task.get_loop() is not asyncio.get_running_loop():
