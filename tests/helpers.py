@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 # The installed entry point, as users run it (`python -m embly_build` run from a project
 # directory would import the project's embly_build/ output folder instead of the package).
@@ -50,3 +54,20 @@ def leftover_processes(embly_home: Path) -> list[str]:
         if cwd.startswith(str(embly_home)) or f"EMBLY_HOME={embly_home}".encode() in environ:
             found.append(f"{proc.name}: {cmdline}")
     return found
+
+
+@contextlib.contextmanager
+def small_disk(mount_point: Path, size: str) -> Iterator[Path]:
+    """A real tmpfs of `size` (mount's syntax: 64k, 4m) at `mount_point`, so writes fail
+    with the kernel's own ENOSPC; the test is skipped where mounting is not allowed."""
+    mount_point.mkdir(parents=True, exist_ok=True)
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(mount_point)],
+        capture_output=True,
+    )
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.decode().strip()}")
+    try:
+        yield mount_point
+    finally:
+        subprocess.run(["umount", "--lazy", str(mount_point)], check=True)

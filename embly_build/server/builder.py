@@ -23,6 +23,7 @@ from embly_build.server.build_space import SPACE_LOCK, BuildSpace
 from embly_build.server.executors.base import Executor
 from embly_build.server.file_locks import wait_for_lock
 from embly_build.server.gc import build_in_progress
+from embly_build.server.low_disk import low_disk_hint
 from embly_build.server.postprocess import postprocess, postprocess_signature
 from embly_build.server.requests import ValidBuild
 from embly_build.server.runtimes.base import CompileJob, Runtime
@@ -140,9 +141,9 @@ class Builder:
             try:
                 finished = await self._compile_and_process(space, attempt)
             except BuildFailed as failure:
-                return pb.Finished(
-                    status=enums.FAILED, action_digest=key, error=str(failure)
-                ), False
+                hint = low_disk_hint(self._settings.spaces_dir)
+                error = f"{failure}\n{hint}" if hint else str(failure)
+                return pb.Finished(status=enums.FAILED, action_digest=key, error=error), False
         self._cache.put(key, finished)
         return finished, False
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import EMBLY, embly
+from tests.helpers import EMBLY, embly, small_disk
 
 
 def replace_in(path: Path, old: str, new: str) -> None:
@@ -115,3 +115,16 @@ def test_unknown_opt_level_in_the_user_config_names_the_file(project: Path, tmp_
     result = embly("build", cwd=project, env={"EMBLY_CONFIG": str(user_config)})
     assert result.returncode == 2
     assert f"{user_config}: opt_level: unknown wasm-opt level 'fast'" in result.stderr
+
+
+@pytest.mark.slow
+def test_a_build_failing_on_a_full_disk_says_so(project: Path, tmp_path: Path) -> None:
+    """The linker or cargo fail in their own words (SIGBUS, broken files) when the disk is
+    full; the result says what to do about the disk."""
+    with small_disk(tmp_path / "small", "4m") as small:
+        result = embly("build", "greeter", cwd=project, env={"EMBLY_HOME": str(small / "home")})
+
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "greeter  failed" in result.stderr
+    assert f"the disk holding {small / 'home'}" in result.stderr
+    assert "free disk space there or run `embly gc --max-size SIZE`" in result.stderr

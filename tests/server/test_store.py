@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,6 +11,7 @@ import pytest
 from embly_build.errors import DigestMismatch, ProtocolError, StoreError
 from embly_build.protocol import pb
 from embly_build.server.store import ContentStore
+from tests.helpers import small_disk
 
 
 def digest(data: bytes) -> pb.Digest:
@@ -67,19 +67,8 @@ def test_missing_lists_only_absent_blobs_once(tmp_path: Path) -> None:
 
 @pytest.fixture
 def tiny_disk(tmp_path: Path) -> Iterator[Path]:
-    """A real 64 KiB tmpfs, so writes fail with the kernel's own ENOSPC."""
-    mount_point = tmp_path / "tiny"
-    mount_point.mkdir()
-    mounted = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(mount_point)],
-        capture_output=True,
-    )
-    if mounted.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.decode().strip()}")
-    try:
+    with small_disk(tmp_path / "tiny", "64k") as mount_point:
         yield mount_point
-    finally:
-        subprocess.run(["umount", str(mount_point)], check=True)
 
 
 def test_full_disk_is_a_clear_error_and_leaves_no_partial_blob(tiny_disk: Path) -> None:
