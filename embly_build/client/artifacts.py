@@ -7,6 +7,7 @@ complete are they renamed into place, so a failure leaves the previous ones unto
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import os
 import tempfile
@@ -19,10 +20,11 @@ from embly_build.transport.api import BuildApi
 
 
 def file_sha256(path: Path) -> str | None:
+    """The sha256 of the file at `path`; None when there is no readable file there."""
     try:
         with open(path, "rb") as handle:
             return hashlib.file_digest(handle, "sha256").hexdigest()
-    except FileNotFoundError:
+    except OSError:
         return None
 
 
@@ -34,6 +36,15 @@ async def fetch_blob(api: BuildApi, digest: pb.Digest) -> bytes:
     if hashlib.sha256(data).hexdigest() != digest.sha256 or len(data) != digest.size_bytes:
         raise DigestMismatch(f"the server sent blob {digest.sha256} with other content")
     return data
+
+
+def _write_error(path: Path, exc: OSError) -> StoreError:
+    if exc.errno == errno.ENOSPC:
+        return StoreError(
+            f"cannot write {path}: no space left on its disk; free disk space, then build "
+            "again (the artifacts there are as they were)"
+        )
+    return StoreError(f"cannot write {path}: {exc.strerror or exc}")
 
 
 def _umask() -> int:
@@ -52,9 +63,20 @@ class ArtifactWriter:
 
     def stage(self, kind: str, data: bytes) -> Path:
         final = artifact_path(self._output_dir, self._function, kind)
+        if final.is_dir() and not final.is_symlink():
+            self.discard()
+            raise StoreError(
+                f"{final} is a directory, where the build puts its {kind} artifact: move it "
+                "away, then build again"
+            )
         try:
             self._output_dir.mkdir(parents=True, exist_ok=True)
             fd, temp = tempfile.mkstemp(dir=self._output_dir, prefix=f".{final.name}.")
+        except OSError as exc:
+            self.discard()
+            raise _write_error(final, exc) from exc
+        self._staged.append((Path(temp), final))  # discarded from here on if anything fails
+        try:
             with os.fdopen(fd, "wb") as handle:
                 os.fchmod(handle.fileno(), 0o666 & ~_umask())
                 handle.write(data)
@@ -62,8 +84,7 @@ class ArtifactWriter:
                 os.fsync(handle.fileno())
         except OSError as exc:
             self.discard()
-            raise StoreError(f"cannot write {final}: {exc.strerror}") from exc
-        self._staged.append((Path(temp), final))
+            raise _write_error(final, exc) from exc
         return final
 
     def publish(self, stale_kinds: tuple[str, ...] = ()) -> None:

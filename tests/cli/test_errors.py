@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import pytest
 
+from tests.conftest import EXAMPLE
 from tests.helpers import EMBLY, embly, small_disk
 
 
@@ -128,3 +130,40 @@ def test_a_build_failing_on_a_full_disk_says_so(project: Path, tmp_path: Path) -
     assert "greeter  failed" in result.stderr
     assert f"the disk holding {small / 'home'}" in result.stderr
     assert "free disk space there or run `embly gc --max-size SIZE`" in result.stderr
+
+
+@pytest.mark.slow
+def test_a_full_project_disk_leaves_no_temporary_or_partial_artifact(
+    tmp_path: Path, embly_home: Path
+) -> None:
+    """Three functions' artifacts (about 850 KiB) on a disk with room for a few of them: the
+    writes that fail, and those of the other functions still staged, are all removed."""
+    with small_disk(tmp_path / "small", "200k") as small:
+        project = small / "hello-project"
+        shutil.copytree(EXAMPLE, project, ignore=shutil.ignore_patterns("embly_build", "target"))
+
+        result = embly("build", cwd=project)
+
+        assert result.returncode == 2, result.stdout + result.stderr
+        assert "no space left on its disk; free disk space, then build again" in result.stderr
+        output = project / "embly_build"
+        left = sorted(p.name for p in output.iterdir()) if output.exists() else []
+        assert not [name for name in left if name.startswith(".")], left
+        for name in left:  # whatever was published is whole
+            built = embly("run", name.split(".")[0], cwd=project)
+            assert built.returncode == 0, built.stderr
+
+
+@pytest.mark.slow
+def test_a_directory_where_an_artifact_goes_is_named_not_a_traceback(
+    project: Path, embly_home: Path
+) -> None:
+    (project / "embly_build" / "greeter.wasm").mkdir(parents=True)
+
+    result = embly("build", cwd=project)
+
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "Traceback" not in result.stderr
+    assert f"{project / 'embly_build' / 'greeter.wasm'} is a directory" in result.stderr
+    assert "move it away, then build again" in result.stderr
+    assert not [p for p in (project / "embly_build").iterdir() if p.name.startswith(".")]
