@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from embly_build import LogLine, ServerSettings, connect
+from embly_build.errors import StoreError
 from tests.helpers import EMBLY, finished_by_function
 
 pytestmark = pytest.mark.slow
@@ -62,3 +63,23 @@ async def test_newer_build_of_a_function_cancels_the_older(project: Path, embly_
         [str(EMBLY), "run", "greeter", "--", "Ada"], cwd=project, capture_output=True, text=True
     )
     assert run.stdout == "Hello, Ada! (again)\n", "the artifact on disk is the newer build's"
+
+
+async def test_when_one_function_cannot_be_saved_the_others_stop_with_the_build(
+    project: Path, embly_home: Path
+) -> None:
+    """`client.build()` raises only once the other functions' builds are cancelled and
+    cleaned up: none goes on in the caller's event loop, writing artifacts later."""
+    async with connect(settings=ServerSettings(home=embly_home, jobs=2)) as client:
+        await client.build(project, ["greeter"])
+        artifact = project / "embly_build" / "greeter.wasm"
+        artifact.unlink()
+        artifact.mkdir()  # greeter is a cache hit whose artifact cannot be written
+        main_rs = project / "counter" / "src" / "main.rs"
+        main_rs.write_text(main_rs.read_text() + "\n// edited\n")  # counter compiles
+
+        with pytest.raises(StoreError, match="is a directory"):
+            await client.build(project, ["greeter", "counter"])
+
+        assert asyncio.all_tasks() == {asyncio.current_task()}
+    assert not (project / "embly_build" / "counter.wasm").exists()

@@ -12,9 +12,9 @@ import dataclasses
 import hashlib
 import socket
 import time
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Mapping, Sequence
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import betterproto
 
@@ -117,7 +117,7 @@ class Client:
             sent = sum(size for sha, size in ours.items() if sha not in claimed)
             claimed.update(ours)
             builds.append(self._build_one(config, function, inputs, sent, queue.put_nowait))
-        runner = asyncio.ensure_future(asyncio.gather(*builds))
+        runner = asyncio.ensure_future(_all_or_none(builds))
         runner.add_done_callback(lambda _: queue.put_nowait(None))
         try:
             while (event := await queue.get()) is not None:
@@ -261,6 +261,18 @@ class Client:
         )
         wasm = wasm or (config.output_dir / f"{function}.wasm").read_bytes()
         return await asyncio.to_thread(compile_cwasm, wasm, self.target)
+
+
+async def _all_or_none(jobs: Sequence[Coroutine[Any, Any, None]]) -> None:
+    """Run `jobs` together; when one fails, cancel the others and wait until they have
+    cleaned up (their staged artifacts removed) before the failure goes on."""
+    tasks = [asyncio.ensure_future(job) for job in jobs]
+    try:
+        await asyncio.gather(*tasks)
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
 
 def _timings(finished: pb.Finished) -> dict[str, int]:
