@@ -38,6 +38,15 @@ async def fetch_blob(api: BuildApi, digest: pb.Digest) -> bytes:
     return data
 
 
+def _in_the_way(output_dir: Path, artifact: Path) -> str | None:
+    """What, in the user's tree, keeps `artifact` from being written; None when nothing."""
+    if output_dir.exists() and not output_dir.is_dir():
+        return f"{output_dir} is a file"
+    if artifact.is_dir() and not artifact.is_symlink():
+        return f"{artifact} is a directory"
+    return None
+
+
 def _write_error(path: Path, exc: OSError) -> StoreError:
     if exc.errno == errno.ENOSPC:
         return StoreError(
@@ -63,11 +72,11 @@ class ArtifactWriter:
 
     def stage(self, kind: str, data: bytes) -> Path:
         final = artifact_path(self._output_dir, self._function, kind)
-        if final.is_dir() and not final.is_symlink():
+        in_the_way = _in_the_way(self._output_dir, final)
+        if in_the_way:
             self.discard()
             raise StoreError(
-                f"{final} is a directory, where the build puts its {kind} artifact: move it "
-                "away, then build again"
+                f"{in_the_way}, where the build puts its artifacts: move it away, then build again"
             )
         try:
             self._output_dir.mkdir(parents=True, exist_ok=True)

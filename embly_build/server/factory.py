@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from embly_build.errors import UsageError
+from embly_build.errors import EnvironmentProblem, UsageError
 from embly_build.server.executors.nix_shell import NixShellExecutor
 from embly_build.server.service import BuildService
 from embly_build.server.settings import ServerSettings
@@ -16,6 +16,14 @@ def create_service(settings: ServerSettings) -> BuildService:
         raise UsageError(
             f"unknown executor {settings.executor!r}; available: {', '.join(EXECUTORS)}"
         )
-    settings.tmp_dir.mkdir(parents=True, exist_ok=True)
-    executor = NixShellExecutor(NIXEXPRS_DIR, settings.tmp_dir)
-    return BuildService(settings, toolchain_provider(settings.toolchains, settings.home), executor)
+    try:
+        settings.tmp_dir.mkdir(parents=True, exist_ok=True)
+        executor = NixShellExecutor(NIXEXPRS_DIR, settings.tmp_dir)
+        toolchains = toolchain_provider(settings.toolchains, settings.home)
+        return BuildService(settings, toolchains, executor)
+    except OSError as exc:
+        raise EnvironmentProblem(
+            f"cannot keep the build server's state in {exc.filename or settings.home}: "
+            f"{exc.strerror or exc}; set EMBLY_HOME (or `embly serve --store DIR` for the "
+            "store) to a directory you can write"
+        ) from exc

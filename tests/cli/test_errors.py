@@ -167,3 +167,29 @@ def test_a_directory_where_an_artifact_goes_is_named_not_a_traceback(
     assert f"{project / 'embly_build' / 'greeter.wasm'} is a directory" in result.stderr
     assert "move it away, then build again" in result.stderr
     assert not [p for p in (project / "embly_build").iterdir() if p.name.startswith(".")]
+
+
+def test_a_file_where_the_output_directory_goes_is_named(project: Path, embly_home: Path) -> None:
+    (project / "embly_build").write_text("not a directory")
+
+    result = embly("build", "greeter", cwd=project)
+
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert f"{project / 'embly_build'} is a file, where the build puts its artifacts" in (
+        result.stderr
+    )
+    assert (project / "embly_build").read_text() == "not a directory"
+
+
+def test_an_embly_home_that_is_a_file_is_named_not_a_traceback(
+    project: Path, tmp_path: Path
+) -> None:
+    home = tmp_path / "home-file"
+    home.write_text("")
+
+    result = embly("build", "greeter", cwd=project, env={"EMBLY_HOME": str(home)})
+
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "Traceback" not in result.stderr
+    assert f"cannot keep the build server's state in {home}" in result.stderr
+    assert "set EMBLY_HOME" in result.stderr
