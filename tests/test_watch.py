@@ -101,6 +101,19 @@ def test_broken_embly_hcl_is_reported_and_the_last_good_one_kept(
     assert (project / "embly_build" / "yell.wasm").exists()
 
 
+def test_a_function_whose_directory_comes_back_is_reported_ok_again(
+    project: Path, embly_home: Path, watching: WatchProcess, tmp_path: Path
+) -> None:
+    """As a branch switch or a `mv` there and back does: the same sources, a cache hit."""
+    (project / "shout").rename(tmp_path / "shout-away")
+    gone = watching.wait_for(finished("shout"))
+    assert gone["status"] == "failed" and "shout is not a directory" in gone["error"]
+
+    (tmp_path / "shout-away").rename(project / "shout")
+    back = watching.wait_for(finished("shout"))
+    assert (back["status"], back["cache_hit"]) == ("ok", True)
+
+
 def test_sigint_during_a_build_stops_cleanly(
     project: Path, embly_home: Path, watching: WatchProcess
 ) -> None:

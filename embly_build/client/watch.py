@@ -189,6 +189,9 @@ class Watcher:
                 )
             except InputError as error:
                 self._emit(BuildFinished(name, "failed", False, error=str(error)))
+                # Whatever its inputs are once they can be read again, it is built (if only
+                # from the cache) and reported, so it does not stay "failed".
+                self._built.pop(name, None)
                 continue
             indexed.append(name)
         self._cached_graph = None
