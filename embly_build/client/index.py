@@ -203,7 +203,10 @@ class _Walker:
         else:
             size = info.st_size
         executable = bool(info.st_mode & stat.S_IXUSR)
-        self.files.append(IndexedFile(relative + name, base + name, sha256, size, executable))
+        path = relative + name
+        if not path.isascii():
+            _require_utf8(base + name)
+        self.files.append(IndexedFile(path, base + name, sha256, size, executable))
 
     def _follow(self, link: str) -> str:
         """The resolved target of a symlink, which must stay inside the inputs."""
@@ -215,6 +218,18 @@ class _Walker:
                 "in or add its directory to `sources` in embly.hcl"
             )
         return str(target)
+
+
+def _require_utf8(location: str) -> None:
+    """Input paths travel as UTF-8 text; a name in another encoding cannot be sent."""
+    try:
+        location.encode()
+    except UnicodeEncodeError:
+        shown = os.fsencode(location).decode("utf-8", "backslashreplace")
+        raise InputError(
+            f"{shown}: the file's name is not valid UTF-8, so it cannot be sent to the build "
+            "server; rename it, or ignore it in .gitignore if the build does not need it"
+        ) from None
 
 
 def _read(path: str) -> tuple[str, int]:

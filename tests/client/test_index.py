@@ -189,6 +189,23 @@ def test_fifo_is_skipped(tmp_path: Path) -> None:
     assert paths(index_function(hello, [], tmp_path / "out")) == ["Cargo.toml", "src/lib.rs"]
 
 
+def test_a_name_that_is_not_utf8_is_refused_unless_ignored(tmp_path: Path) -> None:
+    hello = crate(tmp_path / "hello")
+    (hello / "data").mkdir()
+    with open(os.fsencode(hello / "data") + b"/caf\xe9.txt", "wb") as latin1:
+        latin1.write(b"named in latin-1")
+
+    with pytest.raises(InputError, match=r"data/caf\\xe9\.txt: the file's name is not valid UTF-8"):
+        index_function(hello, [], hello / "embly_build")
+
+    write(hello / ".gitignore", "/data/\n")
+    assert paths(index_function(hello, [], hello / "embly_build")) == [
+        ".gitignore",
+        "Cargo.toml",
+        "src/lib.rs",
+    ]
+
+
 def test_missing_source_dir_is_refused(tmp_path: Path) -> None:
     hello = crate(tmp_path / "hello")
 
