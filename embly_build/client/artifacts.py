@@ -51,7 +51,7 @@ def _write_error(path: Path, exc: OSError) -> StoreError:
     if exc.errno == errno.ENOSPC:
         return StoreError(
             f"cannot write {path}: no space left on its disk; free disk space, then build "
-            "again (the artifacts there are as they were)"
+            "again (the function's previous artifacts are kept)"
         )
     return StoreError(f"cannot write {path}: {exc.strerror or exc}")
 
