@@ -62,7 +62,8 @@ class LiveView:
 
     def __exit__(self, *exc: object) -> None:
         self._live.__exit__(None, None, None)
-        self._console.print(self.__rich__())
+        if self._lines:  # the last state of each function stays on the screen
+            self._console.print(self.__rich__())
 
     def __rich__(self) -> RenderableType:
         table = Table.grid(padding=(0, 2))

@@ -53,3 +53,8 @@ def test_failure_prints_the_compiler_output_and_keeps_the_last_good_sizes() -> N
     assert "build space" not in text, "server progress stays out of the way"
     assert "error: cargo build failed (exit code 101)" in text
     assert "failed (last good kept)" in text and "wasm 67.9 KiB" in text
+
+
+def test_a_watch_stopped_before_any_build_leaves_no_blank_line() -> None:
+    """As when the project cannot be loaded: only the error follows."""
+    assert render() == ""
