@@ -169,6 +169,7 @@ def test_a_directory_where_an_artifact_goes_is_named_not_a_traceback(
     assert not [p for p in (project / "embly_build").iterdir() if p.name.startswith(".")]
 
 
+@pytest.mark.slow
 def test_a_file_where_the_output_directory_goes_is_named(project: Path, embly_home: Path) -> None:
     (project / "embly_build").write_text("not a directory")
 
