@@ -15,7 +15,10 @@ async def build_once(
     options: ClientOptions, functions: list[str], renderer: JsonRenderer | HumanRenderer
 ) -> int:
     started = time.monotonic()
-    async with connected_client(options) as client:
-        results = await client.build(options.project or Path.cwd(), functions, renderer)
+    try:
+        async with connected_client(options) as client:
+            results = await client.build(options.project or Path.cwd(), functions, renderer)
+    finally:
+        renderer.close()
     renderer.summary(results, time.monotonic() - started)
     return exit_codes.OK if all(r.ok for r in results) else exit_codes.BUILD_FAILED

@@ -1,9 +1,9 @@
 """The live terminal view of `embly watch`: one line per function, errors in full above.
 
 Each function's line shows its state (queued, building, ok, cached, failed, cancelled),
-how long it took (or has taken so far) and its artifacts' sizes. A failed build's
-compiler output is printed in full, with the user's own paths, above the lines; each
-round ends with a summary line.
+while it builds what it is doing (`building: compiling serde`), how long it took (or has
+taken so far) and its artifacts' sizes. A failed build's compiler output is printed in
+full, with the user's own paths, above the lines; each round ends with a summary line.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
+from embly_build.cli.activity import Activities
 from embly_build.cli.render import sizes_text, summary_markup
 from embly_build.client.events import BuildFinished, BuildStarted, LogLine
 from embly_build.client.watch_events import (
@@ -54,6 +55,7 @@ class LiveView:
         self._console = console or Console(stderr=True, highlight=False, soft_wrap=True)
         self._lines: dict[str, _Line] = {}
         self._logs: dict[str, list[str]] = defaultdict(list)
+        self._activities = Activities()
         self._live = Live(self, console=self._console, refresh_per_second=4, transient=True)
 
     def __enter__(self) -> LiveView:
@@ -69,13 +71,18 @@ class LiveView:
         table = Table.grid(padding=(0, 2))
         for name, line in self._lines.items():
             seconds = line.seconds if line.seconds is not None else time.monotonic() - line.started
-            state = Text(line.state, style=_STYLES.get(line.state.split()[0], ""))
+            shown = line.state
+            if line.state == "building" and (activity := self._activities.of(name)):
+                shown = f"building: {activity}"
+            state = Text(shown, style=_STYLES.get(line.state.split()[0], ""))
             table.add_row(
                 Text(name, style="bold"), state, f"{seconds:5.1f}s", sizes_text(line.sizes)
             )
         return Group(table)
 
     def __call__(self, event: AnyEvent) -> None:
+        if isinstance(event, BuildStarted | LogLine | BuildFinished):
+            self._activities.update(event)
         if isinstance(event, RoundStarted):
             self._round_started(event)
         elif isinstance(event, BuildStarted):
@@ -106,7 +113,7 @@ class LiveView:
     def _log(self, event: LogLine) -> None:
         if event.stream in ("stdout", "stderr"):
             self._logs[event.function].append(event.text)
-        elif event.step in ("toolchain", "aot"):  # progress worth showing as it happens
+        elif event.step == "toolchain" or event.stream == "client":  # worth a line of its own
             self._print(f"[dim]{event.function}: {escape(event.text)}[/dim]")
 
     def _finished(self, event: BuildFinished) -> None:

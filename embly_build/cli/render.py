@@ -15,6 +15,8 @@ from embly_build.server.sizes import format_size
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from embly_build.cli.build_status import BuildStatus
+
 
 class JsonRenderer:
     def __init__(self, out: TextIO | None = None) -> None:
@@ -27,21 +29,34 @@ class JsonRenderer:
     def summary(self, results: list[BuildFinished], seconds: float) -> None:
         return None
 
+    def close(self) -> None:
+        return None
+
 
 class HumanRenderer:
     """One line per finished function; a failed function's full log right under it.
 
     Logs are kept per function until it finishes, so concurrent builds never interleave
-    their compiler output. With `verbose` every line is shown as it arrives.
+    their compiler output. With `verbose` every line is shown as it arrives. In a terminal
+    (and neither verbose nor quiet), status lines under the output show what each unfinished
+    function is doing; they are erased by `close()`.
     """
 
-    def __init__(self, *, verbose: bool = False, quiet: bool = False) -> None:
-        self._stderr: Console | None = None  # made on first output: quiet runs never load rich
+    def __init__(
+        self, *, verbose: bool = False, quiet: bool = False, console: Console | None = None
+    ) -> None:
+        # Made on first output unless given: quiet runs never load rich.
+        self._stderr: Console | None = console
         self._verbose = verbose
         self._quiet = quiet
         self._logs: dict[str, list[LogLine]] = defaultdict(list)
+        self._status: BuildStatus | None = None
 
     def __call__(self, event: ClientEvent) -> None:
+        if self._status is None and not (self._verbose or self._quiet):
+            self._status = self._start_status()
+        if self._status is not None:
+            self._status.update(event)
         if isinstance(event, BuildStarted):
             if self._verbose:
                 self._print(f"[dim]{event.function}: started[/dim]")
@@ -68,12 +83,29 @@ class HumanRenderer:
         if event.error:
             self._print(f"[red]error:[/red] {escape(event.error)}")
 
-    def _print(self, markup: str) -> None:
+    def _start_status(self) -> BuildStatus | None:
+        console = self._console()
+        if not console.is_interactive:
+            return None
+        from embly_build.cli.build_status import BuildStatus
+
+        return BuildStatus(console)
+
+    def _console(self) -> Console:
         if self._stderr is None:
             from rich.console import Console
 
             self._stderr = Console(stderr=True, highlight=False, soft_wrap=True)
-        self._stderr.print(markup)
+        return self._stderr
+
+    def _print(self, markup: str) -> None:
+        self._console().print(markup)
+
+    def close(self) -> None:
+        """Erase the status lines (the result lines stay); call when the build is over."""
+        if self._status is not None:
+            self._status.close()
+            self._status = None
 
     def summary(self, results: list[BuildFinished], seconds: float) -> None:
         if self._quiet and all(r.ok for r in results):

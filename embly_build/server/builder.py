@@ -24,7 +24,11 @@ from embly_build.server.executors.base import Executor
 from embly_build.server.file_locks import wait_for_lock
 from embly_build.server.gc import build_in_progress
 from embly_build.server.low_disk import low_disk_hint
-from embly_build.server.postprocess import postprocess, postprocess_signature
+from embly_build.server.postprocess import (
+    postprocess,
+    postprocess_description,
+    postprocess_signature,
+)
 from embly_build.server.requests import ValidBuild
 from embly_build.server.runtimes.base import CompileJob, Runtime
 from embly_build.server.scheduler import SharedActions, Supersession
@@ -172,6 +176,8 @@ class Builder:
             )
         )
         clock.lap("compile_ms")
+        if steps := postprocess_description(job.options):
+            emit(_log("server", f"post-processing: {steps}", "postprocess"))
         module = await postprocess(
             compiled,
             space.root / "out",
@@ -188,6 +194,7 @@ class Builder:
             )
         ]
         if job.options.aot and attempt.refusal is None:
+            emit(_log("server", f"AOT-compiling for {job.target}", "aot"))
             cwasm = await asyncio.to_thread(compile_cwasm, wasm, job.target)
             artifacts.append(
                 pb.Artifact(kind="cwasm", digest=self._store.put_bytes(cwasm), target=job.target)

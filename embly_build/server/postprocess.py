@@ -32,6 +32,14 @@ def postprocess_signature(options: pb.BuildOptions) -> list[str]:
     return steps
 
 
+def postprocess_description(options: pb.BuildOptions) -> str:
+    """The tools post-processing runs, for progress lines: `wasm-strip, wasm-opt -O2`."""
+    tools = ["wasm-strip"] if options.strip else []
+    if options.opt_level:
+        tools.append(f"wasm-opt -{options.opt_level}")
+    return ", ".join(tools)
+
+
 async def postprocess(
     compiled: Path,
     work_dir: Path,

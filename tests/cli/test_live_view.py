@@ -58,3 +58,19 @@ def test_failure_prints_the_compiler_output_and_keeps_the_last_good_sizes() -> N
 def test_a_watch_stopped_before_any_build_leaves_no_blank_line() -> None:
     """As when the project cannot be loaded: only the error follows."""
     assert render() == ""
+
+
+def test_a_building_line_says_what_the_build_is_doing() -> None:
+    out = io.StringIO()
+    console = Console(file=out, width=120, force_terminal=False, color_system=None)
+    with LiveView(console) as view:
+        view(RoundStarted(("common/src/lib.rs",), ("greeter",)))
+        view(BuildStarted("greeter", 0))
+        view(LogLine("greeter", "stderr", "   Compiling common v0.1.0 (common)", "compile"))
+        console.print(view)
+        view(LogLine("greeter", "server", "AOT-compiling for x86_64", "aot"))
+        console.print(view)
+    frames = out.getvalue()
+    assert "greeter  building: compiling common" in frames
+    assert "greeter  building: AOT-compiling" in frames
+    assert "AOT-compiling for x86_64" not in frames, "the server's step lines get no line"

@@ -314,7 +314,9 @@ async def test_a_step_with_no_shell_ready_starts_the_next_steps_shell_beside_its
     before = _shell_groups()
     code, out, _ = await _run(executor, toolchain, SHELL_PID, tmp_path)
     assert code == 0
-    spare = _shell_groups() - before  # the first step's shell has ended with its step
+    # The first step's shell ends with its step; the spare one may still be starting.
+    await _wait_for(lambda: _shell_groups() - before - {int(out[0])} != set())
+    spare = _shell_groups() - before
     assert len(spare) == 1 and int(out[0]) not in spare
 
     code, out, _ = await _run(executor, toolchain, SHELL_PID, tmp_path)

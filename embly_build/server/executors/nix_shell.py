@@ -41,6 +41,8 @@ RUN_ARGV = (
 )
 # A build's steps that each run in a shell: the compile, then post-processing.
 SHELLS_PER_BUILD = 2
+# The name of the tasks that start shells for a next build: the server's, not a build's.
+SHELL_START_TASK = "embly: start a nix-shell for the next build"
 # What nix-shell itself needs from our environment; --pure drops the rest anyway.
 _PASSED_ENV = ("PATH", "HOME", "USER", "TMPDIR")
 
@@ -86,7 +88,8 @@ class NixShellExecutor:
             return
         waiting = self._waiting.setdefault(toolchain.store_path, [])
         while len(waiting) < SHELLS_PER_BUILD:
-            waiting.append(asyncio.ensure_future(self._start_shell(self._nix_shell, toolchain)))
+            start = self._start_shell(self._nix_shell, toolchain)
+            waiting.append(asyncio.get_running_loop().create_task(start, name=SHELL_START_TASK))
 
     def _plan(self, delay: float, toolchain: Toolchain) -> None:
         def start() -> None:

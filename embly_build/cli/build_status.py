@@ -1,0 +1,50 @@
+"""The status lines under `embly build`'s output in a terminal: each function still being
+built, what it is doing and for how long. They are redrawn in place and erased at the end;
+the result lines printed above them stay."""
+
+from __future__ import annotations
+
+import time
+
+from rich.console import Console, RenderableType
+from rich.live import Live
+from rich.table import Table
+from rich.text import Text
+
+from embly_build.cli.activity import Activities
+from embly_build.client.events import BuildFinished, BuildStarted, ClientEvent
+
+
+class BuildStatus:
+    def __init__(self, console: Console) -> None:
+        self._console = console
+        self._activities = Activities()
+        self._started: dict[str, float] = {}
+        self._live = Live(self, console=console, refresh_per_second=4, transient=True)
+        self._live.start()
+
+    def update(self, event: ClientEvent) -> None:
+        self._activities.update(event)
+        if isinstance(event, BuildStarted):
+            self._started[event.function] = time.monotonic()
+        elif isinstance(event, BuildFinished):
+            self._started.pop(event.function, None)
+        self._live.refresh()
+
+    def print(self, markup: str) -> None:
+        """A line above the status lines, to stay."""
+        self._console.print(markup)
+
+    def close(self) -> None:
+        self._live.stop()
+
+    def __rich__(self) -> RenderableType:
+        table = Table.grid(padding=(0, 2))
+        now = time.monotonic()
+        for function, started in self._started.items():
+            table.add_row(
+                Text(function, style="bold"),
+                Text(self._activities.of(function), style="yellow"),
+                f"{now - started:5.1f}s",
+            )
+        return table
