@@ -106,12 +106,43 @@ def test_a_function_whose_directory_comes_back_is_reported_ok_again(
 ) -> None:
     """As a branch switch or a `mv` there and back does: the same sources, a cache hit."""
     (project / "shout").rename(tmp_path / "shout-away")
+    round_started = watching.wait_for(is_event("round_started"))
+    assert (round_started["triggers"], round_started["functions"]) == (["shout"], ["shout"])
     gone = watching.wait_for(finished("shout"))
     assert gone["status"] == "failed" and "shout is not a directory" in gone["error"]
+    assert watching.wait_for(is_event("round_finished"))["failed"] == 1
 
     (tmp_path / "shout-away").rename(project / "shout")
+    round_started = watching.wait_for(is_event("round_started"))
+    assert round_started["triggers"] == ["shout"], "its files are as they were"
     back = watching.wait_for(finished("shout"))
     assert (back["status"], back["cache_hit"]) == ("ok", True)
+
+
+def test_a_function_that_cannot_be_read_at_start_is_reported_and_built_once_fixed(
+    project: Path, embly_home: Path
+) -> None:
+    """The other functions are built and watched; renaming the file builds the function.
+    (The rename's event names the undecodable path, which watchfiles cannot deliver.)"""
+    bad_name = os.fsdecode(b"notes-\xff.txt")
+    (project / "greeter" / bad_name).write_text("draft")
+    with watch_running(project) as watch:
+        first = {e["function"]: e for e in _first_round(watch) if e["event"] == "build_finished"}
+        assert first["greeter"]["status"] == "failed"
+        assert "notes-\\xff.txt: the file's name is not valid UTF-8" in first["greeter"]["error"]
+        assert first["counter"]["status"] == first["shout"]["status"] == "ok"
+        watch.wait_for(is_event("watching"))
+        assert watch.quiet_for(1.5) == [], "the unreadable file starts nothing by itself"
+
+        (project / "greeter" / bad_name).rename(project / "greeter" / "notes.txt")
+        fixed = watch.wait_for(finished("greeter"))
+        assert fixed["status"] == "ok"
+        assert watch.process.poll() is None, "still watching"
+
+
+def _first_round(watch: WatchProcess) -> list[dict[str, object]]:
+    watch.wait_for(is_event("round_finished"))
+    return watch.seen
 
 
 def test_sigint_during_a_build_stops_cleanly(

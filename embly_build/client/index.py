@@ -195,6 +195,9 @@ class _Walker:
         """Index file `name` of directory `base` (ending in '/'), whose stat is `info`."""
         if relative is None:
             relative = base[self.root_length :]
+        path = relative + name
+        if not path.isascii():
+            _require_utf8(base + name)  # before reading it: a watcher sees it opened
         sha256 = cache.lookup(name, info) if cache is not None else None
         if sha256 is None:
             sha256, size = _read(base + name)
@@ -203,9 +206,6 @@ class _Walker:
         else:
             size = info.st_size
         executable = bool(info.st_mode & stat.S_IXUSR)
-        path = relative + name
-        if not path.isascii():
-            _require_utf8(base + name)
         self.files.append(IndexedFile(path, base + name, sha256, size, executable))
 
     def _follow(self, link: str) -> str:

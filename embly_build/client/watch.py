@@ -69,6 +69,8 @@ class Watcher:
         self._settle_ms = settle_ms
         self._inputs: dict[str, FunctionInputs] = {}
         self._built: dict[str, FunctionInputs] = {}  # function -> inputs of its last build
+        # Functions whose inputs could not be read at their last index (reported failed).
+        self._unreadable: set[str] = set()
         self._running: dict[str, asyncio.Task[None]] = {}
         self._round_results: list[BuildFinished] = []
         self._round_started = 0.0
@@ -79,7 +81,6 @@ class Watcher:
         environment errors before the first build finishes are raised, not watched."""
         self._config = load(self._project_dir)
         self._config.select(self._requested)  # unknown names fail here
-        await self._index(self._selected())
         async with asyncio.TaskGroup() as tasks:
             self._tasks = tasks
             await self._initial_build()
@@ -94,9 +95,11 @@ class Watcher:
         `embly watch` with its fix before any watching starts."""
         names = self._selected()
         self._begin_round((), names)
-        self._built.update({name: self._inputs[name] for name in names})
-        async for event in self._client.build_events(self._config, names, self._inputs):
-            self._record(event)
+        readable = await self._index(names)
+        self._built.update({name: self._inputs[name] for name in readable})
+        if readable:
+            async for event in self._client.build_events(self._config, readable, self._inputs):
+                self._record(event)
         self._end_round_if_idle()
 
     async def _watch_forever(self) -> None:
@@ -112,10 +115,10 @@ class Watcher:
 
     async def _watch(self, directories: list[Path]) -> None:
         """Watch until the set of directories must change. The first (possibly empty) batch
-        proves the OS watches are in place: only then is `watching` announced and the
-        inputs compared once more, so no change made meanwhile is lost."""
+        proves the OS watches are in place: only then are the inputs compared once more, so
+        no change made meanwhile is lost, and `watching` announced."""
         ready = False
-        async for batch in awatch(
+        batches = awatch(
             *directories,
             watch_filter=self._relevant,
             step=self._settle_ms,
@@ -125,19 +128,29 @@ class Watcher:
             # Ignoring errors would also swallow the watch limit: directories would be
             # silently unwatched instead of falling back to polling.
             ignore_permission_denied=False,
-        ):
-            if not ready:
-                ready = True
-                watched = tuple(map(str, directories))
-                level = self._client.opt_level or NO_WASM_OPT
-                self._emit(Watching(watched, tuple(self._selected()), self._poll, level))
-                await self._rebuild_changed(self._selected())
-            if batch and await self._on_changes({Path(path) for _, path in batch}):
-                return
+        )
+        try:
+            async for batch in batches:
+                if not ready:
+                    ready = True
+                    await self._rebuild_changed(self._selected(), ())
+                    watched = tuple(map(str, directories))
+                    level = self._client.opt_level or NO_WASM_OPT
+                    self._emit(Watching(watched, tuple(self._selected()), self._poll, level))
+                if batch and await self._on_changes({Path(path) for _, path in batch}):
+                    return
+        except BaseExceptionGroup as group:
+            _, others = group.split(_undecodable_path)
+            if others is not None:
+                raise
+            # watchfiles drops the whole batch on a file name that is not UTF-8. Watching
+            # again compares every input with its last index once ready, so a change in the
+            # lost batch is still found (and such a name in an input is reported there).
 
     def _watch_directories(self) -> list[Path]:
         directories = {self._config.root.resolve()}
-        directories |= self._graph().input_dirs()
+        # One that is gone (a function's directory moved away) cannot be watched.
+        directories |= {d for d in self._graph().input_dirs() if d.is_dir()}
         # A directory inside another watched one is covered by the recursive watch.
         return sorted(outermost(directories))
 
@@ -161,25 +174,49 @@ class Watcher:
             restart = await self._reload_config()
         affected = [n for n in self._selected() if n in self._graph().affected(paths)]
         before = {name: _watched_inputs(self._inputs[name]) for name in affected}
-        await self._rebuild_changed(affected)
+        await self._rebuild_changed(affected, paths)
         still = [n for n in affected if n in self._inputs]
         if any(_watched_inputs(self._inputs[n]) != before[n] for n in still):
             restart = True
         return restart
 
-    async def _rebuild_changed(self, names: Iterable[str]) -> None:
-        """Re-index `names` and build those whose content differs from their last build."""
-        names = await self._index(list(names))
+    async def _rebuild_changed(self, names: Iterable[str], paths: Iterable[Path]) -> None:
+        """Re-index `names` and build those whose content differs from their last build,
+        in a round triggered by `paths`. A function whose inputs cannot be read is reported
+        failed in the same round; once they can, it is built again (if only from the cache)
+        so that it does not stay "failed"."""
+        names = list(names)
+        was_unreadable = self._unreadable.intersection(names)
+        failures: dict[str, BuildFinished] = {}
+        readable = await self._index(names, failures)
+        for name in was_unreadable.intersection(failures):
+            if not any(name in self._graph().functions_of(p) for p in paths):
+                del failures[name]  # still unreadable, nothing in it changed: said already
         # Equal indexes mean equal input trees: same paths, contents and modes.
-        changed = [n for n in names if self._built.get(n) != self._inputs[n]]
-        if changed:
-            triggers = set()
-            for name in changed:
-                triggers |= _changed_files(self._built.get(name), self._inputs[name])
-            self._start_round(triggers, changed)
+        changed = [
+            n for n in readable if n in was_unreadable or self._built.get(n) != self._inputs[n]
+        ]
+        if not changed and not failures:
+            return
+        triggers = set()
+        for name in changed:
+            triggers |= _changed_files(self._built.get(name), self._inputs[name])
+        # Unreadable, or readable again: the batch's paths in them say why.
+        named_by_batch = failures.keys() | was_unreadable.intersection(changed)
+        graph = self._graph()
+        triggers |= {p for p in paths if graph.functions_of(p) & named_by_batch}
+        self._begin_round(tuple(self._display(p) for p in sorted(triggers)), [*changed, *failures])
+        for name, failure in failures.items():
+            self._cancel(name)
+            self._record(failure)
+        self._start_builds(changed)
+        self._end_round_if_idle()
 
-    async def _index(self, names: list[str]) -> list[str]:
-        """Re-index `names`; return those that could be indexed (the others are reported)."""
+    async def _index(
+        self, names: list[str], failures: dict[str, BuildFinished] | None = None
+    ) -> list[str]:
+        """Re-index `names`; return those that could be indexed. The others are recorded in
+        the current round, or in `failures` when given."""
         indexed = []
         for name in names:
             function = self._config.functions[name]
@@ -188,11 +225,16 @@ class Watcher:
                     index_with_stat_cache, function.path, function.sources, self._config.output_dir
                 )
             except InputError as error:
-                self._emit(BuildFinished(name, "failed", False, error=str(error)))
-                # Whatever its inputs are once they can be read again, it is built (if only
-                # from the cache) and reported, so it does not stay "failed".
-                self._built.pop(name, None)
+                failure = BuildFinished(name, "failed", False, error=str(error))
+                if failures is None:
+                    self._record(failure)
+                else:
+                    failures[name] = failure
+                self._unreadable.add(name)
+                # Until it can be read, its declared directories are where a fix shows up.
+                self._inputs.setdefault(name, _declared_inputs(function.path, function.sources))
                 continue
+            self._unreadable.discard(name)
             indexed.append(name)
         self._cached_graph = None
         return indexed
@@ -210,17 +252,17 @@ class Watcher:
             self._cancel(name)
             self._inputs.pop(name, None)
             self._built.pop(name, None)
+            self._unreadable.discard(name)
         self._emit(
             ConfigReloaded(
                 tuple(self._selected()), tuple(sorted(new - old)), tuple(sorted(old - new))
             )
         )
         # Changed blocks (path, sources) show up as changed inputs and rebuild below.
-        await self._rebuild_changed(self._selected())
+        await self._rebuild_changed(self._selected(), ())
         return True
 
-    def _start_round(self, triggers: Iterable[Path], names: list[str]) -> None:
-        self._begin_round(tuple(self._display(p) for p in sorted(set(triggers))), names)
+    def _start_builds(self, names: list[str]) -> None:
         for name in names:
             self._cancel(name)
             self._built[name] = self._inputs[name]
@@ -276,6 +318,12 @@ class Watcher:
             return str(path)
 
 
+def _declared_inputs(crate_dir: Path, sources: Sequence[Path]) -> FunctionInputs:
+    """Stand-in inputs of a function that could not be indexed: its declared directories."""
+    dirs = (crate_dir, *sources)
+    return FunctionInputs(root=crate_dir, crate_dir=".", input_dirs=dirs, files=())
+
+
 def _watched_inputs(inputs: FunctionInputs) -> tuple[tuple[Path, ...], tuple[Path, ...]]:
     return inputs.input_dirs, inputs.input_files
 
@@ -289,6 +337,10 @@ def _changed_files(old: FunctionInputs | None, new: FunctionInputs) -> set[Path]
     before, after = state(old), state(new)
     changed = before.keys() | after.keys()
     return {Path(path) for path in changed if before.get(path) != after.get(path)}
+
+
+def _undecodable_path(error: BaseException) -> bool:
+    return isinstance(error, RuntimeError) and "Unable to decode path" in str(error)
 
 
 def _watch_limit_reached(error: OSError) -> bool:
