@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, TextIO
 
 from embly_build.client.events import BuildFinished, BuildStarted, ClientEvent, LogLine
 from embly_build.client.watch_events import AnyEvent
+from embly_build.errors import EnvironmentProblem
 from embly_build.server.sizes import format_size
 
 if TYPE_CHECKING:
@@ -23,8 +24,16 @@ class JsonRenderer:
         self._out = out or sys.stdout
 
     def __call__(self, event: AnyEvent) -> None:
-        self._out.write(json.dumps(event.to_json()) + "\n")
-        self._out.flush()
+        try:
+            self._out.write(json.dumps(event.to_json()) + "\n")
+            self._out.flush()
+        except BrokenPipeError:
+            raise  # the reader has gone (`| head`): the command ends quietly
+        except OSError as error:
+            raise EnvironmentProblem(
+                f"cannot write the events to standard output: {error.strerror or error}; "
+                "send them where there is room (a file on another disk, a pipe)"
+            ) from error
 
     def summary(self, results: list[BuildFinished], seconds: float) -> None:
         return None

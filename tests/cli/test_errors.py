@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -194,3 +195,15 @@ def test_an_embly_home_that_is_a_file_is_named_not_a_traceback(
     assert "Traceback" not in result.stderr
     assert f"cannot keep the build server's state in {home}" in result.stderr
     assert "set EMBLY_HOME" in result.stderr
+
+
+def test_events_that_cannot_be_written_are_an_error_not_a_traceback(project: Path) -> None:
+    with open("/dev/full", "w") as full:  # every write fails with ENOSPC
+        result = subprocess.run(
+            [str(EMBLY), "build", "--json"], cwd=project, stdout=full, stderr=subprocess.PIPE
+        )
+    assert result.returncode == 2
+    message = result.stderr.decode()
+    assert "cannot write the events to standard output: No space left on device" in message
+    assert "Traceback" not in message
+    assert not (project / "embly_build").exists(), "the build stopped with its output"
