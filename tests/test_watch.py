@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import time
@@ -219,3 +220,22 @@ def test_watching_says_which_wasm_opt_level_applies(project: Path, embly_home: P
         watching = watch.wait_for(is_event("watching"))
         assert watching["opt_level"] == "none"
         assert watching["functions"] == ["greeter"]
+
+
+def test_a_function_moved_by_embly_hcl_to_an_unreadable_crate_is_watched_there(
+    project: Path, embly_home: Path, watching: WatchProcess, tmp_path: Path
+) -> None:
+    """Its new directory, outside the project, is where the fix is made."""
+    elsewhere = tmp_path / "elsewhere"
+    shutil.copytree(project / "greeter", elsewhere / "greeter")
+    shutil.copytree(project / "common", elsewhere / "common")
+    bad_name = os.fsdecode(b"notes-\xff.txt")
+    (elsewhere / "greeter" / bad_name).write_text("draft")
+    config = project / "embly.hcl"
+    config.write_text(config.read_text().replace('"./greeter"', f'"{elsewhere / "greeter"}"'))
+    failed = watching.wait_for(finished("greeter"))
+    assert failed["status"] == "failed" and "not valid UTF-8" in failed["error"]
+    watching.wait_for(is_event("watching"))  # again, with the new directories
+
+    (elsewhere / "greeter" / bad_name).rename(elsewhere / "greeter" / "notes.txt")
+    assert watching.wait_for(finished("greeter"), timeout=20)["status"] == "ok"

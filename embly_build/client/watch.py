@@ -231,8 +231,11 @@ class Watcher:
                 else:
                     failures[name] = failure
                 self._unreadable.add(name)
-                # Until it can be read, its declared directories are where a fix shows up.
-                self._inputs.setdefault(name, _declared_inputs(function.path, function.sources))
+                # Until it can be read, its last inputs (or, when embly.hcl moved it, its
+                # declared directories) are where a fix shows up.
+                known = self._inputs.get(name)
+                if known is None or function.path not in known.input_dirs:
+                    self._inputs[name] = _declared_inputs(function.path, function.sources)
                 continue
             self._unreadable.discard(name)
             indexed.append(name)
