@@ -12,7 +12,13 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from embly_build.client.client import Client
     from embly_build.client.connect import connect
-    from embly_build.client.events import BuildFinished, BuildStarted, ClientEvent, LogLine
+    from embly_build.client.events import (
+        BuildFinished,
+        BuildStarted,
+        ClientEvent,
+        LogLine,
+        UploadProgress,
+    )
     from embly_build.errors import EmblyError
     from embly_build.server.settings import ServerSettings
 
@@ -24,6 +30,7 @@ __all__ = [
     "EmblyError",
     "LogLine",
     "ServerSettings",
+    "UploadProgress",
     "connect",
 ]
 
@@ -37,6 +44,7 @@ _HOMES = {
     "EmblyError": "embly_build.errors",
     "LogLine": "embly_build.client.events",
     "ServerSettings": "embly_build.server.settings",
+    "UploadProgress": "embly_build.client.events",
     "connect": "embly_build.client.connect",
 }
 

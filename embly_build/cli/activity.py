@@ -1,4 +1,4 @@
-"""What a function's build is doing right now, in a few words, for the terminal views.
+"""What a build is doing right now, in a few words, for the terminal views.
 
 Read from the events a build already sends: the server's step lines and cargo's own
 progress lines (`Compiling serde v1.0.0`), so a long build shows where it is.
@@ -8,7 +8,13 @@ from __future__ import annotations
 
 import re
 
-from embly_build.client.events import BuildStarted, ClientEvent, LogLine
+from embly_build.client.events import (
+    BuildFinished,
+    BuildStarted,
+    ClientEvent,
+    LogLine,
+    UploadProgress,
+)
 
 _STEP_ACTIVITIES = {
     "queue": "waiting",
@@ -41,11 +47,22 @@ class Activities:
                 self._current[event.function] = (event.step, activity)
             elif event.step != step and event.step in _STEP_ACTIVITIES:
                 self._current[event.function] = (event.step, _STEP_ACTIVITIES[event.step])
-        else:
+        elif isinstance(event, BuildFinished):
             self._current.pop(event.function, None)
 
     def of(self, function: str) -> str:
         return self._current.get(function, ("", ""))[1]
+
+
+class UploadLine:
+    """The upload's progress while it is under way; nothing once it is done."""
+
+    def __init__(self) -> None:
+        self.shown: UploadProgress | None = None
+
+    def update(self, progress: UploadProgress) -> None:
+        done = progress.sent_bytes >= progress.total_bytes
+        self.shown = None if done else progress
 
 
 def _activity_of(line: LogLine) -> str:

@@ -18,9 +18,9 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from embly_build.cli.activity import Activities
-from embly_build.cli.render import sizes_text, summary_markup
-from embly_build.client.events import BuildFinished, BuildStarted, LogLine
+from embly_build.cli.activity import Activities, UploadLine
+from embly_build.cli.render import sizes_text, summary_markup, upload_text
+from embly_build.client.events import BuildFinished, BuildStarted, LogLine, UploadProgress
 from embly_build.client.watch_events import (
     AnyEvent,
     ConfigProblem,
@@ -56,6 +56,7 @@ class LiveView:
         self._lines: dict[str, _Line] = {}
         self._logs: dict[str, list[str]] = defaultdict(list)
         self._activities = Activities()
+        self._upload = UploadLine()
         self._live = Live(self, console=self._console, refresh_per_second=4, transient=True)
 
     def __enter__(self) -> LiveView:
@@ -69,6 +70,8 @@ class LiveView:
 
     def __rich__(self) -> RenderableType:
         table = Table.grid(padding=(0, 2))
+        if self._upload.shown is not None:
+            table.add_row("", Text(upload_text(self._upload.shown), style="yellow"), "", "")
         for name, line in self._lines.items():
             seconds = line.seconds if line.seconds is not None else time.monotonic() - line.started
             shown = line.state
@@ -83,7 +86,9 @@ class LiveView:
     def __call__(self, event: AnyEvent) -> None:
         if isinstance(event, BuildStarted | LogLine | BuildFinished):
             self._activities.update(event)
-        if isinstance(event, RoundStarted):
+        if isinstance(event, UploadProgress):
+            self._upload.update(event)
+        elif isinstance(event, RoundStarted):
             self._round_started(event)
         elif isinstance(event, BuildStarted):
             self._restart_line(event.function, "building")

@@ -8,7 +8,13 @@ from collections import defaultdict
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, TextIO
 
-from embly_build.client.events import BuildFinished, BuildStarted, ClientEvent, LogLine
+from embly_build.client.events import (
+    BuildFinished,
+    BuildStarted,
+    ClientEvent,
+    LogLine,
+    UploadProgress,
+)
 from embly_build.client.watch_events import AnyEvent
 from embly_build.errors import EnvironmentProblem
 from embly_build.server.sizes import format_size
@@ -76,7 +82,7 @@ class HumanRenderer:
                 self._logs[event.function].append(event)
             if event.stream == "client" and not self._quiet:
                 self._print(f"[dim]{event.function}: {escape(event.text)}[/dim]")
-        else:
+        elif isinstance(event, BuildFinished):
             self._finished(event)
 
     def _finished(self, event: BuildFinished) -> None:
@@ -130,6 +136,12 @@ def summary_markup(ok: int, cached: int, failed: int, seconds: float) -> str:
     if failed:
         parts.append(f"[red]{failed} failed[/red]")
     return f"{', '.join(parts)} in {seconds:.1f}s"
+
+
+def upload_text(progress: UploadProgress) -> str:
+    """`uploading 120.0 MiB of 400.0 MiB`."""
+    sent, total = format_size(progress.sent_bytes), format_size(progress.total_bytes)
+    return f"uploading {sent} of {total}"
 
 
 def sizes_text(sizes: Mapping[str, int]) -> str:

@@ -21,11 +21,12 @@ import betterproto
 from embly_build.client.artifacts import ArtifactWriter, fetch_blob, file_sha256
 from embly_build.client.config import FunctionConfig, ProjectConfig, find_config, load_project
 from embly_build.client.events import BuildFinished, BuildStarted, ClientEvent, LogLine
-from embly_build.client.index import FunctionInputs, index_with_stat_cache
+from embly_build.client.index import FunctionInputs, IndexedFile, index_with_stat_cache
 from embly_build.client.log_paths import LogPathMapper
 from embly_build.client.server_errors import server_errors
 from embly_build.client.tree import input_tree
-from embly_build.client.upload import upload_missing
+from embly_build.client.upload import UploadResult, upload_missing
+from embly_build.client.upload_progress import UploadProgressReporter
 from embly_build.errors import BlobNotFound
 from embly_build.protocol import enums, pb
 from embly_build.protocol.opt_levels import DEFAULT_OPT_LEVEL, wasm_opt_level
@@ -105,10 +106,18 @@ class Client:
         fresh = await asyncio.to_thread(_index_all, config, to_index)
         known.update(zip((f.name for f in to_index), fresh, strict=True))
         indexed = [known[f.name] for f in selected]
-        async with server_errors(self._address):
-            uploaded = await upload_missing(
-                self._api, [f for inputs in indexed for f in inputs.files]
-            )
+        files = [f for inputs in indexed for f in inputs.files]
+        progress: asyncio.Queue[ClientEvent | None] = asyncio.Queue()
+        upload = asyncio.ensure_future(self._upload(files, progress.put_nowait))
+        upload.add_done_callback(lambda _: progress.put_nowait(None))
+        try:
+            while (event := await progress.get()) is not None:
+                yield event
+            uploaded = upload.result()
+        finally:
+            if not upload.done():
+                upload.cancel()
+                await asyncio.gather(upload, return_exceptions=True)
         queue: asyncio.Queue[ClientEvent | None] = asyncio.Queue()
         claimed: set[str] = set()
         builds = []
@@ -127,6 +136,12 @@ class Client:
             if not runner.done():
                 runner.cancel()
                 await asyncio.gather(runner, return_exceptions=True)
+
+    async def _upload(
+        self, files: Sequence[IndexedFile], emit: Callable[[ClientEvent], None]
+    ) -> UploadResult:
+        async with server_errors(self._address):
+            return await upload_missing(self._api, files, UploadProgressReporter(emit))
 
     async def _build_one(
         self,

@@ -69,4 +69,19 @@ class BuildFinished:
         }
 
 
-ClientEvent = BuildStarted | LogLine | BuildFinished
+@dataclass(frozen=True)
+class UploadProgress:
+    """How much of a long upload (all selected functions' missing files) has been sent."""
+
+    sent_bytes: int
+    total_bytes: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "event": "upload_progress",
+            "sent_bytes": self.sent_bytes,
+            "total_bytes": self.total_bytes,
+        }
+
+
+ClientEvent = UploadProgress | BuildStarted | LogLine | BuildFinished

@@ -6,8 +6,9 @@ the upload with a clear error instead of sending bytes under the wrong digest.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 
 from embly_build.client.index import IndexedFile
@@ -23,20 +24,30 @@ class UploadResult:
     bytes_uploaded: int
 
 
-async def upload_missing(api: BuildApi, files: Sequence[IndexedFile]) -> UploadResult:
+async def upload_missing(
+    api: BuildApi,
+    files: Sequence[IndexedFile],
+    on_progress: Callable[[int, int], None] | None = None,
+) -> UploadResult:
+    """Upload the files the server lacks; `on_progress(sent_bytes, total_bytes)` is called
+    as chunks are sent, from 0 to the total."""
     unique = {f.sha256: f for f in files}
     digests = [pb.Digest(sha256=f.sha256, size_bytes=f.size) for f in unique.values()]
     response = await api.find_missing_blobs(pb.FindMissingBlobsRequest(digests=digests))
     to_send = [unique[d.sha256] for d in response.missing if d.sha256 in unique]
+    total = sum(f.size for f in to_send)
     if to_send:
-        await api.upload_blobs(_chunks(to_send))
-    return UploadResult(
-        missing=frozenset(f.sha256 for f in to_send),
-        bytes_uploaded=sum(f.size for f in to_send),
-    )
+        report = on_progress or (lambda sent, total: None)
+        report(0, total)
+        await api.upload_blobs(_chunks(to_send, lambda sent: report(sent, total)))
+        report(total, total)
+    return UploadResult(missing=frozenset(f.sha256 for f in to_send), bytes_uploaded=total)
 
 
-async def _chunks(files: Sequence[IndexedFile]) -> AsyncIterator[pb.BlobChunk]:
+async def _chunks(
+    files: Sequence[IndexedFile], on_sent: Callable[[int], None]
+) -> AsyncIterator[pb.BlobChunk]:
+    sent = 0
     for file in files:
         digest = pb.Digest(sha256=file.sha256, size_bytes=file.size)
         hasher = hashlib.sha256()
@@ -54,6 +65,11 @@ async def _chunks(files: Sequence[IndexedFile]) -> AsyncIterator[pb.BlobChunk]:
                         )
                     yield pb.BlobChunk(digest=digest, offset=offset, data=data, last=last)
                     offset += len(data)
+                    sent += len(data)
+                    on_sent(sent)
+                    # An in-process server takes each chunk without a pause: let the event
+                    # loop run (progress, signals, a watch's events) between chunks.
+                    await asyncio.sleep(0)
                     if last:
                         break
         except OSError as exc:

@@ -9,7 +9,13 @@ from rich.console import Console
 
 from embly_build.cli.activity import Activities
 from embly_build.cli.render import HumanRenderer
-from embly_build.client.events import BuildFinished, BuildStarted, ClientEvent, LogLine
+from embly_build.client.events import (
+    BuildFinished,
+    BuildStarted,
+    ClientEvent,
+    LogLine,
+    UploadProgress,
+)
 
 
 def activities_after(*events: ClientEvent) -> Activities:
@@ -105,3 +111,20 @@ def test_embly_build_not_in_a_terminal_prints_results_only() -> None:
     renderer(BuildFinished("greeter", "ok", False))
     renderer.close()
     assert out.getvalue().splitlines() == ["✓ greeter  built  0.0s  "]
+
+
+def test_a_long_upload_shows_how_far_it_is_until_it_ends(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TERM", "xterm-256color")
+    out = io.StringIO()
+    console = Console(file=out, width=100, force_terminal=True, color_system=None)
+    renderer = HumanRenderer(console=console)
+    renderer(UploadProgress(120 * 2**20, 400 * 2**20))
+    assert "uploading 120.0 MiB of 400.0 MiB" in out.getvalue()
+    renderer(UploadProgress(400 * 2**20, 400 * 2**20))
+    renderer(BuildStarted("greeter", 400 * 2**20))
+    out.seek(0)
+    out.truncate()
+    renderer(LogLine("greeter", "stderr", "   Compiling common v0.1.0 (common)", "compile"))
+    assert "greeter  compiling common" in out.getvalue()
+    assert "uploading" not in out.getvalue(), "a finished upload leaves the status"
+    renderer.close()

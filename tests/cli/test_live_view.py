@@ -7,7 +7,7 @@ import io
 from rich.console import Console
 
 from embly_build.cli.live_view import LiveView
-from embly_build.client.events import BuildFinished, BuildStarted, LogLine
+from embly_build.client.events import BuildFinished, BuildStarted, LogLine, UploadProgress
 from embly_build.client.watch_events import RoundFinished, RoundStarted, Watching
 
 
@@ -74,3 +74,16 @@ def test_a_building_line_says_what_the_build_is_doing() -> None:
     assert "greeter  building: compiling common" in frames
     assert "greeter  building: AOT-compiling" in frames
     assert "AOT-compiling for x86_64" not in frames, "the server's step lines get no line"
+
+
+def test_a_long_upload_shows_above_the_function_lines() -> None:
+    out = io.StringIO()
+    console = Console(file=out, width=120, force_terminal=False, color_system=None)
+    with LiveView(console) as view:
+        view(RoundStarted(("assets/big.bin",), ("greeter",)))
+        view(UploadProgress(3 * 2**20, 8 * 2**20))
+        console.print(view)
+        view(UploadProgress(8 * 2**20, 8 * 2**20))
+    frames = out.getvalue()
+    assert "uploading 3.0 MiB of 8.0 MiB" in frames
+    assert frames.count("uploading") == 1, "gone once the upload is done"
