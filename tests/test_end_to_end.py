@@ -109,8 +109,13 @@ def test_opt_level_none_skips_wasm_opt_and_is_cached_apart(project: Path) -> Non
     assert wasm.stat().st_size == optimised_size
 
 
-def test_ctrl_c_mid_build_exits_130_and_leaves_nothing_running(
-    project: Path, embly_home: Path
+@pytest.mark.parametrize(
+    ("stop", "exit_code"),
+    [(signal.SIGINT, 130), (signal.SIGTERM, 143), (signal.SIGHUP, 129)],
+    ids=["ctrl-c", "kill", "terminal-closed"],
+)
+def test_a_stop_signal_mid_build_leaves_nothing_running(
+    project: Path, embly_home: Path, stop: signal.Signals, exit_code: int
 ) -> None:
     # A build script that outlasts the test: the build is surely running at Ctrl-C.
     (project / "greeter" / "build.rs").write_text(
@@ -130,8 +135,8 @@ def test_ctrl_c_mid_build_exits_130_and_leaves_nothing_running(
             if "build script" in line or "Compiling greeter" in line:
                 break
         time.sleep(0.5)
-        build.send_signal(signal.SIGINT)  # to embly alone: it must stop its children itself
-        assert build.wait(timeout=30) == 130
+        build.send_signal(stop)  # to embly alone: it must stop its children itself
+        assert build.wait(timeout=30) == exit_code
     finally:
         if build.poll() is None:
             os.killpg(build.pid, signal.SIGKILL)

@@ -162,9 +162,12 @@ def test_sigint_during_a_build_stops_cleanly(
     assert partial == [], "no partial artifact"
 
 
-def test_sigterm_exits_143(project: Path, embly_home: Path, watching: WatchProcess) -> None:
-    watching.process.send_signal(signal.SIGTERM)
-    assert watching.process.wait(timeout=30) == 143
+@pytest.mark.parametrize(("stop", "exit_code"), [(signal.SIGTERM, 143), (signal.SIGHUP, 129)])
+def test_sigterm_and_sighup_stop_it_too(
+    project: Path, embly_home: Path, watching: WatchProcess, stop: signal.Signals, exit_code: int
+) -> None:
+    watching.process.send_signal(stop)
+    assert watching.process.wait(timeout=30) == exit_code
 
 
 def test_watch_fails_before_watching_on_a_broken_project(project: Path, embly_home: Path) -> None:

@@ -97,7 +97,8 @@ def build(
     """Build all (or the named) functions once into <project>/embly_build/.
 
     Exit code 0 when every build succeeded, 1 when one failed, 2 for usage or
-    configuration errors.
+    configuration errors; 130, 143 or 129 when stopped by Ctrl-C, SIGTERM or SIGHUP (the
+    builds are cancelled and their processes killed).
     """
     from embly_build.cli.build_command import build_once
     from embly_build.cli.render import HumanRenderer, JsonRenderer
@@ -132,8 +133,9 @@ def watch(
     Watches every input of the selected functions (their crates, `sources` and local Cargo
     path dependencies, also outside the project) and embly.hcl. Only functions whose input
     content changed are rebuilt; a change during a build restarts it. A failed build keeps
-    the last good artifact. Exit code 130 after Ctrl-C, 143 after SIGTERM, 2 when the first
-    build cannot start (configuration, nix or toolchain missing).
+    the last good artifact. Exit code 130 after Ctrl-C, 143 after SIGTERM, 129 after SIGHUP
+    (the terminal closed), 2 when the first build cannot start (configuration, nix or
+    toolchain missing).
     """
     from embly_build.cli.watch_command import watch as watch_forever
 

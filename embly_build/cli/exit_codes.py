@@ -7,6 +7,7 @@ from embly_build.errors import BuildCancelled, BuildFailed, EmblyError
 OK = 0
 BUILD_FAILED = 1
 USAGE = 2
+HUNG_UP = 129  # 128 + SIGHUP
 INTERRUPTED = 130  # 128 + SIGINT
 TERMINATED = 143  # 128 + SIGTERM
 

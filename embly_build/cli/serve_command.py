@@ -1,15 +1,15 @@
-"""`embly serve`: a build server on unix sockets and TCP until SIGINT/SIGTERM."""
+"""`embly serve`: a build server on unix sockets and TCP until SIGINT, SIGTERM or SIGHUP."""
 
 from __future__ import annotations
 
 import asyncio
 import ipaddress
-import signal
 from dataclasses import replace
 from pathlib import Path
 
 from rich.console import Console
 
+from embly_build.cli.stop_signals import EXIT_FOR_SIGNAL
 from embly_build.errors import UsageError
 from embly_build.server.factory import create_service
 from embly_build.server.grpc_server import GrpcServer
@@ -30,19 +30,22 @@ async def serve_forever(
         settings = replace(settings, home=store.absolute())
     service = create_service(settings)
     server = GrpcServer(service)
-    await server.start(addresses)
-    console = Console(stderr=True, highlight=False)
-    console.print(
-        f"embly serve: listening on {', '.join(map(str, addresses))} "
-        f"(state in {settings.home}, {settings.jobs} jobs)"
-    )
+    # Before anything is announced: whoever reads "listening" may send a signal at once.
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
+    for sig in EXIT_FOR_SIGNAL:  # SIGHUP too: a server whose terminal closed stops cleanly
         loop.add_signal_handler(sig, stop.set)
+    console = Console(stderr=True, highlight=False, soft_wrap=True)  # log lines stay whole
     try:
+        await server.start(addresses)
+        console.print(
+            f"embly serve: listening on {', '.join(map(str, addresses))} "
+            f"(state in {settings.home}, {settings.jobs} jobs)"
+        )
         await stop.wait()
     finally:
+        for sig in EXIT_FOR_SIGNAL:
+            loop.remove_signal_handler(sig)
         await server.close()
         await service.close()
         console.print("embly serve: stopped")

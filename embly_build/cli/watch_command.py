@@ -1,9 +1,9 @@
-"""`embly watch`: the long-running foreground process; stops cleanly on SIGINT or SIGTERM."""
+"""`embly watch`: the long-running foreground process; stops cleanly on SIGINT, SIGTERM or
+SIGHUP."""
 
 from __future__ import annotations
 
 import asyncio
-import signal
 from pathlib import Path
 
 from embly_build.cli import exit_codes
@@ -11,40 +11,25 @@ from embly_build.cli.connect import connected_client
 from embly_build.cli.live_view import LiveView
 from embly_build.cli.options import ClientOptions
 from embly_build.cli.render import JsonRenderer
+from embly_build.cli.stop_signals import EXIT_FOR_SIGNAL, cancel_on_stop_signals
 from embly_build.client.watch import Watcher
 from embly_build.errors import EmblyError
-
-_EXIT_FOR_SIGNAL = {signal.SIGINT: exit_codes.INTERRUPTED, signal.SIGTERM: exit_codes.TERMINATED}
 
 
 async def watch(options: ClientOptions, functions: list[str], as_json: bool, poll: bool) -> int:
     """Watch until a signal arrives; every build is cancelled and its processes killed
-    before this returns 130 (SIGINT) or 143 (SIGTERM)."""
-    main = asyncio.current_task()
-    assert main is not None
-    received: list[signal.Signals] = []
-
-    def stop(signum: signal.Signals) -> None:
-        if not received:
-            received.append(signum)
-            main.cancel()
-
-    loop = asyncio.get_running_loop()
-    for signum in _EXIT_FOR_SIGNAL:
-        loop.add_signal_handler(signum, stop, signum)
-    try:
-        if as_json:
-            await _watch(options, functions, JsonRenderer(), poll)
-        else:
-            with LiveView() as view:
-                await _watch(options, functions, view, poll)
-    except asyncio.CancelledError:
-        if not received:
-            raise
-        return _EXIT_FOR_SIGNAL[received[0]]
-    finally:
-        for signum in _EXIT_FOR_SIGNAL:
-            loop.remove_signal_handler(signum)
+    before this returns 130 (SIGINT), 143 (SIGTERM) or 129 (SIGHUP)."""
+    with cancel_on_stop_signals() as received:
+        try:
+            if as_json:
+                await _watch(options, functions, JsonRenderer(), poll)
+            else:
+                with LiveView() as view:
+                    await _watch(options, functions, view, poll)
+        except asyncio.CancelledError:
+            if not received:
+                raise
+            return EXIT_FOR_SIGNAL[received[0]]
     return exit_codes.OK
 
 
