@@ -18,7 +18,6 @@ from embly_build.client.events import BuildFinished, BuildStarted, ClientEvent, 
 
 class BuildStatus:
     def __init__(self, console: Console) -> None:
-        self._console = console
         self._activities = Activities()
         self._started: dict[str, float] = {}
         self._upload = UploadLine()
@@ -34,10 +33,6 @@ class BuildStatus:
         elif isinstance(event, BuildFinished):
             self._started.pop(event.function, None)
         self._live.refresh()
-
-    def print(self, markup: str) -> None:
-        """A line above the status lines, to stay."""
-        self._console.print(markup)
 
     def close(self) -> None:
         self._live.stop()
