@@ -148,7 +148,8 @@ class Builder:
                 hint = low_disk_hint(self._settings.spaces_dir)
                 error = f"{failure}\n{hint}" if hint else str(failure)
                 return pb.Finished(status=enums.FAILED, action_digest=key, error=error), False
-        self._cache.put(key, finished)
+            # Before the space is released: a process waiting for it then finds the result.
+            self._cache.put(key, finished)
         return finished, False
 
     async def _compile_and_process(self, space: BuildSpace, attempt: _Attempt) -> pb.Finished:
