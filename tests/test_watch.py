@@ -242,3 +242,43 @@ def test_a_function_moved_by_embly_hcl_to_an_unreadable_crate_is_watched_there(
 
     (elsewhere / "greeter" / bad_name).rename(elsewhere / "greeter" / "notes.txt")
     assert watching.wait_for(finished("greeter"), timeout=20)["status"] == "ok"
+
+
+def test_a_file_in_a_new_directory_is_built(
+    project: Path, embly_home: Path, watching: WatchProcess
+) -> None:
+    """Directories are watched one by one: a new one is watched once it appears."""
+    (project / "greeter" / "src" / "extra").mkdir()
+    time.sleep(0.5)  # the new directory's own round of watching starts
+    (project / "greeter" / "src" / "extra" / "words.rs").write_text('pub const W: &str = "w";\n')
+    started = watching.wait_for(is_event("round_started"))
+    assert started["triggers"] == ["greeter/src/extra/words.rs"]
+    assert watching.wait_for(finished("greeter"))["status"] == "ok"
+
+
+def test_ignored_trees_take_no_os_watch(project: Path, embly_home: Path) -> None:
+    """`target/` (however deep) costs no inotify watch; the crate's sources have theirs."""
+    deep = project / "greeter" / "target" / "release" / "deps" / "incremental"
+    deep.mkdir(parents=True)
+    with watch_running(project) as watch:
+        watch.wait_for(is_event("watching"))
+        watched = _inotify_watched_inodes(watch.process.pid)
+    assert (project / "greeter" / "src").stat().st_ino in watched
+    assert (project / "common" / "src").stat().st_ino in watched
+    for directory in [project / "greeter" / "target", *(project / "greeter" / "target").rglob("*")]:
+        assert directory.stat().st_ino not in watched, directory
+
+
+def _inotify_watched_inodes(pid: int) -> set[int]:
+    """The inodes a process holds inotify watches on, from /proc/PID/fdinfo."""
+    inodes = set()
+    for info in Path(f"/proc/{pid}/fdinfo").iterdir():
+        try:
+            text = info.read_text()
+        except OSError:
+            continue
+        for line in text.splitlines():
+            if line.startswith("inotify wd:"):
+                fields = dict(part.split(":", 1) for part in line.split()[1:] if ":" in part)
+                inodes.add(int(fields["ino"], 16))
+    return inodes

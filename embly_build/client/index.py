@@ -7,7 +7,7 @@ import os
 import stat
 from collections.abc import Iterable, Sequence
 from contextlib import nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from operator import attrgetter
 from pathlib import Path
 
@@ -42,6 +42,9 @@ class FunctionInputs:
     files: tuple[IndexedFile, ...]  # sorted by `path`
     # Single files outside those directories: an enclosing cargo workspace's root files.
     input_files: tuple[Path, ...] = ()
+    # Every directory walked (the input directories and their subdirectories that are not
+    # ignored), for a watcher. Not part of what was indexed: an empty directory is no input.
+    directories: tuple[Path, ...] = field(default=(), compare=False)
 
 
 def index_function(
@@ -73,6 +76,7 @@ def index_function(
         input_dirs=dirs,
         files=tuple(files),
         input_files=single,
+        directories=tuple(map(Path, walker.directories)),
     )
 
 
@@ -107,11 +111,13 @@ class _Walker:
         self.ignored = ignored
         self.cache = cache
         self.files: list[IndexedFile] = []
+        self.directories: list[str] = []
 
     def walk(self, directory: str, real_parents: tuple[str, ...]) -> None:
         """Index the files below `directory`. `real_parents` ends with the real path of
         `directory` and holds those of the directories above it, so a symlink back to one (a
         loop) is skipped."""
+        self.directories.append(directory)
         base = os.path.join(directory, "")
         subdirs: list[str] = []
         others: list[os.DirEntry[str]] = []

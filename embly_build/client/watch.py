@@ -125,6 +125,7 @@ class Watcher:
             rust_timeout=_READY_PROBE_MS,
             yield_on_timeout=True,
             force_polling=self._poll,
+            recursive=False,
             # Ignoring errors would also swallow the watch limit: directories would be
             # silently unwatched instead of falling back to polling.
             ignore_permission_denied=False,
@@ -134,9 +135,9 @@ class Watcher:
                 if not ready:
                     ready = True
                     await self._rebuild_changed(self._selected(), ())
-                    watched = tuple(map(str, directories))
                     level = self._client.opt_level or NO_WASM_OPT
-                    self._emit(Watching(watched, tuple(self._selected()), self._poll, level))
+                    roots = self._watched_roots()
+                    self._emit(Watching(roots, tuple(self._selected()), self._poll, level))
                 if batch and await self._on_changes({Path(path) for _, path in batch}):
                     return
         except BaseExceptionGroup as group:
@@ -148,11 +149,24 @@ class Watcher:
             # lost batch is still found (and such a name in an input is reported there).
 
     def _watch_directories(self) -> list[Path]:
+        """Every directory whose entries matter, each watched on its own (not recursively,
+        so that `target/`, `.git` and other ignored trees take no OS watch): the project's
+        (for embly.hcl), each function's walked directories, the parents of its input
+        roots (a root moved away and back) and the directories of its single input files.
+        A directory that appears is walked by the next index, and watching restarts."""
         directories = {self._config.root.resolve()}
+        for inputs in self._inputs.values():
+            directories.update(inputs.directories or inputs.input_dirs)
+            directories.update(d.parent for d in inputs.input_dirs)
+            directories.update(f.parent for f in inputs.input_files)
         # One that is gone (a function's directory moved away) cannot be watched.
-        directories |= {d for d in self._graph().input_dirs() if d.is_dir()}
-        # A directory inside another watched one is covered by the recursive watch.
-        return sorted(outermost(directories))
+        return sorted(d for d in directories if d.is_dir())
+
+    def _watched_roots(self) -> tuple[str, ...]:
+        """The directories watched, as a user thinks of them: the project and each input
+        directory outside it (with their subdirectories)."""
+        roots = {self._config.root.resolve(), *self._graph().input_dirs()}
+        return tuple(map(str, sorted(outermost(roots))))
 
     def _relevant(self, change: Change, path: str) -> bool:
         candidate = Path(path)
@@ -327,8 +341,8 @@ def _declared_inputs(crate_dir: Path, sources: Sequence[Path]) -> FunctionInputs
     return FunctionInputs(root=crate_dir, crate_dir=".", input_dirs=dirs, files=())
 
 
-def _watched_inputs(inputs: FunctionInputs) -> tuple[tuple[Path, ...], tuple[Path, ...]]:
-    return inputs.input_dirs, inputs.input_files
+def _watched_inputs(inputs: FunctionInputs) -> tuple[tuple[Path, ...], ...]:
+    return inputs.input_dirs, inputs.input_files, inputs.directories
 
 
 def _changed_files(old: FunctionInputs | None, new: FunctionInputs) -> set[Path]:
