@@ -15,7 +15,8 @@ by as much as it saves), nor right as a build ends, while its client fetches and
 artifacts (that took 10 ms longer). When no shell is ready (a fresh process, or a save right
 after a build), the compile starts the post-processing's shell beside its own. A waiting
 shell exits when its stdin closes, so none outlives this process; `close()` stops them
-sooner, and calls off those not started yet.
+sooner, and calls off those not started yet. A running step's process group is killed when
+this process is gone, however it died (see RUN_ARGV).
 
 Each step runs in its own process group (process_group.py).
 """
@@ -34,10 +35,16 @@ from embly_build.errors import EnvironmentProblem
 from embly_build.server.executors.process_group import LineSink, ProcessGroup
 from embly_build.server.toolchains.base import NIX_MISSING, OFFLINE_OPTIONS, Toolchain
 
-# The file holds the step's directory, then `env K=V... argv`.
+# The file holds the step's directory, then `env K=V... argv`. Stdin stays open while this
+# process waits for the step: a watchdog in the step's process group waits for its end of
+# file, which comes when this process is gone however it died (SIGKILL, out of memory), and
+# then kills the group, so no cargo or rustc outlives it. (A background command's stdin is
+# /dev/null, hence the copy on fd 3.)
 RUN_ARGV = (
     'IFS= read -r -d "" argv_file || exit 0; mapfile -d "" -t argv < "$argv_file" '
-    '&& cd -- "${argv[0]}" && exec "${argv[@]:1}"'
+    '&& cd -- "${argv[0]}" || exit; '
+    "exec 3<&0; { IFS= read -r -n 1 _ <&3; kill -KILL 0; } & "
+    'exec "${argv[@]:1}" 3<&- </dev/null'
 )
 # A build's steps that each run in a shell: the compile, then post-processing.
 SHELLS_PER_BUILD = 2

@@ -65,11 +65,11 @@ class ProcessGroup:
         return self._transport.get_returncode() is None
 
     def send(self, data: bytes) -> None:
-        """Write `data` to the command's stdin and close it."""
+        """Write `data` to the command's stdin. It stays open until the command is done (or
+        this process is gone): a command may take its end of file as its owner's death."""
         pipe = self._transport.get_pipe_transport(0)
         assert isinstance(pipe, asyncio.WriteTransport), "started without stdin"
         pipe.write(data)
-        pipe.close()
 
     async def wait(self, on_stdout: LineSink, on_stderr: LineSink) -> int:
         """Stream the output lines to the sinks until the command exits; return its exit code.
