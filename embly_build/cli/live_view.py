@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
+from functools import partial
 
 from rich.console import Console, Group, RenderableType
 from rich.live import Live
@@ -20,6 +21,7 @@ from rich.text import Text
 
 from embly_build.cli.activity import Activities, UploadLine
 from embly_build.cli.render import sizes_text, summary_markup, upload_text
+from embly_build.cli.terminal_output import TerminalOutput
 from embly_build.client.events import BuildFinished, BuildStarted, LogLine, UploadProgress
 from embly_build.client.watch_events import (
     AnyEvent,
@@ -57,6 +59,7 @@ class LiveView:
         self._logs: dict[str, list[str]] = defaultdict(list)
         self._activities = Activities()
         self._upload = UploadLine()
+        self._output = TerminalOutput()
         self._live = Live(self, console=self._console, refresh_per_second=4, transient=True)
 
     def __enter__(self) -> LiveView:
@@ -64,9 +67,9 @@ class LiveView:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._live.__exit__(None, None, None)
+        self._output(lambda: self._live.__exit__(None, None, None))
         if self._lines:  # the last state of each function stays on the screen
-            self._console.print(self.__rich__())
+            self._output(lambda: self._console.print(self.__rich__()))
 
     def __rich__(self) -> RenderableType:
         table = Table.grid(padding=(0, 2))
@@ -99,7 +102,7 @@ class LiveView:
             self._finished(event)
         else:
             self._message(event)
-        self._live.refresh()
+        self._output(self._live.refresh)
 
     def _round_started(self, event: RoundStarted) -> None:
         if event.triggers:
@@ -133,7 +136,7 @@ class LiveView:
         if event.status == "failed":
             self._print(f"[red bold]{event.function} failed[/red bold]")
             for text in logs:
-                self._console.print(text, markup=False, highlight=False)
+                self._output(partial(self._console.print, text, markup=False, highlight=False))
             if event.error:
                 self._print(f"[red]error:[/red] {escape(event.error)}")
 
@@ -161,4 +164,4 @@ class LiveView:
             self._print(f"[yellow]{escape(event.message)}[/yellow]")
 
     def _print(self, markup: str) -> None:
-        self._console.print(markup)
+        self._output(lambda: self._console.print(markup))

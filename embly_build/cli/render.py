@@ -6,8 +6,10 @@ import json
 import sys
 from collections import defaultdict
 from collections.abc import Mapping
+from functools import partial
 from typing import TYPE_CHECKING, TextIO
 
+from embly_build.cli.terminal_output import TerminalOutput
 from embly_build.client.events import (
     BuildFinished,
     BuildStarted,
@@ -66,12 +68,13 @@ class HumanRenderer:
         self._quiet = quiet
         self._logs: dict[str, list[LogLine]] = defaultdict(list)
         self._status: BuildStatus | None = None
+        self._output = TerminalOutput()
 
     def __call__(self, event: ClientEvent) -> None:
         if self._status is None and not (self._verbose or self._quiet):
-            self._status = self._start_status()
+            self._output(self._start_status)
         if self._status is not None:
-            self._status.update(event)
+            self._output(partial(self._status.update, event))
         if isinstance(event, BuildStarted):
             if self._verbose:
                 self._print(f"[dim]{event.function}: started[/dim]")
@@ -98,13 +101,12 @@ class HumanRenderer:
         if event.error:
             self._print(f"[red]error:[/red] {escape(event.error)}")
 
-    def _start_status(self) -> BuildStatus | None:
+    def _start_status(self) -> None:
         console = self._console()
-        if not console.is_interactive:
-            return None
-        from embly_build.cli.build_status import BuildStatus
+        if console.is_interactive:
+            from embly_build.cli.build_status import BuildStatus
 
-        return BuildStatus(console)
+            self._status = BuildStatus(console)
 
     def _console(self) -> Console:
         if self._stderr is None:
@@ -114,12 +116,12 @@ class HumanRenderer:
         return self._stderr
 
     def _print(self, markup: str) -> None:
-        self._console().print(markup)
+        self._output(lambda: self._console().print(markup))
 
     def close(self) -> None:
         """Erase the status lines (the result lines stay); call when the build is over."""
         if self._status is not None:
-            self._status.close()
+            self._output(self._status.close)
             self._status = None
 
     def summary(self, results: list[BuildFinished], seconds: float) -> None:

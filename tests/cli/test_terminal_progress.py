@@ -8,6 +8,7 @@ import fcntl
 import os
 import pty
 import select
+import signal
 import struct
 import subprocess
 import termios
@@ -17,7 +18,7 @@ from pathlib import Path
 import pyte
 import pytest
 
-from tests.helpers import EMBLY
+from tests.helpers import EMBLY, leftover_processes
 
 pytestmark = pytest.mark.slow
 
@@ -80,3 +81,50 @@ def test_embly_build_shows_progress_then_leaves_the_results(project: Path) -> No
     assert sorted(line.split()[1] for line in screen[:3]) == ["counter", "greeter", "shout"]
     assert all(line.startswith("✓ ") and "  built  " in line for line in screen[:3]), screen
     assert screen[3].startswith("3 ok in "), screen
+
+
+@pytest.mark.parametrize(
+    ("command", "shown_when_running"),
+    [(["watch"], b"Ctrl-C stops"), (["build", "greeter"], b"compiling")],
+)
+def test_closing_the_terminal_stops_it_cleanly(
+    project: Path, embly_home: Path, command: list[str], shown_when_running: bytes
+) -> None:
+    """The window closes: writes to the terminal fail, then SIGHUP arrives. The command
+    ends with 129, as for SIGHUP alone, and leaves nothing running."""
+    (project / "greeter" / "build.rs").write_text(
+        "fn main() { std::thread::sleep(std::time::Duration::from_secs(2)); }\n"
+    )
+    master, child_end = pty.openpty()
+    fcntl.ioctl(child_end, termios.TIOCSWINSZ, struct.pack("HHHH", ROWS, COLUMNS, 0, 0))
+    running = subprocess.Popen(
+        [str(EMBLY), *command],
+        cwd=project,
+        env={**os.environ, "TERM": "xterm-256color"},
+        stdin=child_end,
+        stdout=child_end,
+        stderr=child_end,
+        start_new_session=True,
+    )
+    os.close(child_end)
+    try:
+        shown = bytearray()
+        deadline = time.monotonic() + 120
+        while shown_when_running not in shown and time.monotonic() < deadline:
+            if select.select([master], [], [], 1)[0]:
+                shown += os.read(master, 65536)
+        assert shown_when_running in shown, shown.decode(errors="replace")
+        os.close(master)  # the window closes
+        main_rs = project / "greeter" / "src" / "main.rs"
+        main_rs.write_text(main_rs.read_text() + "\n// saved as the window closed\n")
+        time.sleep(1)  # the view has written to the closed terminal by now
+        running.send_signal(signal.SIGHUP)
+        assert running.wait(timeout=30) == 129
+    finally:
+        if running.poll() is None:
+            os.killpg(running.pid, signal.SIGKILL)
+            running.wait()
+    deadline = time.monotonic() + 5
+    while leftover_processes(embly_home) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert leftover_processes(embly_home) == []
