@@ -35,6 +35,12 @@ def run_module(artifact: Path, program_name: str, args: Sequence[str]) -> int:
     sys.stdout.flush()
     try:
         instance = linker.instantiate(store, module)
+    except wasmtime.WasmtimeError as exc:
+        raise EmblyError(
+            f"cannot run {artifact}: {exc}. `embly run` provides WASI only: an import from "
+            "elsewhere is the embly runtime's own, or an `extern` function no crate defines"
+        ) from exc
+    try:
         start = instance.exports(store).get("_start")
         if not isinstance(start, wasmtime.Func):
             raise EmblyError(f"{artifact} has no `_start` export: is the crate a binary?")

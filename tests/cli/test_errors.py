@@ -207,3 +207,18 @@ def test_events_that_cannot_be_written_are_an_error_not_a_traceback(project: Pat
     assert "cannot write the events to standard output: No space left on device" in message
     assert "Traceback" not in message
     assert not (project / "embly_build").exists(), "the build stopped with its output"
+
+
+def test_running_a_module_with_an_import_outside_wasi_is_an_error(project: Path) -> None:
+    import wasmtime
+
+    (project / "embly_build").mkdir()
+    (project / "embly_build" / "greeter.wasm").write_bytes(
+        wasmtime.wat2wasm(
+            '(module (import "env" "missing_symbol" (func)) (func (export "_start")))'
+        )
+    )
+    result = embly("run", "greeter", cwd=project)
+    assert result.returncode == 2
+    assert "unknown import: `env::missing_symbol`" in result.stderr
+    assert "provides WASI only" in result.stderr and "Traceback" not in result.stderr
