@@ -16,6 +16,7 @@ if TYPE_CHECKING:
         BuildFinished,
         BuildStarted,
         ClientEvent,
+        IndexProgress,
         LogLine,
         UploadProgress,
     )
@@ -28,6 +29,7 @@ __all__ = [
     "Client",
     "ClientEvent",
     "EmblyError",
+    "IndexProgress",
     "LogLine",
     "ServerSettings",
     "UploadProgress",
@@ -42,6 +44,7 @@ _HOMES = {
     "Client": "embly_build.client.client",
     "ClientEvent": "embly_build.client.events",
     "EmblyError": "embly_build.errors",
+    "IndexProgress": "embly_build.client.events",
     "LogLine": "embly_build.client.events",
     "ServerSettings": "embly_build.server.settings",
     "UploadProgress": "embly_build.client.events",

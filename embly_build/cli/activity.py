@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import re
 
+from embly_build.cli.render import progress_text
 from embly_build.client.events import (
     BuildFinished,
     BuildStarted,
     ClientEvent,
+    IndexProgress,
     LogLine,
     UploadProgress,
 )
@@ -54,15 +56,14 @@ class Activities:
         return self._current.get(function, ("", ""))[1]
 
 
-class UploadLine:
-    """The upload's progress while it is under way; nothing once it is done."""
+class ProgressLine:
+    """The index's or the upload's progress while it is under way; nothing once done."""
 
     def __init__(self) -> None:
-        self.shown: UploadProgress | None = None
+        self.text: str | None = None
 
-    def update(self, progress: UploadProgress) -> None:
-        done = progress.sent_bytes >= progress.total_bytes
-        self.shown = None if done else progress
+    def update(self, progress: IndexProgress | UploadProgress) -> None:
+        self.text = progress_text(progress)
 
 
 def _activity_of(line: LogLine) -> str:

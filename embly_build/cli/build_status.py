@@ -11,23 +11,28 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
-from embly_build.cli.activity import Activities, UploadLine
-from embly_build.cli.render import upload_text
-from embly_build.client.events import BuildFinished, BuildStarted, ClientEvent, UploadProgress
+from embly_build.cli.activity import Activities, ProgressLine
+from embly_build.client.events import (
+    BuildFinished,
+    BuildStarted,
+    ClientEvent,
+    IndexProgress,
+    UploadProgress,
+)
 
 
 class BuildStatus:
     def __init__(self, console: Console) -> None:
         self._activities = Activities()
         self._started: dict[str, float] = {}
-        self._upload = UploadLine()
+        self._progress = ProgressLine()
         self._live = Live(self, console=console, refresh_per_second=4, transient=True)
         self._live.start()
 
     def update(self, event: ClientEvent) -> None:
         self._activities.update(event)
-        if isinstance(event, UploadProgress):
-            self._upload.update(event)
+        if isinstance(event, IndexProgress | UploadProgress):
+            self._progress.update(event)
         elif isinstance(event, BuildStarted):
             self._started[event.function] = time.monotonic()
         elif isinstance(event, BuildFinished):
@@ -40,8 +45,8 @@ class BuildStatus:
     def __rich__(self) -> RenderableType:
         table = Table.grid(padding=(0, 2))
         now = time.monotonic()
-        if self._upload.shown is not None:
-            table.add_row("", Text(upload_text(self._upload.shown), style="yellow"), "")
+        if self._progress.text is not None:
+            table.add_row("", Text(self._progress.text, style="yellow"), "")
         for function, started in self._started.items():
             table.add_row(
                 Text(function, style="bold"),

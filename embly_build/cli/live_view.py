@@ -19,10 +19,16 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from embly_build.cli.activity import Activities, UploadLine
-from embly_build.cli.render import sizes_text, summary_markup, upload_text
+from embly_build.cli.activity import Activities, ProgressLine
+from embly_build.cli.render import sizes_text, summary_markup
 from embly_build.cli.terminal_output import TerminalOutput
-from embly_build.client.events import BuildFinished, BuildStarted, LogLine, UploadProgress
+from embly_build.client.events import (
+    BuildFinished,
+    BuildStarted,
+    IndexProgress,
+    LogLine,
+    UploadProgress,
+)
 from embly_build.client.watch_events import (
     AnyEvent,
     ConfigProblem,
@@ -58,7 +64,7 @@ class LiveView:
         self._lines: dict[str, _Line] = {}
         self._logs: dict[str, list[str]] = defaultdict(list)
         self._activities = Activities()
-        self._upload = UploadLine()
+        self._progress = ProgressLine()
         self._output = TerminalOutput()
         self._live = Live(self, console=self._console, refresh_per_second=4, transient=True)
 
@@ -73,8 +79,8 @@ class LiveView:
 
     def __rich__(self) -> RenderableType:
         table = Table.grid(padding=(0, 2))
-        if self._upload.shown is not None:
-            table.add_row("", Text(upload_text(self._upload.shown), style="yellow"), "", "")
+        if self._progress.text is not None:
+            table.add_row("", Text(self._progress.text, style="yellow"), "", "")
         for name, line in self._lines.items():
             seconds = line.seconds if line.seconds is not None else time.monotonic() - line.started
             shown = line.state
@@ -89,8 +95,8 @@ class LiveView:
     def __call__(self, event: AnyEvent) -> None:
         if isinstance(event, BuildStarted | LogLine | BuildFinished):
             self._activities.update(event)
-        if isinstance(event, UploadProgress):
-            self._upload.update(event)
+        if isinstance(event, IndexProgress | UploadProgress):
+            self._progress.update(event)
         elif isinstance(event, RoundStarted):
             self._round_started(event)
         elif isinstance(event, BuildStarted):

@@ -14,6 +14,7 @@ from embly_build.client.events import (
     BuildFinished,
     BuildStarted,
     ClientEvent,
+    IndexProgress,
     LogLine,
     UploadProgress,
 )
@@ -140,8 +141,15 @@ def summary_markup(ok: int, cached: int, failed: int, seconds: float) -> str:
     return f"{', '.join(parts)} in {seconds:.1f}s"
 
 
-def upload_text(progress: UploadProgress) -> str:
-    """`uploading 120.0 MiB of 400.0 MiB`."""
+def progress_text(progress: IndexProgress | UploadProgress) -> str | None:
+    """`indexing: 12,345 files, 1.2 GiB read` or `uploading 120.0 MiB of 400.0 MiB`; None
+    once it is done."""
+    if isinstance(progress, IndexProgress):
+        if progress.finished:
+            return None
+        return f"indexing: {progress.files:,} files, {format_size(progress.read_bytes)} read"
+    if progress.sent_bytes >= progress.total_bytes:
+        return None
     sent, total = format_size(progress.sent_bytes), format_size(progress.total_bytes)
     return f"uploading {sent} of {total}"
 

@@ -21,12 +21,17 @@ import betterproto
 from embly_build.client.artifacts import ArtifactWriter, fetch_blob, file_sha256
 from embly_build.client.config import FunctionConfig, ProjectConfig, find_config, load_project
 from embly_build.client.events import BuildFinished, BuildStarted, ClientEvent, LogLine
-from embly_build.client.index import FunctionInputs, IndexedFile, index_with_stat_cache
+from embly_build.client.index import (
+    FunctionInputs,
+    IndexCounters,
+    IndexedFile,
+    index_with_stat_cache,
+)
 from embly_build.client.log_paths import LogPathMapper
+from embly_build.client.progress import UploadProgressReporter, index_progress
 from embly_build.client.server_errors import server_errors
 from embly_build.client.tree import input_tree
 from embly_build.client.upload import UploadResult, upload_missing
-from embly_build.client.upload_progress import UploadProgressReporter
 from embly_build.errors import BlobNotFound
 from embly_build.protocol import enums, pb
 from embly_build.protocol.opt_levels import DEFAULT_OPT_LEVEL, wasm_opt_level
@@ -103,7 +108,11 @@ class Client:
         selected = config.select(functions)
         known = dict(indexed_inputs or {})
         to_index = [f for f in selected if f.name not in known]
-        fresh = await asyncio.to_thread(_index_all, config, to_index)
+        counters = IndexCounters()
+        indexing = asyncio.ensure_future(asyncio.to_thread(_index_all, config, to_index, counters))
+        async for so_far in index_progress(indexing, counters):
+            yield so_far
+        fresh = indexing.result()
         known.update(zip((f.name for f in to_index), fresh, strict=True))
         indexed = [known[f.name] for f in selected]
         files = [f for inputs in indexed for f in inputs.files]
@@ -307,5 +316,8 @@ async def _closing(stream: AsyncIterator[T]) -> AsyncIterator[AsyncIterator[T]]:
             await aclose()
 
 
-def _index_all(config: ProjectConfig, functions: list[FunctionConfig]) -> list[FunctionInputs]:
-    return [index_with_stat_cache(f.path, f.sources, config.output_dir) for f in functions]
+def _index_all(
+    config: ProjectConfig, functions: list[FunctionConfig], counters: IndexCounters
+) -> list[FunctionInputs]:
+    output_dir = config.output_dir
+    return [index_with_stat_cache(f.path, f.sources, output_dir, counters) for f in functions]

@@ -84,4 +84,21 @@ class UploadProgress:
         }
 
 
-ClientEvent = UploadProgress | BuildStarted | LogLine | BuildFinished
+@dataclass(frozen=True)
+class IndexProgress:
+    """How far a long index (all selected functions' inputs) has come."""
+
+    files: int
+    read_bytes: int  # of files hashed; files unchanged since an earlier index are not read
+    finished: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "event": "index_progress",
+            "files": self.files,
+            "read_bytes": self.read_bytes,
+            "finished": self.finished,
+        }
+
+
+ClientEvent = IndexProgress | UploadProgress | BuildStarted | LogLine | BuildFinished

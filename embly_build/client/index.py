@@ -34,6 +34,14 @@ class IndexedFile:
         return Path(self.location)
 
 
+@dataclass
+class IndexCounters:
+    """How far an index has come; read by another thread while it runs."""
+
+    files: int = 0
+    read_bytes: int = 0  # of files that were hashed (not found in the stat cache)
+
+
 @dataclass(frozen=True)
 class FunctionInputs:
     root: Path  # common ancestor of all input directories
@@ -53,9 +61,11 @@ def index_function(
     output_dir: Path,
     *,
     stat_cache: StatCache | None = None,
+    counters: IndexCounters | None = None,
 ) -> FunctionInputs:
     """Index a function's inputs. With `stat_cache`, a file whose stat matches its cached
-    entry takes the cached sha256 without being read."""
+    entry takes the cached sha256 without being read. `counters` count the files indexed and
+    the bytes read, as they go."""
     crate = _existing_dir(crate_dir)
     cargo = cargo_inputs(crate)
     dirs = tuple(dict.fromkeys([crate, *map(_existing_dir, sources), *cargo.crates]))
@@ -63,7 +73,7 @@ def index_function(
     root = Path(os.path.commonpath([*dirs, *(f.parent for f in single)]))
     rounds = stat_cache.indexing(root) if stat_cache is not None else nullcontext(None)
     with rounds as cache:
-        walker = _Walker(root, dirs, input_filter(dirs, output_dir), cache)
+        walker = _Walker(root, dirs, input_filter(dirs, output_dir), cache, counters)
         for top in outermost(dirs):
             walker.walk(str(top), (str(top),))
         for file in single:
@@ -105,7 +115,9 @@ class _Walker:
         dirs: tuple[Path, ...],
         ignored: IgnoreFilter,
         cache: StatCache | None,
+        counters: IndexCounters | None = None,
     ) -> None:
+        self.counters = counters or IndexCounters()
         self.root_length = len(os.path.join(root, ""))  # relative paths are slices of absolute
         self.dirs = dirs
         self.ignored = ignored
@@ -138,7 +150,9 @@ class _Walker:
             ignored = self.ignored.ignored_entries(directory, subdirs, [e.name for e in others])
             # Every directory walked is listed in the cache, so entries of deleted files go.
             cache = self.cache.directory(directory) if self.cache is not None else None
+            before = len(self.files)
             self._index_files(base, others, links, ignored, cache)
+            self.counters.files += len(self.files) - before
         finally:
             os.close(fd)
         for name in subdirs:
@@ -207,6 +221,7 @@ class _Walker:
         sha256 = cache.lookup(name, info) if cache is not None else None
         if sha256 is None:
             sha256, size = _read(base + name)
+            self.counters.read_bytes += size
             if cache is not None and size == info.st_size:
                 cache.record(name, info, sha256)
         else:
@@ -285,9 +300,12 @@ def _stat(base: str, entry: os.DirEntry[str], is_symlink: bool) -> os.stat_resul
 
 
 def index_with_stat_cache(
-    crate_dir: Path, sources: Sequence[Path], output_dir: Path
+    crate_dir: Path,
+    sources: Sequence[Path],
+    output_dir: Path,
+    counters: IndexCounters | None = None,
 ) -> FunctionInputs:
     """`index_function` backed by the persistent stat cache under EMBLY_HOME, so files
     unchanged since any earlier index (in any process) are not read again."""
     with StatCache(default_stat_cache_path()) as cache:
-        return index_function(crate_dir, sources, output_dir, stat_cache=cache)
+        return index_function(crate_dir, sources, output_dir, stat_cache=cache, counters=counters)

@@ -13,6 +13,7 @@ from embly_build.client.events import (
     BuildFinished,
     BuildStarted,
     ClientEvent,
+    IndexProgress,
     LogLine,
     UploadProgress,
 )
@@ -113,11 +114,16 @@ def test_embly_build_not_in_a_terminal_prints_results_only() -> None:
     assert out.getvalue().splitlines() == ["✓ greeter  built  0.0s  "]
 
 
-def test_a_long_upload_shows_how_far_it_is_until_it_ends(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_long_index_and_upload_show_how_far_they_are_until_they_end(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     monkeypatch.setenv("TERM", "xterm-256color")
     out = io.StringIO()
     console = Console(file=out, width=100, force_terminal=True, color_system=None)
     renderer = HumanRenderer(console=console)
+    renderer(IndexProgress(12345, 2**20))
+    assert "indexing: 12,345 files, 1.0 MiB read" in out.getvalue()
+    renderer(IndexProgress(20000, 2**21, finished=True))
     renderer(UploadProgress(120 * 2**20, 400 * 2**20))
     assert "uploading 120.0 MiB of 400.0 MiB" in out.getvalue()
     renderer(UploadProgress(400 * 2**20, 400 * 2**20))

@@ -1,15 +1,21 @@
-"""When to report an upload's progress: only once it has taken a while, then now and then.
+"""When to report the progress of an index or an upload: only once it has taken a while,
+then now and then.
 
-A save's upload (a few kilobytes) reports nothing; a first upload of a large tree reports
-how far it is every quarter of a second, and its end.
+A save's index and upload (a few files) report nothing; a first index or upload of a large
+tree reports how far it is every quarter of a second, and its end.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from typing import TypeVar
 
-from embly_build.client.events import UploadProgress
+from embly_build.client.events import IndexProgress, UploadProgress
+from embly_build.client.index import IndexCounters
+
+T = TypeVar("T")
 
 SHOW_AFTER_SECONDS = 0.5
 EVERY_SECONDS = 0.25
@@ -47,3 +53,22 @@ class UploadProgressReporter:
             return
         self._last_shown = now
         self._emit(UploadProgress(sent_bytes, total_bytes))
+
+
+async def index_progress(
+    indexing: asyncio.Future[T],
+    counters: IndexCounters,
+    *,
+    show_after: float = SHOW_AFTER_SECONDS,
+    every: float = EVERY_SECONDS,
+) -> AsyncIterator[IndexProgress]:
+    """The progress of `indexing` (which updates `counters` as it goes) until it is done."""
+    started = time.monotonic()
+    shown = False
+    while not indexing.done():
+        await asyncio.wait([indexing], timeout=every)
+        if not indexing.done() and time.monotonic() - started >= show_after:
+            shown = True
+            yield IndexProgress(counters.files, counters.read_bytes)
+    if shown:
+        yield IndexProgress(counters.files, counters.read_bytes, finished=True)

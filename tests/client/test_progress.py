@@ -1,5 +1,5 @@
-"""Progress of a long upload: reported only once it takes a while, and the client's event
-loop keeps running while an in-process server takes the chunks."""
+"""Progress of a long index or upload: reported only once it takes a while; the client's
+event loop keeps running while an in-process server takes the chunks."""
 
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ import asyncio
 import os
 from pathlib import Path
 
-from embly_build.client.events import UploadProgress
-from embly_build.client.index import index_function
+from embly_build.client.events import IndexProgress, UploadProgress
+from embly_build.client.index import IndexCounters, index_function
+from embly_build.client.progress import UploadProgressReporter, index_progress
 from embly_build.client.upload import upload_missing
-from embly_build.client.upload_progress import UploadProgressReporter
 from embly_build.protocol.digests import CHUNK_SIZE
 from embly_build.server.factory import create_service
 from embly_build.server.settings import ServerSettings
@@ -88,3 +88,48 @@ def test_the_upload_reports_its_bytes_and_lets_the_event_loop_run(tmp_path: Path
     sent = [s for s, _ in calls]
     assert sent == sorted(sent) and len(sent) >= 5, "every chunk is counted"
     assert ticks_during_upload >= 4, "other tasks ran between the chunks"
+
+
+def test_a_long_index_reports_its_counts_then_its_end() -> None:
+    async def watch_an_index() -> list[IndexProgress]:
+        counters = IndexCounters()
+        indexing: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+        async def index() -> None:  # as the index thread does, in steps
+            for step in range(1, 11):
+                await asyncio.sleep(0.03)
+                counters.files, counters.read_bytes = step * 100, step * 4096
+            indexing.set_result(None)
+
+        running = asyncio.create_task(index())
+        seen = [e async for e in index_progress(indexing, counters, show_after=0.1, every=0.05)]
+        await running
+        return seen
+
+    seen = asyncio.run(watch_an_index())
+    assert len(seen) >= 3
+    assert [e.finished for e in seen] == [False] * (len(seen) - 1) + [True]
+    assert seen[-1] == IndexProgress(1000, 40960, finished=True)
+    assert seen[0].files >= 200, "nothing before show_after"
+    files = [e.files for e in seen]
+    assert files == sorted(files)
+
+
+def test_a_quick_index_reports_nothing() -> None:
+    async def quick() -> list[IndexProgress]:
+        indexing: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        asyncio.get_running_loop().call_later(0.05, indexing.set_result, None)
+        return [e async for e in index_progress(indexing, IndexCounters(), show_after=0.5)]
+
+    assert asyncio.run(quick()) == []
+
+
+def test_the_index_counts_files_and_the_bytes_it_reads(tmp_path: Path) -> None:
+    crate = tmp_path / "crate"
+    (crate / "src").mkdir(parents=True)
+    (crate / "Cargo.toml").write_text('[package]\nname = "c"\nversion = "0.1.0"\n')
+    (crate / "src" / "main.rs").write_bytes(b"x" * 1000)
+    counters = IndexCounters()
+    index_function(crate, [], tmp_path / "embly_build", counters=counters)
+    assert counters.files == 2
+    assert counters.read_bytes == 1000 + len((crate / "Cargo.toml").read_bytes())
