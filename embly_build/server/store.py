@@ -20,7 +20,7 @@ from pathlib import Path
 
 from embly_build.errors import DigestMismatch, ProtocolError, StoreError
 from embly_build.protocol import pb
-from embly_build.protocol.digests import CHUNK_SIZE, check_digest
+from embly_build.protocol.digests import CHUNK_SIZE, check_digest, valid_digest
 
 USE_RESOLUTION_SECONDS = 3600.0
 
@@ -40,7 +40,7 @@ class StoredFile:
     last_used: float  # mtime, accurate to USE_RESOLUTION_SECONDS
 
 
-def mark_used(path: Path, stat: os.stat_result) -> None:
+def mark_used(path: Path | str, stat: os.stat_result) -> None:
     """Record a use as the file's mtime, at most once per USE_RESOLUTION_SECONDS.
 
     So using a file that was used recently (a no-op build) costs a stat, not a write.
@@ -127,6 +127,7 @@ class ContentStore:
     def __init__(self, root: Path) -> None:
         self.root = root
         self.blobs_dir = root / "blobs"
+        self._blobs_prefix = os.path.join(self.blobs_dir, "")
         self.tmp_dir = root / "tmp"
         try:
             self.blobs_dir.mkdir(parents=True, exist_ok=True)
@@ -135,37 +136,49 @@ class ContentStore:
             raise disk_error(exc, root) from exc
 
     def path_of(self, digest: pb.Digest) -> Path:
-        sha = check_digest(digest).sha256
-        return self.blobs_dir / sha[:2] / sha
+        return Path(self._blob_path(check_digest(digest).sha256))
+
+    def _blob_path(self, sha256: str) -> str:
+        # Strings, not Paths: a build of 40,000 files asks for each blob more than once.
+        return f"{self._blobs_prefix}{sha256[:2]}/{sha256}"
 
     def has(self, digest: pb.Digest) -> bool:
-        return self._present(digest) is not None
+        check_digest(digest)
+        return self._present(digest.sha256, digest.size_bytes) is not None
 
     def touch(self, digest: pb.Digest) -> bool:
         """Like `has`, and a present blob is marked used (see `mark_used`)."""
-        stat = self._present(digest)
+        check_digest(digest)
+        return self._touch(digest.sha256, digest.size_bytes)
+
+    def _touch(self, sha256: str, size_bytes: int) -> bool:
+        stat = self._present(sha256, size_bytes)
         if stat is None:
             return False
-        mark_used(self.path_of(digest), stat)
+        mark_used(self._blob_path(sha256), stat)
         return True
 
-    def _present(self, digest: pb.Digest) -> os.stat_result | None:
+    def _present(self, sha256: str, size_bytes: int) -> os.stat_result | None:
         """The blob's stat when it is stored with the digest's size, else None."""
         try:
-            stat = self.path_of(digest).stat()
+            stat = os.stat(self._blob_path(sha256))
         except FileNotFoundError:
             return None
-        return stat if stat.st_size == digest.size_bytes else None
+        return stat if stat.st_size == size_bytes else None
 
     def missing(self, digests: Iterable[pb.Digest]) -> list[pb.Digest]:
         """The absent ones, each once; the present ones are marked used."""
         seen: set[tuple[str, int]] = set()
         result = []
         for digest in digests:
-            key = (digest.sha256, digest.size_bytes)
-            if key not in seen and not self.touch(digest):
-                result.append(digest)
+            key = (digest.sha256, digest.size_bytes)  # each field read once: reads are slow
+            if key in seen:
+                continue
             seen.add(key)
+            if not valid_digest(*key):
+                check_digest(digest)  # raises, saying what is wrong
+            if not self._touch(*key):
+                result.append(digest)
         return result
 
     def writer(self, digest: pb.Digest) -> BlobWriter:
