@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from embly_build.client.events import IndexProgress, UploadProgress
 from embly_build.client.index import IndexCounters
@@ -53,6 +53,9 @@ class UploadProgressReporter:
             return
         self._last_shown = now
         self._emit(UploadProgress(sent_bytes, total_bytes))
+
+
+IndexProgressReports = Callable[[asyncio.Future[Any], IndexCounters], AsyncIterator[IndexProgress]]
 
 
 async def index_progress(

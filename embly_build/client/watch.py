@@ -23,7 +23,13 @@ from watchfiles import Change, awatch
 
 from embly_build.client.client import Client, load
 from embly_build.client.events import BuildFinished
-from embly_build.client.index import FunctionInputs, index_with_stat_cache, outermost
+from embly_build.client.index import (
+    FunctionInputs,
+    IndexCounters,
+    index_with_stat_cache,
+    outermost,
+)
+from embly_build.client.progress import IndexProgressReports, index_progress
 from embly_build.client.source_graph import SourceGraph
 from embly_build.client.watch_events import (
     AnyEvent,
@@ -60,6 +66,7 @@ class Watcher:
         *,
         poll: bool = False,
         settle_ms: int = SETTLE_MS,
+        index_progress: IndexProgressReports = index_progress,
     ) -> None:
         self._client = client
         self._project_dir = project_dir
@@ -67,6 +74,7 @@ class Watcher:
         self._emit = emit
         self._poll = poll
         self._settle_ms = settle_ms
+        self._index_progress = index_progress  # when a long index reports how far it is
         self._inputs: dict[str, FunctionInputs] = {}
         self._built: dict[str, FunctionInputs] = {}  # function -> inputs of its last build
         # Functions whose inputs could not be read at their last index (reported failed).
@@ -234,10 +242,20 @@ class Watcher:
         indexed = []
         for name in names:
             function = self._config.functions[name]
-            try:
-                self._inputs[name] = await asyncio.to_thread(
-                    index_with_stat_cache, function.path, function.sources, self._config.output_dir
+            counters = IndexCounters()
+            indexing = asyncio.ensure_future(
+                asyncio.to_thread(
+                    index_with_stat_cache,
+                    function.path,
+                    function.sources,
+                    self._config.output_dir,
+                    counters,
                 )
+            )
+            async for so_far in self._index_progress(indexing, counters):
+                self._emit(so_far)  # a large tree's first index
+            try:
+                self._inputs[name] = indexing.result()
             except InputError as error:
                 failure = BuildFinished(name, "failed", False, error=str(error))
                 if failures is None:
