@@ -69,10 +69,12 @@ class HumanRenderer:
         self._quiet = quiet
         self._logs: dict[str, list[LogLine]] = defaultdict(list)
         self._status: BuildStatus | None = None
+        self._status_wanted = not (verbose or quiet)  # until a first event shows if it can be
         self._output = TerminalOutput()
 
     def __call__(self, event: ClientEvent) -> None:
-        if self._status is None and not (self._verbose or self._quiet):
+        if self._status_wanted:
+            self._status_wanted = False
             self._output(self._start_status)
         if self._status is not None:
             self._output(partial(self._status.update, event))
