@@ -12,9 +12,9 @@ import dataclasses
 import hashlib
 import socket
 import time
-from collections.abc import AsyncIterator, Callable, Coroutine, Mapping, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Coroutine, Mapping, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 import betterproto
 
@@ -116,35 +116,26 @@ class Client:
         known.update(zip((f.name for f in to_index), fresh, strict=True))
         indexed = [known[f.name] for f in selected]
         files = [f for inputs in indexed for f in inputs.files]
-        progress: asyncio.Queue[ClientEvent | None] = asyncio.Queue()
-        upload = asyncio.ensure_future(self._upload(files, progress.put_nowait))
-        upload.add_done_callback(lambda _: progress.put_nowait(None))
-        try:
-            while (event := await progress.get()) is not None:
+        upload = _EmittingTask(lambda emit: self._upload(files, emit))
+        async with contextlib.aclosing(upload.events()) as events:
+            async for event in events:
                 yield event
-            uploaded = upload.result()
-        finally:
-            if not upload.done():
-                upload.cancel()
-                await asyncio.gather(upload, return_exceptions=True)
-        queue: asyncio.Queue[ClientEvent | None] = asyncio.Queue()
+        uploaded = upload.task.result()
         claimed: set[str] = set()
-        builds = []
-        for function, inputs in zip(selected, indexed, strict=True):
+        sent_by_function = []
+        for inputs in indexed:
             ours = {f.sha256: f.size for f in inputs.files if f.sha256 in uploaded.missing}
-            sent = sum(size for sha, size in ours.items() if sha not in claimed)
+            sent_by_function.append(sum(size for sha, size in ours.items() if sha not in claimed))
             claimed.update(ours)
-            builds.append(self._build_one(config, function, inputs, sent, queue.put_nowait))
-        runner = asyncio.ensure_future(_all_or_none(builds))
-        runner.add_done_callback(lambda _: queue.put_nowait(None))
-        try:
-            while (event := await queue.get()) is not None:
+
+        def build_all(emit: Callable[[ClientEvent], None]) -> Coroutine[Any, Any, None]:
+            each = zip(selected, indexed, sent_by_function, strict=True)
+            return _all_or_none([self._build_one(config, *one, emit) for one in each])
+
+        builds = _EmittingTask(build_all)
+        async with contextlib.aclosing(builds.events()) as events:
+            async for event in events:
                 yield event
-            runner.result()
-        finally:
-            if not runner.done():
-                runner.cancel()
-                await asyncio.gather(runner, return_exceptions=True)
 
     async def _upload(
         self, files: Sequence[IndexedFile], emit: Callable[[ClientEvent], None]
@@ -285,6 +276,29 @@ class Client:
         )
         wasm = wasm or (config.output_dir / f"{function}.wasm").read_bytes()
         return await asyncio.to_thread(compile_cwasm, wasm, self.target)
+
+
+class _EmittingTask(Generic[T]):
+    """A coroutine, run as a task, that emits events: `events()` gives them as they come
+    until it ends, then raises its error if it failed. Left before then, the task is
+    cancelled and waited for, so nothing of it goes on in the caller's event loop."""
+
+    def __init__(
+        self, start: Callable[[Callable[[ClientEvent], None]], Coroutine[Any, Any, T]]
+    ) -> None:
+        self._queue: asyncio.Queue[ClientEvent | None] = asyncio.Queue()
+        self.task = asyncio.ensure_future(start(self._queue.put_nowait))
+        self.task.add_done_callback(lambda _: self._queue.put_nowait(None))
+
+    async def events(self) -> AsyncGenerator[ClientEvent, None]:
+        try:
+            while (event := await self._queue.get()) is not None:
+                yield event
+            self.task.result()
+        finally:
+            if not self.task.done():
+                self.task.cancel()
+                await asyncio.gather(self.task, return_exceptions=True)
 
 
 async def _all_or_none(jobs: Sequence[Coroutine[Any, Any, None]]) -> None:
