@@ -103,7 +103,9 @@ class Watcher:
         `embly watch` with its fix before any watching starts."""
         names = self._selected()
         self._begin_round((), names)
-        readable = await self._index(names)
+        readable, failures = await self._index(names)
+        for failure in failures.values():
+            self._record(failure)
         self._built.update({name: self._inputs[name] for name in readable})
         if readable:
             async for event in self._client.build_events(self._config, readable, self._inputs):
@@ -209,8 +211,7 @@ class Watcher:
         so that it does not stay "failed"."""
         names = list(names)
         was_unreadable = self._unreadable.intersection(names)
-        failures: dict[str, BuildFinished] = {}
-        readable = await self._index(names, failures)
+        readable, failures = await self._index(names)
         for name in was_unreadable.intersection(failures):
             if not any(name in self._graph().functions_of(p) for p in paths):
                 del failures[name]  # still unreadable, nothing in it changed: said already
@@ -234,12 +235,11 @@ class Watcher:
         self._start_builds(changed)
         self._end_round_if_idle()
 
-    async def _index(
-        self, names: list[str], failures: dict[str, BuildFinished] | None = None
-    ) -> list[str]:
-        """Re-index `names`; return those that could be indexed. The others are recorded in
-        the current round, or in `failures` when given."""
+    async def _index(self, names: list[str]) -> tuple[list[str], dict[str, BuildFinished]]:
+        """Re-index `names`; return those that could be indexed, and the failures of the
+        others, to be reported."""
         indexed = []
+        failures: dict[str, BuildFinished] = {}
         for name in names:
             function = self._config.functions[name]
             counters = IndexCounters()
@@ -257,11 +257,7 @@ class Watcher:
             try:
                 self._inputs[name] = indexing.result()
             except InputError as error:
-                failure = BuildFinished(name, "failed", False, error=str(error))
-                if failures is None:
-                    self._record(failure)
-                else:
-                    failures[name] = failure
+                failures[name] = BuildFinished(name, "failed", False, error=str(error))
                 self._unreadable.add(name)
                 # Until it can be read, its last inputs (or, when embly.hcl moved it, its
                 # declared directories) are where a fix shows up.
@@ -272,7 +268,7 @@ class Watcher:
             self._unreadable.discard(name)
             indexed.append(name)
         self._cached_graph = None
-        return indexed
+        return indexed, failures
 
     async def _reload_config(self) -> bool:
         try:
