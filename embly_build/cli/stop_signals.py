@@ -18,24 +18,38 @@ EXIT_FOR_SIGNAL = {
 }
 
 
+class StopSignal:
+    """The stop signal that arrived, if one did."""
+
+    def __init__(self) -> None:
+        self.received: signal.Signals | None = None
+
+    @property
+    def exit_code(self) -> int | None:
+        return None if self.received is None else EXIT_FOR_SIGNAL[self.received]
+
+
 @contextlib.contextmanager
-def cancel_on_stop_signals() -> Iterator[list[signal.Signals]]:
-    """Within the block, the first stop signal cancels the current task; the list yielded
-    holds that signal once it has arrived."""
+def cancel_on_stop_signals() -> Iterator[StopSignal]:
+    """Within the block, the first stop signal cancels the current task; the cancellation
+    ends with the block, and `exit_code` then says how the command exits."""
     task = asyncio.current_task()
     assert task is not None, "called outside a task"
     loop = asyncio.get_running_loop()
-    received: list[signal.Signals] = []
+    stop = StopSignal()
 
-    def stop(signum: signal.Signals) -> None:
-        if not received:
-            received.append(signum)
+    def on_signal(signum: signal.Signals) -> None:
+        if stop.received is None:
+            stop.received = signum
             task.cancel()
 
     for signum in EXIT_FOR_SIGNAL:
-        loop.add_signal_handler(signum, stop, signum)
+        loop.add_signal_handler(signum, on_signal, signum)
     try:
-        yield received
+        yield stop
+    except asyncio.CancelledError:
+        if stop.received is None:
+            raise  # not ours
     finally:
         for signum in EXIT_FOR_SIGNAL:
             loop.remove_signal_handler(signum)

@@ -3,7 +3,6 @@ SIGHUP."""
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 from embly_build.cli import exit_codes
@@ -11,7 +10,7 @@ from embly_build.cli.connect import connected_client
 from embly_build.cli.live_view import LiveView
 from embly_build.cli.options import ClientOptions
 from embly_build.cli.render import JsonRenderer
-from embly_build.cli.stop_signals import EXIT_FOR_SIGNAL, cancel_on_stop_signals
+from embly_build.cli.stop_signals import cancel_on_stop_signals
 from embly_build.client.watch import Watcher
 from embly_build.errors import EmblyError
 
@@ -19,18 +18,13 @@ from embly_build.errors import EmblyError
 async def watch(options: ClientOptions, functions: list[str], as_json: bool, poll: bool) -> int:
     """Watch until a signal arrives; every build is cancelled and its processes killed
     before this returns 130 (SIGINT), 143 (SIGTERM) or 129 (SIGHUP)."""
-    with cancel_on_stop_signals() as received:
-        try:
-            if as_json:
-                await _watch(options, functions, JsonRenderer(), poll)
-            else:
-                with LiveView() as view:
-                    await _watch(options, functions, view, poll)
-        except asyncio.CancelledError:
-            if not received:
-                raise
-            return EXIT_FOR_SIGNAL[received[0]]
-    return exit_codes.OK
+    with cancel_on_stop_signals() as stop:
+        if as_json:
+            await _watch(options, functions, JsonRenderer(), poll)
+        else:
+            with LiveView() as view:
+                await _watch(options, functions, view, poll)
+    return stop.exit_code or exit_codes.OK
 
 
 async def _watch(
