@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -54,6 +55,15 @@ def leftover_processes(embly_home: Path) -> list[str]:
         if cwd.startswith(str(embly_home)) or f"EMBLY_HOME={embly_home}".encode() in environ:
             found.append(f"{proc.name}: {cmdline}")
     return found
+
+
+def processes_left_after(embly_home: Path, seconds: float) -> list[str]:
+    """`leftover_processes`, once they are gone or `seconds` have passed: killed processes
+    take a moment to exit."""
+    deadline = time.monotonic() + seconds
+    while (left := leftover_processes(embly_home)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return left
 
 
 @contextlib.contextmanager

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import EMBLY, embly, finished_by_function, json_events, leftover_processes
+from tests.helpers import EMBLY, embly, finished_by_function, json_events, processes_left_after
 
 pytestmark = pytest.mark.slow
 FUNCTIONS = ("greeter", "counter", "shout")
@@ -141,9 +141,6 @@ def test_a_stop_signal_mid_build_leaves_nothing_running(
         if build.poll() is None:
             os.killpg(build.pid, signal.SIGKILL)
             build.wait()
-    deadline = time.monotonic() + 5
-    while leftover_processes(embly_home) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert leftover_processes(embly_home) == []
+    assert processes_left_after(embly_home, 5) == []
     output = project / "embly_build"
     assert not output.exists() or list(output.iterdir()) == [], "nothing written"

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import EMBLY, embly, leftover_processes
+from tests.helpers import EMBLY, embly, processes_left_after
 from tests.watching import WatchProcess, finished, is_event, watch_running
 
 pytestmark = pytest.mark.slow
@@ -154,10 +154,7 @@ def test_sigint_during_a_build_stops_cleanly(
     watching.wait_for(lambda e: e["event"] == "log" and "Compiling" in e["text"])
     watching.process.send_signal(signal.SIGINT)
     assert watching.process.wait(timeout=30) == 130
-    deadline = time.monotonic() + 5
-    while leftover_processes(embly_home) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert leftover_processes(embly_home) == []
+    assert processes_left_after(embly_home, 5) == []
     partial = [p.name for p in (project / "embly_build").iterdir() if p.name.startswith(".")]
     assert partial == [], "no partial artifact"
 

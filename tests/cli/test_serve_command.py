@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import EMBLY, leftover_processes
+from tests.helpers import EMBLY, leftover_processes, processes_left_after
 
 
 @pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP])
@@ -72,10 +72,7 @@ def test_a_killed_server_leaves_no_build_running(
         assert any("build-script" in p for p in leftover_processes(embly_home))
         server.kill()  # SIGKILL to the server alone
         assert build.wait(timeout=30) == 2, "the client reports the lost server"
-        deadline = time.monotonic() + 10
-        while leftover_processes(embly_home) and time.monotonic() < deadline:
-            time.sleep(0.1)
-        assert leftover_processes(embly_home) == []
+        assert processes_left_after(embly_home, 10) == []
     finally:
         for process in (server, build):
             if process is not None and process.poll() is None:

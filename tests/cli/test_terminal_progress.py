@@ -18,7 +18,7 @@ from pathlib import Path
 import pyte
 import pytest
 
-from tests.helpers import EMBLY, leftover_processes
+from tests.helpers import EMBLY, processes_left_after
 
 pytestmark = pytest.mark.slow
 
@@ -124,7 +124,4 @@ def test_closing_the_terminal_stops_it_cleanly(
         if running.poll() is None:
             os.killpg(running.pid, signal.SIGKILL)
             running.wait()
-    deadline = time.monotonic() + 5
-    while leftover_processes(embly_home) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert leftover_processes(embly_home) == []
+    assert processes_left_after(embly_home, 5) == []
