@@ -102,6 +102,27 @@ def test_broken_embly_hcl_is_reported_and_the_last_good_one_kept(
     assert (project / "embly_build" / "yell.wasm").exists()
 
 
+def test_a_removed_embly_hcl_is_reported_not_replaced_by_an_enclosing_project(
+    project: Path, embly_home: Path, watching: WatchProcess, tmp_path: Path
+) -> None:
+    """The watch keeps to the embly.hcl it started with, even when a parent directory holds
+    another project's."""
+    (tmp_path / "embly.hcl").write_text(
+        'function "outer" {\n  runtime = "rust"\n  path = "./hello-project/greeter"\n}\n'
+    )
+    config = project / "embly.hcl"
+    good = config.read_text()
+    config.unlink()
+    problem = watching.wait_for(lambda e: e["event"] in ("config_error", "config_reloaded"))
+    assert problem["event"] == "config_error", f"the enclosing project was loaded: {problem}"
+    assert str(config) in problem["message"]
+
+    config.write_text(good)
+    reloaded = watching.wait_for(is_event("config_reloaded"))
+    assert (reloaded["added"], reloaded["removed"]) == ([], [])
+    assert reloaded["functions"] == ["greeter", "counter", "shout"]
+
+
 def test_a_function_whose_directory_comes_back_is_reported_ok_again(
     project: Path, embly_home: Path, watching: WatchProcess, tmp_path: Path
 ) -> None:
@@ -110,7 +131,7 @@ def test_a_function_whose_directory_comes_back_is_reported_ok_again(
     round_started = watching.wait_for(is_event("round_started"))
     assert (round_started["triggers"], round_started["functions"]) == (["shout"], ["shout"])
     gone = watching.wait_for(finished("shout"))
-    assert gone["status"] == "failed" and "shout is not a directory" in gone["error"]
+    assert gone["status"] == "failed" and "shout does not exist" in gone["error"]
     assert watching.wait_for(is_event("round_finished"))["failed"] == 1
 
     (tmp_path / "shout-away").rename(project / "shout")

@@ -262,6 +262,11 @@ def _read(path: str) -> tuple[str, int]:
 
 def _existing_dir(directory: Path) -> Path:
     resolved = directory.resolve()
+    if not resolved.exists():
+        raise InputError(
+            f"{directory} does not exist; restore it, or fix the function's `path` or "
+            f"`sources` in embly.hcl"
+        )
     if not resolved.is_dir():
         raise InputError(f"{directory} is not a directory; a function's inputs must be directories")
     return resolved

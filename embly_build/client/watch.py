@@ -22,6 +22,7 @@ from pathlib import Path
 from watchfiles import Change, awatch
 
 from embly_build.client.client import Client, load
+from embly_build.client.config import load_project
 from embly_build.client.events import BuildFinished
 from embly_build.client.index import (
     FunctionInputs,
@@ -272,7 +273,9 @@ class Watcher:
 
     async def _reload_config(self) -> bool:
         try:
-            config = load(self._project_dir)
+            # The file found at start, not a new search: with it gone, a search would find
+            # an enclosing directory's project and watch that instead.
+            config = load_project(self._config.config_file)
         except ConfigError as error:
             self._emit(ConfigProblem(str(error)))
             return False

@@ -212,4 +212,14 @@ def test_missing_source_dir_is_refused(tmp_path: Path) -> None:
     with pytest.raises(InputError) as caught:
         index_function(hello, [tmp_path / "assets"], tmp_path / "out")
 
+    assert str(caught.value).startswith(f"{tmp_path / 'assets'} does not exist; restore it")
+
+
+def test_a_file_named_as_source_dir_is_refused(tmp_path: Path) -> None:
+    hello = crate(tmp_path / "hello")
+    (tmp_path / "assets").write_text("not a directory")
+
+    with pytest.raises(InputError) as caught:
+        index_function(hello, [tmp_path / "assets"], tmp_path / "out")
+
     assert str(caught.value).startswith(f"{tmp_path / 'assets'} is not a directory")
