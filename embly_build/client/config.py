@@ -121,6 +121,9 @@ def load_project(config_file: Path) -> ProjectConfig:
 def _read(config_file: Path) -> str:
     try:
         data = config_file.read_bytes()
+    except FileNotFoundError:
+        # Found a moment ago (or by a watch at its start): it was removed or renamed since.
+        raise ConfigError(f"{config_file} no longer exists; restore it") from None
     except OSError as error:
         raise ConfigError(
             f"cannot read {config_file}: {error.strerror or error};"

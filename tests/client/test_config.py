@@ -676,11 +676,20 @@ def test_non_utf8_file(tmp_path: Path) -> None:
 
 
 def test_unreadable_file(tmp_path: Path) -> None:
+    (tmp_path / CONFIG_FILE_NAME).mkdir()
+
     with pytest.raises(ConfigError) as caught:
         load_project(tmp_path / CONFIG_FILE_NAME)
 
     assert "cannot read" in str(caught.value)
-    assert "No such file" in str(caught.value)
+    assert "Is a directory" in str(caught.value)
+
+
+def test_file_removed_since_it_was_found(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_project(tmp_path / CONFIG_FILE_NAME)
+
+    assert str(caught.value) == f"{tmp_path / CONFIG_FILE_NAME} no longer exists; restore it"
 
 
 # --- select ------------------------------------------------------------------------------
