@@ -1,5 +1,6 @@
-"""gc landing between a build and the download of its artifacts: the build is done again,
-the artifacts arrive, nothing is reported broken."""
+"""gc landing between an upload and its build, or between a build and the download of its
+artifacts: what is missing is sent again, the build is done again, the artifacts arrive,
+nothing is reported broken."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from embly_build import Client, LogLine, ServerSettings
+from embly_build.client.index import index_function
 from embly_build.protocol import pb
 from embly_build.server.gc import collect_garbage
 from embly_build.transport.api import BuildApi
@@ -18,14 +20,22 @@ from tests.helpers import embly
 pytestmark = pytest.mark.slow
 
 
-class GcAfterFirstBuild:
-    """Fault injection: the real server API, with a real `embly gc --max-size 0` run the
-    moment the first build's stream ends, before the client can fetch its artifacts."""
+class GcInjected:
+    """Fault injection: the real server API, with a real `embly gc --max-size 0` run once,
+    the moment the first upload ends (before the build) or the first build's stream ends
+    (before the client can fetch its artifacts)."""
 
-    def __init__(self, api: BuildApi, settings: ServerSettings) -> None:
+    def __init__(self, api: BuildApi, settings: ServerSettings, after: str) -> None:
         self._api = api
         self._settings = settings
+        self._after = after  # "upload" or "build"
         self.collected = False
+
+    def _collect_once(self, moment: str) -> None:
+        if self._after == moment and not self.collected:
+            self.collected = True
+            report = collect_garbage(self._settings, 0)
+            assert report.removed.blobs.count > 0, report
 
     async def find_missing_blobs(
         self, request: pb.FindMissingBlobsRequest
@@ -33,7 +43,9 @@ class GcAfterFirstBuild:
         return await self._api.find_missing_blobs(request)
 
     async def upload_blobs(self, chunks: AsyncIterator[pb.BlobChunk]) -> pb.UploadBlobsResponse:
-        return await self._api.upload_blobs(chunks)
+        response = await self._api.upload_blobs(chunks)
+        self._collect_once("upload")
+        return response
 
     def read_blob(self, request: pb.ReadBlobRequest) -> AsyncIterator[pb.BlobChunk]:
         return self._api.read_blob(request)
@@ -44,18 +56,22 @@ class GcAfterFirstBuild:
     async def build(self, request: pb.BuildRequest) -> AsyncIterator[pb.BuildEvent]:
         async for event in self._api.build(request):
             yield event
-        if not self.collected:
-            self.collected = True
-            report = collect_garbage(self._settings, 0)
-            assert report.removed.blobs.count > 0, report
+        self._collect_once("build")
 
 
-async def test_artifacts_trimmed_before_download_are_built_again(
-    project: Path, embly_home: Path
+@pytest.mark.parametrize(
+    ("after", "said"),
+    [
+        ("build", "artifacts trimmed from the server's store (gc); building again"),
+        ("upload", "inputs trimmed from the server's store (gc); sending them again"),
+    ],
+)
+async def test_blobs_trimmed_by_gc_are_sent_again_and_built(
+    project: Path, embly_home: Path, after: str, said: str
 ) -> None:
     settings = ServerSettings(home=embly_home)
     connection = open_connection("inproc", settings=settings)
-    api = GcAfterFirstBuild(connection.api, settings)
+    api = GcInjected(connection.api, settings, after)
     logs: list[str] = []
     try:
         client = Client(api)
@@ -69,5 +85,7 @@ async def test_artifacts_trimmed_before_download_are_built_again(
 
     assert api.collected
     assert result.ok, result.error
-    assert any("building again" in text for text in logs)
+    assert said in logs
+    inputs = index_function(project / "greeter", [], project / "embly_build")
+    assert result.uploaded_bytes == 2 * sum(f.size for f in inputs.files), "all sent again"
     assert embly("run", "greeter", "--", "Ada", cwd=project).stdout == "Hello, Ada!\n"

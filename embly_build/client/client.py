@@ -24,14 +24,13 @@ from embly_build.client.events import BuildFinished, BuildStarted, ClientEvent, 
 from embly_build.client.index import (
     FunctionInputs,
     IndexCounters,
-    IndexedFile,
     index_with_stat_cache,
 )
 from embly_build.client.log_paths import LogPathMapper
 from embly_build.client.progress import UploadProgressReporter, index_progress
 from embly_build.client.server_errors import server_errors
-from embly_build.client.tree import input_tree
-from embly_build.client.upload import UploadResult, upload_missing
+from embly_build.client.tree import tree_inputs
+from embly_build.client.upload import TreeInputs, UploadResult, upload_inputs
 from embly_build.errors import BlobNotFound
 from embly_build.protocol import enums, pb
 from embly_build.protocol.opt_levels import DEFAULT_OPT_LEVEL, wasm_opt_level
@@ -115,8 +114,8 @@ class Client:
         fresh = indexing.result()
         known.update(zip((f.name for f in to_index), fresh, strict=True))
         indexed = [known[f.name] for f in selected]
-        files = [f for inputs in indexed for f in inputs.files]
-        upload = _EmittingTask(lambda emit: self._upload(files, emit))
+        trees = [tree_inputs(inputs) for inputs in indexed]
+        upload = _EmittingTask(lambda emit: self._upload(trees, emit))
         async with contextlib.aclosing(upload.events()) as events:
             async for event in events:
                 yield event
@@ -129,7 +128,7 @@ class Client:
             claimed.update(ours)
 
         def build_all(emit: Callable[[ClientEvent], None]) -> Coroutine[Any, Any, None]:
-            each = zip(selected, indexed, sent_by_function, strict=True)
+            each = zip(selected, indexed, trees, sent_by_function, strict=True)
             return _all_or_none([self._build_one(config, *one, emit) for one in each])
 
         builds = _EmittingTask(build_all)
@@ -138,16 +137,17 @@ class Client:
                 yield event
 
     async def _upload(
-        self, files: Sequence[IndexedFile], emit: Callable[[ClientEvent], None]
+        self, trees: Sequence[TreeInputs], emit: Callable[[ClientEvent], None]
     ) -> UploadResult:
         async with server_errors(self._address):
-            return await upload_missing(self._api, files, UploadProgressReporter(emit))
+            return await upload_inputs(self._api, trees, UploadProgressReporter(emit))
 
     async def _build_one(
         self,
         config: ProjectConfig,
         function: FunctionConfig,
         inputs: FunctionInputs,
+        tree: TreeInputs,
         uploaded_bytes: int,
         emit: Callable[[ClientEvent], None],
     ) -> None:
@@ -159,7 +159,7 @@ class Client:
             function=pb.FunctionSpec(
                 name=function.name, runtime=function.runtime, path=inputs.crate_dir
             ),
-            input_tree=input_tree(inputs),
+            input_tree_digest=tree.tree.digest,
             target=self.target,
             options=pb.BuildOptions(
                 strip=True,
@@ -169,9 +169,19 @@ class Client:
             ),
         )
         for attempt in range(_ATTEMPTS):
-            finished = await self._run_build(request, function.name, mapper, emit)
             paths: dict[str, str] = {}
             sizes: dict[str, int] = {}
+            try:
+                finished = await self._run_build(request, function.name, mapper, emit)
+            except BlobNotFound:
+                if attempt == _ATTEMPTS - 1:
+                    raise
+                # gc trimmed the store since the inputs were sent (or the tree blob was
+                # trimmed while the build was cached): send every missing one again.
+                message = "inputs trimmed from the server's store (gc); sending them again"
+                emit(LogLine(function.name, "client", message, "upload"))
+                uploaded_bytes += await self._resend(tree)
+                continue
             if finished.status != pb.BuildStatus.SUCCEEDED:
                 break
             try:
@@ -185,9 +195,7 @@ class Client:
                 # finds the cache entry incomplete and builds again, from inputs sent again.
                 message = "artifacts trimmed from the server's store (gc); building again"
                 emit(LogLine(function.name, "client", message, "fetch"))
-                async with server_errors(self._address):
-                    resent = await upload_missing(self._api, inputs.files)
-                uploaded_bytes += resent.bytes_uploaded
+                uploaded_bytes += await self._resend(tree)
         emit(
             BuildFinished(
                 function=function.name,
@@ -202,6 +210,12 @@ class Client:
                 timings=_timings(finished),
             )
         )
+
+    async def _resend(self, tree: TreeInputs) -> int:
+        """Upload whatever of the tree the server lacks now; the bytes of files sent."""
+        async with server_errors(self._address):
+            resent = await upload_inputs(self._api, [tree], trust_stored_trees=False)
+        return resent.bytes_uploaded
 
     async def _run_build(
         self,

@@ -1,19 +1,12 @@
-"""From an indexed function to the protocol's InputTree and FunctionSpec."""
+"""From an indexed function to its input tree's canonical encoding (see `input_trees`)."""
 
 from __future__ import annotations
 
 from embly_build.client.index import FunctionInputs
-from embly_build.protocol import pb
+from embly_build.client.upload import TreeInputs
+from embly_build.protocol.input_trees import TreeFile, encode_input_tree
 
 
-def input_tree(inputs: FunctionInputs) -> pb.InputTree:
-    return pb.InputTree(
-        files=[
-            pb.FileNode(
-                path=f.path,
-                digest=pb.Digest(sha256=f.sha256, size_bytes=f.size),
-                executable=f.executable,
-            )
-            for f in sorted(inputs.files, key=lambda f: f.path)
-        ]
-    )
+def tree_inputs(inputs: FunctionInputs) -> TreeInputs:
+    files = (TreeFile(f.path, f.sha256, f.size, f.executable) for f in inputs.files)
+    return TreeInputs(inputs.files, encode_input_tree(files))

@@ -1,7 +1,11 @@
-"""Upload what the server is missing: FindMissingBlobs, then chunked UploadBlobs.
+"""Upload what the server lacks to build some input trees, as the Remote Execution API does:
+FindMissingBlobs, then chunked UploadBlobs.
 
-Each file is hashed again as it is read; a file that changed since it was indexed stops
-the upload with a clear error instead of sending bytes under the wrong digest.
+A tree the server already stores was sent whole before (its files first, the tree blob
+last), so only the files of new trees are asked about: a build with nothing changed sends
+one small FindMissingBlobs. Each file is hashed again as it is read; a file that changed
+since it was indexed stops the upload with a clear error instead of sending bytes under
+the wrong digest.
 """
 
 from __future__ import annotations
@@ -15,62 +19,108 @@ from embly_build.client.index import IndexedFile
 from embly_build.errors import InputError
 from embly_build.protocol import pb
 from embly_build.protocol.digests import CHUNK_SIZE
+from embly_build.protocol.input_trees import EncodedTree
 from embly_build.transport.api import BuildApi
+
+ProgressCallback = Callable[[int, int], None]  # (sent_bytes, total_bytes)
+
+
+@dataclass(frozen=True)
+class TreeInputs:
+    """One function's input tree: its files, and the tree's canonical encoding."""
+
+    files: Sequence[IndexedFile]
+    tree: EncodedTree
 
 
 @dataclass(frozen=True)
 class UploadResult:
-    missing: frozenset[str]  # sha256 of the blobs that were uploaded
-    bytes_uploaded: int
+    missing: frozenset[str]  # sha256 of the input files that were uploaded
+    bytes_uploaded: int  # their bytes (the trees themselves are not counted)
 
 
-async def upload_missing(
+async def upload_inputs(
     api: BuildApi,
-    files: Sequence[IndexedFile],
-    on_progress: Callable[[int, int], None] | None = None,
+    trees: Sequence[TreeInputs],
+    on_progress: ProgressCallback | None = None,
+    *,
+    trust_stored_trees: bool = True,
 ) -> UploadResult:
-    """Upload the files the server lacks; `on_progress(sent_bytes, total_bytes)` is called
-    as chunks are sent, from 0 to the total."""
-    unique = {f.sha256: f for f in files}
-    digests = [pb.Digest(sha256=f.sha256, size_bytes=f.size) for f in unique.values()]
-    response = await api.find_missing_blobs(pb.FindMissingBlobsRequest(digests=digests))
-    to_send = [unique[d.sha256] for d in response.missing if d.sha256 in unique]
-    total = sum(f.size for f in to_send)
-    if to_send:
+    """Upload what the server lacks of these trees: the files, then the tree blobs.
+    `trust_stored_trees=False` asks about every file, also of trees the server has (after
+    gc trimmed some of them). `on_progress` is called as chunks are sent, from 0 to the
+    total."""
+    by_sha = {inputs.tree.sha256: inputs for inputs in trees}
+    if trust_stored_trees:
+        absent = await _missing(api, [inputs.tree.digest for inputs in by_sha.values()])
+        to_complete = [by_sha[sha256] for sha256 in absent if sha256 in by_sha]
+    else:
+        to_complete = list(by_sha.values())
+    if not to_complete:
+        return UploadResult(frozenset(), 0)
+    unique = {f.sha256: f for inputs in to_complete for f in inputs.files}
+    tree_blobs = {inputs.tree.sha256: inputs.tree for inputs in to_complete}
+    wanted = [pb.Digest(sha256=f.sha256, size_bytes=f.size) for f in unique.values()]
+    wanted += [tree.digest for tree in tree_blobs.values()]
+    absent = await _missing(api, wanted)
+    files = [unique[sha256] for sha256 in absent if sha256 in unique]
+    trees_to_send = [tree_blobs[sha256] for sha256 in absent if sha256 in tree_blobs]
+    file_bytes = sum(f.size for f in files)
+    total = file_bytes + sum(len(tree.data) for tree in trees_to_send)
+    if files or trees_to_send:
         report = on_progress or (lambda sent, total: None)
         report(0, total)
-        await api.upload_blobs(_chunks(to_send, lambda sent: report(sent, total)))
+        await api.upload_blobs(_chunks(files, trees_to_send, lambda sent: report(sent, total)))
         report(total, total)
-    return UploadResult(missing=frozenset(f.sha256 for f in to_send), bytes_uploaded=total)
+    return UploadResult(missing=frozenset(f.sha256 for f in files), bytes_uploaded=file_bytes)
+
+
+async def _missing(api: BuildApi, digests: list[pb.Digest]) -> list[str]:
+    response = await api.find_missing_blobs(pb.FindMissingBlobsRequest(digests=digests))
+    return [digest.sha256 for digest in response.missing]
 
 
 async def _chunks(
-    files: Sequence[IndexedFile], on_sent: Callable[[int], None]
+    files: Sequence[IndexedFile], trees: Sequence[EncodedTree], on_sent: Callable[[int], None]
 ) -> AsyncIterator[pb.BlobChunk]:
+    """The files' chunks, then the trees': a tree is stored only once its files are."""
     sent = 0
     for file in files:
         digest = pb.Digest(sha256=file.sha256, size_bytes=file.size)
-        hasher = hashlib.sha256()
-        offset = 0
-        try:
-            with open(file.absolute, "rb") as handle:
-                while True:
-                    data = handle.read(CHUNK_SIZE)
-                    hasher.update(data)
-                    last = offset + len(data) >= file.size or not data
-                    if last and (hasher.hexdigest() != file.sha256 or handle.read(1)):
-                        raise InputError(
-                            f"{file.absolute} changed while it was being uploaded; "
-                            "run the build again"
-                        )
-                    yield pb.BlobChunk(digest=digest, offset=offset, data=data, last=last)
-                    offset += len(data)
-                    sent += len(data)
-                    on_sent(sent)
-                    # An in-process server takes each chunk without a pause: let the event
-                    # loop run (progress, signals, a watch's events) between chunks.
-                    await asyncio.sleep(0)
-                    if last:
-                        break
-        except OSError as exc:
-            raise InputError(f"cannot read {file.absolute}: {exc.strerror}") from exc
+        async for chunk in _file_chunks(file, digest):
+            yield chunk
+            sent += len(chunk.data)
+            on_sent(sent)
+            # An in-process server takes each chunk without a pause: let the event loop
+            # run (progress, signals, a watch's events) between chunks.
+            await asyncio.sleep(0)
+    for tree in trees:
+        digest = tree.digest
+        for offset in range(0, max(len(tree.data), 1), CHUNK_SIZE):
+            data = tree.data[offset : offset + CHUNK_SIZE]
+            last = offset + CHUNK_SIZE >= len(tree.data)
+            yield pb.BlobChunk(digest=digest, offset=offset, data=data, last=last)
+            sent += len(data)
+            on_sent(sent)
+            await asyncio.sleep(0)
+
+
+async def _file_chunks(file: IndexedFile, digest: pb.Digest) -> AsyncIterator[pb.BlobChunk]:
+    hasher = hashlib.sha256()
+    offset = 0
+    try:
+        with open(file.absolute, "rb") as handle:
+            while True:
+                data = handle.read(CHUNK_SIZE)
+                hasher.update(data)
+                last = offset + len(data) >= file.size or not data
+                if last and (hasher.hexdigest() != file.sha256 or handle.read(1)):
+                    raise InputError(
+                        f"{file.absolute} changed while it was being uploaded; run the build again"
+                    )
+                yield pb.BlobChunk(digest=digest, offset=offset, data=data, last=last)
+                offset += len(data)
+                if last:
+                    return
+    except OSError as exc:
+        raise InputError(f"cannot read {file.absolute}: {exc.strerror}") from exc

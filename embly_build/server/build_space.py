@@ -13,11 +13,12 @@ import hashlib
 import json
 import os
 import shutil
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from embly_build.atomic_write import write_atomically
-from embly_build.protocol import pb
+from embly_build.protocol.input_trees import TreeFile
 from embly_build.protocol.paths import check_tree_path
 from embly_build.server.store import ContentStore, disk_error
 
@@ -39,8 +40,8 @@ class BuildSpace:
         self.src = root / "src"
         self._manifest = root / "manifest.json"
 
-    def sync(self, tree: pb.InputTree, store: ContentStore) -> SyncResult:
-        wanted = {node.path: _entry(node) for node in tree.files}
+    def sync(self, files: Sequence[TreeFile], store: ContentStore) -> SyncResult:
+        wanted = {path: (sha256, size, executable) for path, sha256, size, executable in files}
         for path in wanted:
             check_tree_path(path)
         previous = self._read_manifest()
@@ -49,9 +50,9 @@ class BuildSpace:
             self.src.mkdir(parents=True, exist_ok=True)
             removed = self._remove_stale(wanted, previous)
             written = 0
-            for node in tree.files:
-                if not self._is_current(node.path, wanted[node.path], previous):
-                    self._write(node, store)
+            for file in files:
+                if not self._is_current(file.path, wanted[file.path], previous):
+                    self._write(file, store)
                     written += 1
             self._write_manifest(wanted)
         except OSError as exc:
@@ -72,13 +73,13 @@ class BuildSpace:
             return previous.get(path) == entry
         return _sha256_of(target) == entry[0]
 
-    def _write(self, node: pb.FileNode, store: ContentStore) -> None:
-        target = self.src / node.path
+    def _write(self, file: TreeFile, store: ContentStore) -> None:
+        target = self.src / file.path
         _clear_path_for_file(self.src, target)
         target.parent.mkdir(parents=True, exist_ok=True)
         temp = target.with_name(f".{target.name}.embly-tmp")
-        shutil.copyfile(store.path_of(node.digest), temp)
-        os.chmod(temp, 0o755 if node.executable else 0o644)
+        shutil.copyfile(store.blob_path(file.sha256), temp)
+        os.chmod(temp, 0o755 if file.executable else 0o644)
         os.replace(temp, target)
 
     def _remove_stale(self, wanted: dict[str, _Entry], previous: dict[str, _Entry] | None) -> int:
@@ -105,10 +106,6 @@ class BuildSpace:
 
     def _write_manifest(self, entries: dict[str, _Entry]) -> None:
         write_atomically(self._manifest, json.dumps(entries).encode("utf-8"))
-
-
-def _entry(node: pb.FileNode) -> _Entry:
-    return (node.digest.sha256, node.digest.size_bytes, node.executable)
 
 
 def _sha256_of(path: Path) -> str:

@@ -14,11 +14,12 @@ import time
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 
-from embly_build.errors import BuildFailed, MissingInputs
+from embly_build.errors import BuildFailed
 from embly_build.protocol import enums, pb
-from embly_build.protocol.digests import input_tree_digest
+from embly_build.protocol.input_trees import TreeFile
 from embly_build.server.action_cache import ActionCache
 from embly_build.server.action_key import ActionInputs
+from embly_build.server.build_inputs import input_files
 from embly_build.server.build_space import SPACE_LOCK, BuildSpace
 from embly_build.server.executors.base import Executor
 from embly_build.server.file_locks import wait_for_lock
@@ -86,8 +87,6 @@ class Builder:
             self._settings.home,
             lambda: emit(_log("server", "waiting for `embly gc` to finish", "queue")),
         ):
-            # Checked again under the lock: gc may have trimmed the store since the request.
-            check_inputs_present(self._store, job.tree)
             toolchain = await self._toolchains.provision(
                 job.runtime.name, on_log=lambda text: emit(_log("server", text, "toolchain"))
             )
@@ -120,12 +119,15 @@ class Builder:
         cached = self._cache.get(key)
         if cached is not None:
             return cached, True
+        # Only a build reads the tree and needs its files: under the gc lock, so they stay.
+        job = attempt.job
+        files = await asyncio.to_thread(input_files, self._store, job.tree, job.function.path)
 
         async def build_it() -> tuple[pb.Finished, bool]:
             async with self._slots:
                 attempt.clock.lap("queued_ms")
                 emit(pb.BuildEvent(started=pb.Started(toolchain=attempt.toolchain.identity)))
-                return await self._execute(attempt)
+                return await self._execute(attempt, files)
 
         def on_join() -> None:
             emit(_log("server", "an identical build is running; waiting for its result", "queue"))
@@ -133,7 +135,7 @@ class Builder:
         (finished, found_after_lock), joined = await self._shared.run_once(key, build_it, on_join)
         return finished, joined or found_after_lock
 
-    async def _execute(self, attempt: _Attempt) -> tuple[pb.Finished, bool]:
+    async def _execute(self, attempt: _Attempt, files: list[TreeFile]) -> tuple[pb.Finished, bool]:
         """Build in the function's space; (result, whether the cache had it after all)."""
         job, key, emit = attempt.job, attempt.key, attempt.emit
         space = BuildSpace(self._settings.spaces_dir / job.project_id / job.function.name)
@@ -143,7 +145,7 @@ class Builder:
             if cached is not None:
                 return cached, True
             try:
-                finished = await self._compile_and_process(space, attempt)
+                finished = await self._compile_and_process(space, attempt, files)
             except BuildFailed as failure:
                 hint = low_disk_hint(self._settings.spaces_dir)
                 error = f"{failure}\n{hint}" if hint else str(failure)
@@ -152,9 +154,11 @@ class Builder:
             self._cache.put(key, finished)
         return finished, False
 
-    async def _compile_and_process(self, space: BuildSpace, attempt: _Attempt) -> pb.Finished:
+    async def _compile_and_process(
+        self, space: BuildSpace, attempt: _Attempt, files: list[TreeFile]
+    ) -> pb.Finished:
         job, toolchain, emit, clock = attempt.job, attempt.toolchain, attempt.emit, attempt.clock
-        synced = await asyncio.to_thread(space.sync, job.tree, self._store)
+        synced = await asyncio.to_thread(space.sync, files, self._store)
         emit(
             _log(
                 "server",
@@ -221,7 +225,7 @@ class Builder:
         produces_cwasm = job.options.aot and refusal is None
         return ActionInputs(
             toolchain_identity=toolchain.identity,
-            input_tree_digest=input_tree_digest(job.tree),
+            input_tree_digest=job.tree.sha256,
             runtime=job.runtime.name,
             crate_dir=job.function.path,
             command=job.runtime.command(toolchain),
@@ -242,15 +246,6 @@ class _Attempt:
     key: str
     emit: Emit
     clock: _Clock
-
-
-def check_inputs_present(store: ContentStore, tree: pb.InputTree) -> None:
-    missing = store.missing(node.digest for node in tree.files)
-    if missing:
-        raise MissingInputs(
-            f"{len(missing)} input blobs are not in the store (first: "
-            f"{missing[0].sha256}); upload them with UploadBlobs before Build"
-        )
 
 
 class _Clock:

@@ -7,7 +7,8 @@ from dataclasses import dataclass
 
 from embly_build.errors import ProtocolError
 from embly_build.protocol import pb
-from embly_build.protocol.digests import check_digest
+from embly_build.protocol.digests import check_digest, valid_digest
+from embly_build.protocol.input_trees import TreeFile, encode_input_tree, tree_files
 from embly_build.protocol.opt_levels import WASM_OPT_LEVELS
 from embly_build.protocol.paths import check_name, check_tree_path
 from embly_build.server.runtimes.base import Runtime
@@ -16,11 +17,20 @@ _TARGET_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_-.")
 
 
 @dataclass(frozen=True)
+class RequestedTree:
+    sha256: str  # the tree's canonical digest
+    size_bytes: int  # of its canonical encoding
+    # Sent in the request, checked; None when sent by digest, read from the store (and
+    # checked) only when the build is not cached.
+    files: list[TreeFile] | None
+
+
+@dataclass(frozen=True)
 class ValidBuild:
     project_id: str
     function: pb.FunctionSpec
     runtime: Runtime
-    tree: pb.InputTree
+    tree: RequestedTree
     target: str
     options: pb.BuildOptions
 
@@ -36,8 +46,7 @@ def validate_build(request: pb.BuildRequest, runtimes: Mapping[str, Runtime]) ->
         known = ", ".join(sorted(runtimes))
         raise ProtocolError(f"unknown runtime {function.runtime!r}; this server knows: {known}")
     check_tree_path(function.path, allow_root=True)
-    tree = request.input_tree or pb.InputTree()
-    _check_tree(tree, function.path)
+    tree = _requested_tree(request, function.path)
     if not request.target or not set(request.target) <= _TARGET_CHARS:
         raise ProtocolError(f"invalid target triple {request.target!r}")
     options = request.options or pb.BuildOptions()
@@ -46,14 +55,30 @@ def validate_build(request: pb.BuildRequest, runtimes: Mapping[str, Runtime]) ->
     return ValidBuild(request.project_id, function, runtime, tree, request.target, options)
 
 
-def _check_tree(tree: pb.InputTree, crate_dir: str) -> None:
+def _requested_tree(request: pb.BuildRequest, crate_dir: str) -> RequestedTree:
+    inline = tree_files(request.input_tree) if request.input_tree is not None else []
+    by_digest = request.input_tree_digest
+    if by_digest is not None and (by_digest.sha256 or by_digest.size_bytes):
+        if inline:
+            raise ProtocolError("the request sends input_tree and input_tree_digest; send one")
+        check_digest(by_digest, "input tree digest")
+        return RequestedTree(by_digest.sha256, by_digest.size_bytes, None)
+    check_tree(inline, crate_dir)
+    encoded = encode_input_tree(inline)
+    return RequestedTree(encoded.sha256, len(encoded.data), inline)
+
+
+def check_tree(files: list[TreeFile], crate_dir: str) -> None:
+    """Every path safe, every digest valid, no path twice or both a file and a directory,
+    and the crate's Cargo.toml among them."""
     paths: set[str] = set()
-    for node in tree.files:
-        check_tree_path(node.path)
-        check_digest(node.digest, f"digest of {node.path}")
-        if node.path in paths:
-            raise ProtocolError(f"the input tree lists {node.path!r} twice")
-        paths.add(node.path)
+    for path, sha256, size_bytes, _ in files:
+        check_tree_path(path)
+        if not valid_digest(sha256, size_bytes):
+            check_digest(pb.Digest(sha256=sha256, size_bytes=size_bytes), f"digest of {path}")
+        if path in paths:
+            raise ProtocolError(f"the input tree lists {path!r} twice")
+        paths.add(path)
     directories = {parent for path in paths for parent in _parents(path)}
     if clash := paths & directories:
         raise ProtocolError(f"{sorted(clash)[0]!r} is both a file and a directory in the tree")

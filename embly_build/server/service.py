@@ -21,7 +21,7 @@ from embly_build.errors import (
 from embly_build.protocol import pb
 from embly_build.protocol.digests import check_digest, digest_key
 from embly_build.server.action_cache import ActionCache
-from embly_build.server.builder import Builder, check_inputs_present
+from embly_build.server.builder import Builder
 from embly_build.server.executors.base import Executor
 from embly_build.server.requests import validate_build
 from embly_build.server.runtimes.base import Runtime
@@ -35,7 +35,7 @@ _STATUS_FOR: list[tuple[type[EmblyError], Status]] = [
     (DigestMismatch, Status.INVALID_ARGUMENT),
     (ProtocolError, Status.INVALID_ARGUMENT),
     (BlobNotFound, Status.NOT_FOUND),
-    (MissingInputs, Status.FAILED_PRECONDITION),
+    (MissingInputs, Status.NOT_FOUND),
     (EnvironmentProblem, Status.FAILED_PRECONDITION),
     (StoreError, Status.RESOURCE_EXHAUSTED),
 ]
@@ -139,7 +139,6 @@ class BuildService(pb.BuildServiceBase):
     async def build(self, build_request: pb.BuildRequest) -> AsyncIterator[pb.BuildEvent]:
         with grpc_errors():
             job = validate_build(build_request, self._runtimes)
-            check_inputs_present(self.store, job.tree)
             async with contextlib.aclosing(self._builder.build(job)) as events:
                 async for event in events:
                     yield event

@@ -136,9 +136,10 @@ class ContentStore:
             raise disk_error(exc, root) from exc
 
     def path_of(self, digest: pb.Digest) -> Path:
-        return Path(self._blob_path(check_digest(digest).sha256))
+        return Path(self.blob_path(check_digest(digest).sha256))
 
-    def _blob_path(self, sha256: str) -> str:
+    def blob_path(self, sha256: str) -> str:
+        """Where a blob is (or would be) stored; `sha256` must be valid (see `valid_digest`)."""
         # Strings, not Paths: a build of 40,000 files asks for each blob more than once.
         return f"{self._blobs_prefix}{sha256[:2]}/{sha256}"
 
@@ -155,30 +156,35 @@ class ContentStore:
         stat = self._present(sha256, size_bytes)
         if stat is None:
             return False
-        mark_used(self._blob_path(sha256), stat)
+        mark_used(self.blob_path(sha256), stat)
         return True
 
     def _present(self, sha256: str, size_bytes: int) -> os.stat_result | None:
         """The blob's stat when it is stored with the digest's size, else None."""
         try:
-            stat = os.stat(self._blob_path(sha256))
+            stat = os.stat(self.blob_path(sha256))
         except FileNotFoundError:
             return None
         return stat if stat.st_size == size_bytes else None
 
     def missing(self, digests: Iterable[pb.Digest]) -> list[pb.Digest]:
         """The absent ones, each once; the present ones are marked used."""
+        # Each field read once: reads of message fields are slow.
+        keyed = {(digest.sha256, digest.size_bytes): digest for digest in digests}
+        return [keyed[key] for key in self.missing_keys(keyed)]
+
+    def missing_keys(self, keys: Iterable[tuple[str, int]]) -> list[tuple[str, int]]:
+        """Like `missing`, for (sha256, size_bytes) pairs."""
         seen: set[tuple[str, int]] = set()
         result = []
-        for digest in digests:
-            key = (digest.sha256, digest.size_bytes)  # each field read once: reads are slow
+        for key in keys:
             if key in seen:
                 continue
             seen.add(key)
             if not valid_digest(*key):
-                check_digest(digest)  # raises, saying what is wrong
+                check_digest(pb.Digest(sha256=key[0], size_bytes=key[1]))  # says what is wrong
             if not self._touch(*key):
-                result.append(digest)
+                result.append(key)
         return result
 
     def writer(self, digest: pb.Digest) -> BlobWriter:
@@ -213,6 +219,15 @@ class ContentStore:
             raise StoreError(f"blob {digest.sha256} is not in the store") from None
         mark_used(path, stat)
         return data
+
+    def read_if_present(self, sha256: str, size_bytes: int) -> bytes | None:
+        """The blob's bytes, or None when it is not stored with that size."""
+        if not valid_digest(sha256, size_bytes) or self._present(sha256, size_bytes) is None:
+            return None
+        try:
+            return self.read_bytes(pb.Digest(sha256=sha256, size_bytes=size_bytes))
+        except StoreError:  # removed (by gc) since it was found
+            return None
 
     def read_chunks(self, digest: pb.Digest) -> Iterator[pb.BlobChunk]:
         data = self.read_bytes(digest)

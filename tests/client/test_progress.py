@@ -10,7 +10,8 @@ from pathlib import Path
 from embly_build.client.events import IndexProgress, UploadProgress
 from embly_build.client.index import IndexCounters, index_function
 from embly_build.client.progress import UploadProgressReporter, index_progress
-from embly_build.client.upload import upload_missing
+from embly_build.client.tree import tree_inputs
+from embly_build.client.upload import upload_inputs
 from embly_build.protocol.digests import CHUNK_SIZE
 from embly_build.server.factory import create_service
 from embly_build.server.settings import ServerSettings
@@ -58,8 +59,9 @@ def test_the_upload_reports_its_bytes_and_lets_the_event_loop_run(tmp_path: Path
     crate.mkdir()
     (crate / "Cargo.toml").write_text('[package]\nname = "big"\nversion = "0.1.0"\n')
     (crate / "data.bin").write_bytes(os.urandom(4 * CHUNK_SIZE + 5))
-    files = index_function(crate, [], tmp_path / "embly_build").files
-    total = sum(f.size for f in files)
+    tree = tree_inputs(index_function(crate, [], tmp_path / "embly_build"))
+    file_bytes = sum(f.size for f in tree.files)
+    total = file_bytes + len(tree.tree.data)  # the tree blob goes last
 
     async def upload() -> tuple[list[tuple[int, int]], int]:
         service = create_service(ServerSettings(home=tmp_path / "home"))
@@ -76,11 +78,11 @@ def test_the_upload_reports_its_bytes_and_lets_the_event_loop_run(tmp_path: Path
         await asyncio.sleep(0)
         at_start = ticks
         try:
-            result = await upload_missing(service, files, lambda *call: calls.append(call))
+            result = await upload_inputs(service, [tree], lambda *call: calls.append(call))
         finally:
             ticker.cancel()
             await service.close()
-        assert result.bytes_uploaded == total
+        assert result.bytes_uploaded == file_bytes
         return calls, ticks - at_start
 
     calls, ticks_during_upload = asyncio.run(upload())

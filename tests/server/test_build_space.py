@@ -8,20 +8,20 @@ from pathlib import Path
 import pytest
 
 from embly_build.errors import ProtocolError
-from embly_build.protocol import pb
+from embly_build.protocol.input_trees import TreeFile
 from embly_build.server.build_space import BuildSpace
 from embly_build.server.store import ContentStore
 
 
 def tree(
     store: ContentStore, files: dict[str, bytes], executable: tuple[str, ...] = ()
-) -> pb.InputTree:
-    return pb.InputTree(
-        files=[
-            pb.FileNode(path=path, digest=store.put_bytes(data), executable=path in executable)
-            for path, data in sorted(files.items())
-        ]
-    )
+) -> list[TreeFile]:
+    return [stored(store, path, data, path in executable) for path, data in sorted(files.items())]
+
+
+def stored(store: ContentStore, path: str, data: bytes, executable: bool = False) -> TreeFile:
+    digest = store.put_bytes(data)
+    return TreeFile(path, digest.sha256, digest.size_bytes, executable)
 
 
 @pytest.fixture
@@ -79,7 +79,7 @@ def test_interrupted_sync_is_repaired_by_content(tmp_path: Path, store: ContentS
 
 def test_hostile_path_never_touches_the_disk(tmp_path: Path, store: ContentStore) -> None:
     space = BuildSpace(tmp_path / "space")
-    hostile = pb.InputTree(files=[pb.FileNode(path="../escape.rs", digest=store.put_bytes(b"x"))])
+    hostile = [stored(store, "../escape.rs", b"x")]
     with pytest.raises(ProtocolError):
         space.sync(hostile, store)
     assert not (tmp_path / "space" / "escape.rs").exists()

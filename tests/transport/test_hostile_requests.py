@@ -12,6 +12,7 @@ from grpclib.client import Channel
 from grpclib.const import Status
 
 from embly_build.protocol import pb
+from embly_build.protocol.input_trees import TreeFile, encode_input_tree
 from embly_build.server.factory import create_service
 from embly_build.server.grpc_server import GrpcServer
 from embly_build.server.settings import ServerSettings
@@ -81,12 +82,82 @@ async def test_hostile_names_are_invalid_argument(
     assert error.status == Status.INVALID_ARGUMENT
 
 
-async def test_build_of_blobs_never_uploaded_is_failed_precondition(
-    stub: pb.BuildServiceStub,
-) -> None:
+async def test_build_of_blobs_never_uploaded_is_not_found(stub: pb.BuildServiceStub) -> None:
     error = await build_error(stub, request_with("src/main.rs"))
-    assert error.status == Status.FAILED_PRECONDITION
+    assert error.status == Status.NOT_FOUND
     assert "upload them" in (error.message or "")
+
+
+def by_digest(tree: bytes) -> pb.BuildRequest:
+    return pb.BuildRequest(
+        project_id="p1",
+        function=pb.FunctionSpec(name="f", runtime="rust", path="."),
+        input_tree_digest=digest(tree),
+        target="x86_64-unknown-linux-gnu",
+    )
+
+
+async def upload(stub: pb.BuildServiceStub, *blobs: bytes) -> None:
+    async def chunks() -> AsyncIterator[pb.BlobChunk]:
+        for data in blobs:
+            yield pb.BlobChunk(digest=digest(data), offset=0, data=data, last=True)
+
+    await stub.upload_blobs(chunks())
+
+
+async def test_a_tree_blob_never_uploaded_is_not_found(stub: pb.BuildServiceStub) -> None:
+    tree = encode_input_tree([TreeFile("Cargo.toml", digest(b"[package]").sha256, 9, False)])
+    error = await build_error(stub, by_digest(tree.data))
+    assert error.status == Status.NOT_FOUND
+    assert f"the input tree {tree.sha256} is not in the store" in (error.message or "")
+
+
+@pytest.mark.parametrize("path", ["../../etc/passwd", "/etc/passwd", "src//main.rs"])
+async def test_hostile_paths_in_a_tree_blob_are_invalid_argument(
+    stub: pb.BuildServiceStub, tmp_path: Path, path: str
+) -> None:
+    cargo = digest(b"[package]")
+    files = [TreeFile("Cargo.toml", cargo.sha256, 9, False), TreeFile(path, cargo.sha256, 9, False)]
+    tree = encode_input_tree(files).data
+    await upload(stub, b"[package]", tree)
+    error = await build_error(stub, by_digest(tree))
+    assert error.status == Status.INVALID_ARGUMENT
+    assert "invalid path" in (error.message or "")
+    assert not (tmp_path / "home" / "spaces").exists()
+
+
+@pytest.mark.parametrize(
+    ("blob", "problem"),
+    [
+        (b"\x0a\x05garbage", "not an InputTree"),
+        (
+            bytes(
+                pb.InputTree(
+                    files=[
+                        pb.FileNode(path=path, digest=digest(b"[package]"))
+                        for path in ("src/main.rs", "Cargo.toml")
+                    ]
+                )
+            ),
+            "not sorted",
+        ),
+    ],
+)
+async def test_a_tree_blob_that_is_not_a_canonical_tree_is_invalid_argument(
+    stub: pb.BuildServiceStub, blob: bytes, problem: str
+) -> None:
+    await upload(stub, b"[package]", blob)
+    error = await build_error(stub, by_digest(blob))
+    assert error.status == Status.INVALID_ARGUMENT
+    assert problem in (error.message or "")
+
+
+async def test_a_tree_sent_both_ways_is_invalid_argument(stub: pb.BuildServiceStub) -> None:
+    request = request_with("src/main.rs")
+    request.input_tree_digest = digest(b"anything")
+    error = await build_error(stub, request)
+    assert error.status == Status.INVALID_ARGUMENT
+    assert "send one" in (error.message or "")
 
 
 async def assert_upload_rejected_and_not_stored(

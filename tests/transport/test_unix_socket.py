@@ -8,11 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from embly_build import connect
+from embly_build import Client, connect
+from embly_build.protocol import pb
 from embly_build.server.factory import create_service
 from embly_build.server.grpc_server import GrpcServer
 from embly_build.server.settings import ServerSettings
 from embly_build.transport.address import parse_address
+from embly_build.transport.api import BuildApi
+from embly_build.transport.connection import open_connection
 
 
 @pytest.fixture
@@ -56,3 +59,65 @@ async def test_unix_socket_build_matches_in_process_build(
     assert toolchain.runtime == "rust" and toolchain.store_path.startswith("/nix/store/")
     assert toolchain.wasm_target in ("wasm32-wasi", "wasm32-wasip1")
     assert "rustc" in toolchain.versions
+
+
+class RecordingApi:
+    """The real API over the socket, recording what the client sends through it."""
+
+    def __init__(self, api: BuildApi) -> None:
+        self._api = api
+        self.digests_asked: list[int] = []  # per FindMissingBlobs call
+        self.blobs_sent: list[str] = []
+        self.tree_nodes_sent = 0  # in Build requests
+
+    async def find_missing_blobs(
+        self, request: pb.FindMissingBlobsRequest
+    ) -> pb.FindMissingBlobsResponse:
+        self.digests_asked.append(len(request.digests))
+        return await self._api.find_missing_blobs(request)
+
+    async def upload_blobs(self, chunks: AsyncIterator[pb.BlobChunk]) -> pb.UploadBlobsResponse:
+        async def recorded() -> AsyncIterator[pb.BlobChunk]:
+            async for chunk in chunks:
+                if chunk.last:
+                    self.blobs_sent.append(chunk.digest.sha256)
+                yield chunk
+
+        return await self._api.upload_blobs(recorded())
+
+    def read_blob(self, request: pb.ReadBlobRequest) -> AsyncIterator[pb.BlobChunk]:
+        return self._api.read_blob(request)
+
+    def build(self, request: pb.BuildRequest) -> AsyncIterator[pb.BuildEvent]:
+        self.tree_nodes_sent += len(request.input_tree.files)
+        return self._api.build(request)
+
+    async def get_server_info(self, request: pb.GetServerInfoRequest) -> pb.ServerInfo:
+        return await self._api.get_server_info(request)
+
+
+@pytest.mark.slow
+async def test_a_build_with_nothing_changed_sends_one_small_question(
+    project: Path, socket_server: str
+) -> None:
+    """Only the three trees' digests: no file digest, no tree, no blob."""
+    connection = open_connection(socket_server)
+    try:
+        first = await Client(connection.api).build(project)
+        assert all(r.ok for r in first), [r.error for r in first]
+
+        api = RecordingApi(connection.api)
+        again = await Client(api).build(project)
+        assert all(r.cache_hit for r in again)
+        assert (api.digests_asked, api.blobs_sent, api.tree_nodes_sent) == ([3], [], 0)
+
+        main_rs = project / "greeter" / "src" / "main.rs"
+        main_rs.write_text(main_rs.read_text().replace('"{}"', '"{}!"'))
+        api = RecordingApi(connection.api)
+        edited = {r.function: r for r in await Client(api).build(project)}
+        assert not edited["greeter"].cache_hit and edited["counter"].cache_hit
+        edited_sha256 = hashlib.sha256(main_rs.read_bytes()).hexdigest()
+        assert api.blobs_sent[0] == edited_sha256 and len(api.blobs_sent) == 2, "then its tree"
+        assert edited["greeter"].uploaded_bytes == main_rs.stat().st_size
+    finally:
+        await connection.close()

@@ -113,11 +113,23 @@ class BuildOptions(betterproto.Message):
 
 @dataclass(eq=False, repr=False)
 class BuildRequest(betterproto.Message):
+    """
+    The inputs come as `input_tree` itself or as `input_tree_digest`, not both. By digest,
+     the tree is a blob in the CAS holding its canonical encoding (the InputTree serialised
+     with its nodes sorted by path, so the blob's sha256 is the tree's canonical digest): a
+     server that has the action cached answers without reading the tree or its files, and a
+     large tree is not sent again with every build.
+
+     Build fails with NOT_FOUND when the tree blob or an input blob the build needs is not
+     in the store (never uploaded, or trimmed by gc): upload them and call Build again.
+    """
+
     project_id: str = betterproto.string_field(1)
     function: "FunctionSpec" = betterproto.message_field(2)
     input_tree: "InputTree" = betterproto.message_field(3)
     target: str = betterproto.string_field(4)
     options: "BuildOptions" = betterproto.message_field(5)
+    input_tree_digest: "Digest" = betterproto.message_field(6)
 
 
 @dataclass(eq=False, repr=False)
