@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from embly_build import Client, connect
+from embly_build.client.index import index_function
 from embly_build.protocol import pb
 from embly_build.server.factory import create_service
 from embly_build.server.grpc_server import GrpcServer
@@ -16,6 +17,7 @@ from embly_build.server.settings import ServerSettings
 from embly_build.transport.address import parse_address
 from embly_build.transport.api import BuildApi
 from embly_build.transport.connection import open_connection
+from embly_build.wasm.aot import wasmtime_version
 
 
 @pytest.fixture
@@ -119,5 +121,42 @@ async def test_a_build_with_nothing_changed_sends_one_small_question(
         edited_sha256 = hashlib.sha256(main_rs.read_bytes()).hexdigest()
         assert api.blobs_sent[0] == edited_sha256 and len(api.blobs_sent) == 2, "then its tree"
         assert edited["greeter"].uploaded_bytes == main_rs.stat().st_size
+    finally:
+        await connection.close()
+
+
+@pytest.mark.slow
+async def test_a_tree_sent_inline_is_the_same_action_as_by_digest(
+    project: Path, socket_server: str
+) -> None:
+    """For clients that send the tree in the request: the same key, so the same cache entry."""
+    connection = open_connection(socket_server)
+    try:
+        client = Client(connection.api)
+        (by_digest,) = await client.build(project, ["greeter"])
+        assert by_digest.ok, by_digest.error
+        inputs = index_function(project / "greeter", [], project / "embly_build")
+        request = pb.BuildRequest(
+            project_id="inline",
+            function=pb.FunctionSpec(name="greeter", runtime="rust", path=inputs.crate_dir),
+            input_tree=pb.InputTree(
+                files=[
+                    pb.FileNode(
+                        path=f.path,
+                        digest=pb.Digest(sha256=f.sha256, size_bytes=f.size),
+                        executable=f.executable,
+                    )
+                    for f in reversed(inputs.files)  # any order: the digest sorts them
+                ]
+            ),
+            target=client.target,
+            options=pb.BuildOptions(
+                strip=True, opt_level="O2", aot=True, wasmtime_version=wasmtime_version()
+            ),
+        )
+        events = [event async for event in connection.api.build(request)]
+        finished = events[-1].finished
+        assert finished.status == pb.BuildStatus.SUCCEEDED, finished.error
+        assert (finished.cache_hit, finished.action_digest) == (True, by_digest.action_digest)
     finally:
         await connection.close()
