@@ -38,8 +38,12 @@ from embly_build.transport.api import BuildApi
 from embly_build.wasm.aot import aot_refusal, compile_cwasm, host_triple, wasmtime_version
 
 T = TypeVar("T")
-# A build whose artifacts vanish before they are fetched (gc) is asked for once more.
+# A build whose inputs or artifacts gc trims from the server is asked for once more.
 _ATTEMPTS = 2
+_TRIMMED = {
+    "upload": "inputs trimmed from the server's store (gc); sending them again",
+    "fetch": "artifacts trimmed from the server's store (gc); building again",
+}
 
 _STATUS_NAMES = {
     pb.BuildStatus.SUCCEEDED: "ok",
@@ -171,30 +175,22 @@ class Client:
         for attempt in range(_ATTEMPTS):
             paths: dict[str, str] = {}
             sizes: dict[str, int] = {}
+            step = "upload"  # NOT_FOUND from the build: inputs it needs are not stored
             try:
                 finished = await self._run_build(request, function.name, mapper, emit)
-            except BlobNotFound:
-                if attempt == _ATTEMPTS - 1:
-                    raise
-                # gc trimmed the store since the inputs were sent (or the tree blob was
-                # trimmed while the build was cached): send every missing one again.
-                message = "inputs trimmed from the server's store (gc); sending them again"
-                emit(LogLine(function.name, "client", message, "upload"))
-                uploaded_bytes += await self._resend(tree)
-                continue
-            if finished.status != pb.BuildStatus.SUCCEEDED:
-                break
-            try:
+                if finished.status != pb.BuildStatus.SUCCEEDED:
+                    break
+                step = "fetch"
                 async with server_errors(self._address):
                     paths, sizes = await self._save_artifacts(config, function.name, finished, emit)
                 break
             except BlobNotFound:
                 if attempt == _ATTEMPTS - 1:
                     raise
-                # gc trimmed the store between the build and the download: the server now
-                # finds the cache entry incomplete and builds again, from inputs sent again.
-                message = "artifacts trimmed from the server's store (gc); building again"
-                emit(LogLine(function.name, "client", message, "fetch"))
+                # gc trimmed the store: since the inputs were sent, or between the build and
+                # the download (the server then finds the cache entry incomplete and builds
+                # again). Either way, send what is missing and build again.
+                emit(LogLine(function.name, "client", _TRIMMED[step], step))
                 uploaded_bytes += await self._resend(tree)
         emit(
             BuildFinished(
