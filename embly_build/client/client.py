@@ -29,7 +29,6 @@ from embly_build.client.index import (
 from embly_build.client.log_paths import LogPathMapper
 from embly_build.client.progress import UploadProgressReporter, index_progress
 from embly_build.client.server_errors import server_errors
-from embly_build.client.tree import tree_inputs
 from embly_build.client.upload import TreeInputs, UploadResult, upload_inputs
 from embly_build.errors import BlobNotFound
 from embly_build.protocol import enums, pb
@@ -118,7 +117,7 @@ class Client:
         fresh = indexing.result()
         known.update(zip((f.name for f in to_index), fresh, strict=True))
         indexed = [known[f.name] for f in selected]
-        trees = [tree_inputs(inputs) for inputs in indexed]
+        trees = [TreeInputs.of(inputs) for inputs in indexed]
         upload = _EmittingTask(lambda emit: self._upload(trees, emit))
         async with contextlib.aclosing(upload.events()) as events:
             async for event in events:

@@ -15,11 +15,11 @@ import hashlib
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 
-from embly_build.client.index import IndexedFile
+from embly_build.client.index import FunctionInputs, IndexedFile
 from embly_build.errors import InputError
 from embly_build.protocol import pb
-from embly_build.protocol.digests import CHUNK_SIZE
-from embly_build.protocol.input_trees import EncodedTree
+from embly_build.protocol.digests import CHUNK_SIZE, blob_chunks
+from embly_build.protocol.input_trees import EncodedTree, TreeFile, encode_input_tree
 from embly_build.transport.api import BuildApi
 
 ProgressCallback = Callable[[int, int], None]  # (sent_bytes, total_bytes)
@@ -31,6 +31,11 @@ class TreeInputs:
 
     files: Sequence[IndexedFile]
     tree: EncodedTree
+
+    @classmethod
+    def of(cls, inputs: FunctionInputs) -> TreeInputs:
+        files = (TreeFile(f.path, f.sha256, f.size, f.executable) for f in inputs.files)
+        return cls(inputs.files, encode_input_tree(files))
 
 
 @dataclass(frozen=True)
@@ -95,12 +100,9 @@ async def _chunks(
             # run (progress, signals, a watch's events) between chunks.
             await asyncio.sleep(0)
     for tree in trees:
-        digest = tree.digest
-        for offset in range(0, max(len(tree.data), 1), CHUNK_SIZE):
-            data = tree.data[offset : offset + CHUNK_SIZE]
-            last = offset + CHUNK_SIZE >= len(tree.data)
-            yield pb.BlobChunk(digest=digest, offset=offset, data=data, last=last)
-            sent += len(data)
+        for chunk in blob_chunks(tree.digest, tree.data):
+            yield chunk
+            sent += len(chunk.data)
             on_sent(sent)
             await asyncio.sleep(0)
 

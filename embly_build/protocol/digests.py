@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 
 from embly_build.errors import ProtocolError
 from embly_build.protocol import pb
@@ -28,6 +29,18 @@ def check_digest(digest: pb.Digest | None, what: str = "digest") -> pb.Digest:
     if digest.size_bytes < 0:
         raise ProtocolError(f"{what} has a negative size")
     return digest
+
+
+def blob_chunks(digest: pb.Digest, data: bytes) -> Iterator[pb.BlobChunk]:
+    """A blob held in memory as the chunks that carry it (one, with no data, when empty)."""
+    offset = 0
+    while True:
+        piece = data[offset : offset + CHUNK_SIZE]
+        last = offset + len(piece) >= len(data)
+        yield pb.BlobChunk(digest=digest, offset=offset, data=piece, last=last)
+        offset += len(piece)
+        if last:
+            return
 
 
 def input_tree_digest(tree: pb.InputTree) -> str:

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from embly_build.errors import DigestMismatch, ProtocolError, StoreError
 from embly_build.protocol import pb
-from embly_build.protocol.digests import CHUNK_SIZE, check_digest, valid_digest
+from embly_build.protocol.digests import blob_chunks, check_digest, valid_digest
 
 USE_RESOLUTION_SECONDS = 3600.0
 
@@ -230,15 +230,7 @@ class ContentStore:
             return None
 
     def read_chunks(self, digest: pb.Digest) -> Iterator[pb.BlobChunk]:
-        data = self.read_bytes(digest)
-        offset = 0
-        while True:
-            piece = data[offset : offset + CHUNK_SIZE]
-            last = offset + len(piece) >= len(data)
-            yield pb.BlobChunk(digest=digest, offset=offset, data=piece, last=last)
-            offset += len(piece)
-            if last:
-                return
+        return blob_chunks(digest, self.read_bytes(digest))
 
     def blob_files(self) -> Iterator[StoredFile]:
         return stored_files(self.blobs_dir.glob("*/*"))

@@ -10,8 +10,7 @@ from pathlib import Path
 from embly_build.client.events import IndexProgress, UploadProgress
 from embly_build.client.index import IndexCounters, index_function
 from embly_build.client.progress import UploadProgressReporter, index_progress
-from embly_build.client.tree import tree_inputs
-from embly_build.client.upload import upload_inputs
+from embly_build.client.upload import TreeInputs, upload_inputs
 from embly_build.protocol.digests import CHUNK_SIZE
 from embly_build.server.factory import create_service
 from embly_build.server.settings import ServerSettings
@@ -59,7 +58,7 @@ def test_the_upload_reports_its_bytes_and_lets_the_event_loop_run(tmp_path: Path
     crate.mkdir()
     (crate / "Cargo.toml").write_text('[package]\nname = "big"\nversion = "0.1.0"\n')
     (crate / "data.bin").write_bytes(os.urandom(4 * CHUNK_SIZE + 5))
-    tree = tree_inputs(index_function(crate, [], tmp_path / "embly_build"))
+    tree = TreeInputs.of(index_function(crate, [], tmp_path / "embly_build"))
     file_bytes = sum(f.size for f in tree.files)
     total = file_bytes + len(tree.tree.data)  # the tree blob goes last
 
