@@ -24,11 +24,18 @@ def valid_digest(sha256: str, size_bytes: int) -> bool:
 
 def check_digest(digest: pb.Digest | None, what: str = "digest") -> pb.Digest:
     """Reject a digest that is absent, not lowercase sha256 hex, or has a negative size."""
-    if digest is None or not _SHA256_HEX.fullmatch(digest.sha256):
+    if digest is None:
         raise ProtocolError(f"{what} must carry a lowercase hex sha256 (64 characters)")
-    if digest.size_bytes < 0:
-        raise ProtocolError(f"{what} has a negative size")
+    check_digest_fields(digest.sha256, digest.size_bytes, what)
     return digest
+
+
+def check_digest_fields(sha256: str, size_bytes: int, what: str = "digest") -> None:
+    """`check_digest` for a digest's two fields, read once by the caller."""
+    if not _SHA256_HEX.fullmatch(sha256):
+        raise ProtocolError(f"{what} must carry a lowercase hex sha256 (64 characters)")
+    if size_bytes < 0:
+        raise ProtocolError(f"{what} has a negative size")
 
 
 def blob_chunks(digest: pb.Digest, data: bytes) -> Iterator[pb.BlobChunk]:

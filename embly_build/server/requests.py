@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from embly_build.errors import ProtocolError
 from embly_build.protocol import pb
-from embly_build.protocol.digests import check_digest, valid_digest
+from embly_build.protocol.digests import check_digest, check_digest_fields, valid_digest
 from embly_build.protocol.input_trees import TreeFile, encode_input_tree, tree_files
 from embly_build.protocol.opt_levels import WASM_OPT_LEVELS
 from embly_build.protocol.paths import check_name, check_tree_path
@@ -74,8 +74,8 @@ def check_tree(files: list[TreeFile], crate_dir: str) -> None:
     paths: set[str] = set()
     for path, sha256, size_bytes, _ in files:
         check_tree_path(path)
-        if not valid_digest(sha256, size_bytes):
-            check_digest(pb.Digest(sha256=sha256, size_bytes=size_bytes), f"digest of {path}")
+        if not valid_digest(sha256, size_bytes):  # the message is made only when needed
+            check_digest_fields(sha256, size_bytes, f"digest of {path}")
         if path in paths:
             raise ProtocolError(f"the input tree lists {path!r} twice")
         paths.add(path)

@@ -77,8 +77,9 @@ class BuildService(pb.BuildServiceBase):
         self, find_missing_blobs_request: pb.FindMissingBlobsRequest
     ) -> pb.FindMissingBlobsResponse:
         with grpc_errors():
-            digests = [check_digest(d) for d in find_missing_blobs_request.digests]
-            return pb.FindMissingBlobsResponse(missing=self.store.missing(digests))
+            # The store checks each digest as it reads it.
+            missing = self.store.missing(find_missing_blobs_request.digests)
+            return pb.FindMissingBlobsResponse(missing=missing)
 
     async def upload_blobs(
         self, blob_chunk_iterator: AsyncIterator[pb.BlobChunk]

@@ -20,7 +20,12 @@ from pathlib import Path
 
 from embly_build.errors import DigestMismatch, ProtocolError, StoreError
 from embly_build.protocol import pb
-from embly_build.protocol.digests import blob_chunks, check_digest, valid_digest
+from embly_build.protocol.digests import (
+    blob_chunks,
+    check_digest,
+    check_digest_fields,
+    valid_digest,
+)
 
 USE_RESOLUTION_SECONDS = 3600.0
 
@@ -181,8 +186,7 @@ class ContentStore:
             if key in seen:
                 continue
             seen.add(key)
-            if not valid_digest(*key):
-                check_digest(pb.Digest(sha256=key[0], size_bytes=key[1]))  # says what is wrong
+            check_digest_fields(*key)
             if not self._touch(*key):
                 result.append(key)
         return result

@@ -160,6 +160,22 @@ async def test_a_tree_sent_both_ways_is_invalid_argument(stub: pb.BuildServiceSt
     assert "send one" in (error.message or "")
 
 
+@pytest.mark.parametrize(
+    ("bad", "problem"),
+    [
+        (pb.Digest(sha256="../../etc/passwd", size_bytes=1), "lowercase hex sha256"),
+        (pb.Digest(sha256="ab" * 32, size_bytes=-1), "negative size"),
+    ],
+)
+async def test_find_missing_blobs_with_a_bad_digest_is_invalid_argument(
+    stub: pb.BuildServiceStub, bad: pb.Digest, problem: str
+) -> None:
+    with pytest.raises(GRPCError) as raised:
+        await stub.find_missing_blobs(pb.FindMissingBlobsRequest(digests=[digest(b"ok"), bad]))
+    assert raised.value.status == Status.INVALID_ARGUMENT
+    assert problem in (raised.value.message or "")
+
+
 async def assert_upload_rejected_and_not_stored(
     stub: pb.BuildServiceStub, chunk: pb.BlobChunk
 ) -> None:
