@@ -15,18 +15,19 @@ from embly_build.protocol import pb
 from embly_build.server.gc import collect_garbage
 from embly_build.transport.api import BuildApi
 from embly_build.transport.connection import open_connection
+from tests.api_wrapper import PassThroughApi
 from tests.helpers import embly
 
 pytestmark = pytest.mark.slow
 
 
-class GcInjected:
+class GcInjected(PassThroughApi):
     """Fault injection: the real server API, with a real `embly gc --max-size 0` run once,
     the moment the first upload ends (before the build) or the first build's stream ends
     (before the client can fetch its artifacts)."""
 
     def __init__(self, api: BuildApi, settings: ServerSettings, after: str) -> None:
-        self._api = api
+        super().__init__(api)
         self._settings = settings
         self._after = after  # "upload" or "build"
         self.collected = False
@@ -37,24 +38,13 @@ class GcInjected:
             report = collect_garbage(self._settings, 0)
             assert report.removed.blobs.count > 0, report
 
-    async def find_missing_blobs(
-        self, request: pb.FindMissingBlobsRequest
-    ) -> pb.FindMissingBlobsResponse:
-        return await self._api.find_missing_blobs(request)
-
     async def upload_blobs(self, chunks: AsyncIterator[pb.BlobChunk]) -> pb.UploadBlobsResponse:
-        response = await self._api.upload_blobs(chunks)
+        response = await self.api.upload_blobs(chunks)
         self._collect_once("upload")
         return response
 
-    def read_blob(self, request: pb.ReadBlobRequest) -> AsyncIterator[pb.BlobChunk]:
-        return self._api.read_blob(request)
-
-    async def get_server_info(self, request: pb.GetServerInfoRequest) -> pb.ServerInfo:
-        return await self._api.get_server_info(request)
-
     async def build(self, request: pb.BuildRequest) -> AsyncIterator[pb.BuildEvent]:
-        async for event in self._api.build(request):
+        async for event in self.api.build(request):
             yield event
         self._collect_once("build")
 

@@ -16,8 +16,9 @@ from embly_build.server.grpc_server import GrpcServer
 from embly_build.server.settings import ServerSettings
 from embly_build.transport.address import parse_address
 from embly_build.transport.api import BuildApi
-from embly_build.transport.connection import open_connection
+from embly_build.transport.connection import Connection, open_connection
 from embly_build.wasm.aot import wasmtime_version
+from tests.api_wrapper import PassThroughApi
 
 
 @pytest.fixture
@@ -63,11 +64,11 @@ async def test_unix_socket_build_matches_in_process_build(
     assert "rustc" in toolchain.versions
 
 
-class RecordingApi:
+class RecordingApi(PassThroughApi):
     """The real API over the socket, recording what the client sends through it."""
 
     def __init__(self, api: BuildApi) -> None:
-        self._api = api
+        super().__init__(api)
         self.digests_asked: list[int] = []  # per FindMissingBlobs call
         self.blobs_sent: list[str] = []
         self.tree_nodes_sent = 0  # in Build requests
@@ -76,7 +77,7 @@ class RecordingApi:
         self, request: pb.FindMissingBlobsRequest
     ) -> pb.FindMissingBlobsResponse:
         self.digests_asked.append(len(request.digests))
-        return await self._api.find_missing_blobs(request)
+        return await self.api.find_missing_blobs(request)
 
     async def upload_blobs(self, chunks: AsyncIterator[pb.BlobChunk]) -> pb.UploadBlobsResponse:
         async def recorded() -> AsyncIterator[pb.BlobChunk]:
@@ -85,78 +86,73 @@ class RecordingApi:
                     self.blobs_sent.append(chunk.digest.sha256)
                 yield chunk
 
-        return await self._api.upload_blobs(recorded())
-
-    def read_blob(self, request: pb.ReadBlobRequest) -> AsyncIterator[pb.BlobChunk]:
-        return self._api.read_blob(request)
+        return await self.api.upload_blobs(recorded())
 
     def build(self, request: pb.BuildRequest) -> AsyncIterator[pb.BuildEvent]:
         self.tree_nodes_sent += len(request.input_tree.files)
-        return self._api.build(request)
+        return self.api.build(request)
 
-    async def get_server_info(self, request: pb.GetServerInfoRequest) -> pb.ServerInfo:
-        return await self._api.get_server_info(request)
+
+@pytest.fixture
+async def connection(socket_server: str) -> AsyncIterator[Connection]:
+    opened = open_connection(socket_server)
+    try:
+        yield opened
+    finally:
+        await opened.close()
 
 
 @pytest.mark.slow
 async def test_a_build_with_nothing_changed_sends_one_small_question(
-    project: Path, socket_server: str
+    project: Path, connection: Connection
 ) -> None:
     """Only the three trees' digests: no file digest, no tree, no blob."""
-    connection = open_connection(socket_server)
-    try:
-        first = await Client(connection.api).build(project)
-        assert all(r.ok for r in first), [r.error for r in first]
+    first = await Client(connection.api).build(project)
+    assert all(r.ok for r in first), [r.error for r in first]
 
-        api = RecordingApi(connection.api)
-        again = await Client(api).build(project)
-        assert all(r.cache_hit for r in again)
-        assert (api.digests_asked, api.blobs_sent, api.tree_nodes_sent) == ([3], [], 0)
+    api = RecordingApi(connection.api)
+    again = await Client(api).build(project)
+    assert all(r.cache_hit for r in again)
+    assert (api.digests_asked, api.blobs_sent, api.tree_nodes_sent) == ([3], [], 0)
 
-        main_rs = project / "greeter" / "src" / "main.rs"
-        main_rs.write_text(main_rs.read_text().replace('"{}"', '"{}!"'))
-        api = RecordingApi(connection.api)
-        edited = {r.function: r for r in await Client(api).build(project)}
-        assert not edited["greeter"].cache_hit and edited["counter"].cache_hit
-        edited_sha256 = hashlib.sha256(main_rs.read_bytes()).hexdigest()
-        assert api.blobs_sent[0] == edited_sha256 and len(api.blobs_sent) == 2, "then its tree"
-        assert edited["greeter"].uploaded_bytes == main_rs.stat().st_size
-    finally:
-        await connection.close()
+    main_rs = project / "greeter" / "src" / "main.rs"
+    main_rs.write_text(main_rs.read_text().replace('"{}"', '"{}!"'))
+    api = RecordingApi(connection.api)
+    edited = {r.function: r for r in await Client(api).build(project)}
+    assert not edited["greeter"].cache_hit and edited["counter"].cache_hit
+    edited_sha256 = hashlib.sha256(main_rs.read_bytes()).hexdigest()
+    assert api.blobs_sent[0] == edited_sha256 and len(api.blobs_sent) == 2, "then its tree"
+    assert edited["greeter"].uploaded_bytes == main_rs.stat().st_size
 
 
 @pytest.mark.slow
 async def test_a_tree_sent_inline_is_the_same_action_as_by_digest(
-    project: Path, socket_server: str
+    project: Path, connection: Connection
 ) -> None:
     """For clients that send the tree in the request: the same key, so the same cache entry."""
-    connection = open_connection(socket_server)
-    try:
-        client = Client(connection.api)
-        (by_digest,) = await client.build(project, ["greeter"])
-        assert by_digest.ok, by_digest.error
-        inputs = index_function(project / "greeter", [], project / "embly_build")
-        request = pb.BuildRequest(
-            project_id="inline",
-            function=pb.FunctionSpec(name="greeter", runtime="rust", path=inputs.crate_dir),
-            input_tree=pb.InputTree(
-                files=[
-                    pb.FileNode(
-                        path=f.path,
-                        digest=pb.Digest(sha256=f.sha256, size_bytes=f.size),
-                        executable=f.executable,
-                    )
-                    for f in reversed(inputs.files)  # any order: the digest sorts them
-                ]
-            ),
-            target=client.target,
-            options=pb.BuildOptions(
-                strip=True, opt_level="O2", aot=True, wasmtime_version=wasmtime_version()
-            ),
-        )
-        events = [event async for event in connection.api.build(request)]
-        finished = events[-1].finished
-        assert finished.status == pb.BuildStatus.SUCCEEDED, finished.error
-        assert (finished.cache_hit, finished.action_digest) == (True, by_digest.action_digest)
-    finally:
-        await connection.close()
+    client = Client(connection.api)
+    (by_digest,) = await client.build(project, ["greeter"])
+    assert by_digest.ok, by_digest.error
+    inputs = index_function(project / "greeter", [], project / "embly_build")
+    request = pb.BuildRequest(
+        project_id="inline",
+        function=pb.FunctionSpec(name="greeter", runtime="rust", path=inputs.crate_dir),
+        input_tree=pb.InputTree(
+            files=[
+                pb.FileNode(
+                    path=f.path,
+                    digest=pb.Digest(sha256=f.sha256, size_bytes=f.size),
+                    executable=f.executable,
+                )
+                for f in reversed(inputs.files)  # any order: the digest sorts them
+            ]
+        ),
+        target=client.target,
+        options=pb.BuildOptions(
+            strip=True, opt_level="O2", aot=True, wasmtime_version=wasmtime_version()
+        ),
+    )
+    events = [event async for event in connection.api.build(request)]
+    finished = events[-1].finished
+    assert finished.status == pb.BuildStatus.SUCCEEDED, finished.error
+    assert (finished.cache_hit, finished.action_digest) == (True, by_digest.action_digest)
