@@ -69,7 +69,7 @@ def decode_input_tree(data: bytes) -> list[TreeFile]:
     reader = _Reader(data)
     files = []
     while not reader.done():
-        reader.expect(_TREE_FILES, "a FileNode")
+        reader.expect(_TREE_FILES, len(data), "a FileNode")
         end = reader.length_end()
         files.append(_read_file_node(reader, end))
     paths = [file.path for file in files]
@@ -93,9 +93,9 @@ def _file_node(path: str, sha256: str, size_bytes: int, executable: bool) -> byt
 
 def _read_file_node(reader: _Reader, end: int) -> TreeFile:
     path = reader.text(end) if reader.next_is(_NODE_PATH, end) else ""
-    reader.expect(_NODE_DIGEST, "the digest of a FileNode")
+    reader.expect(_NODE_DIGEST, end, "the digest of a FileNode")
     digest_end = reader.length_end(end)
-    reader.expect(_DIGEST_SHA256, "a sha256")
+    reader.expect(_DIGEST_SHA256, digest_end, "a sha256")
     sha256 = reader.text(digest_end)
     size = reader.varint(digest_end) if reader.next_is(_DIGEST_SIZE, digest_end) else 0
     if size & _INT64_SIGN:
@@ -122,8 +122,8 @@ class _Reader:
             return True
         return False
 
-    def expect(self, tag: int, what: str) -> None:
-        if not self.next_is(tag, len(self._data)):
+    def expect(self, tag: int, end: int, what: str) -> None:
+        if not self.next_is(tag, end):
             raise ProtocolError(f"the input tree blob is not an InputTree: expected {what}")
 
     def at(self, end: int, message: str) -> None:
