@@ -33,9 +33,22 @@ def test_watch_rebuilds_what_changed_and_nothing_else(
     started = watching.wait_for(is_event("round_started"))
     assert started["triggers"] == ["greeter/src/main.rs"]
     assert started["functions"] == ["greeter"]
-    done = watching.wait_for(finished("greeter"))
-    assert done["status"] == "ok" and done["cache_hit"] is False
-    watching.wait_for(is_event("round_finished"))
+    # First the stripped artifacts, as soon as cargo is done: the save's feedback.
+    quick = watching.wait_for(finished("greeter"))
+    assert (quick["status"], quick["cache_hit"]) == ("ok", False)
+    assert (quick["opt_level"], quick["optimising"]) == ("none", True)
+    assert watching.wait_for(is_event("round_finished"))["ok"] == 1
+    assert embly("run", "greeter", "--", "Ada", cwd=project).stdout == "Hello, Ada! (watched)\n"
+    # Then the optimised ones, in place of them.
+    optimised = watching.wait_for(finished("greeter"))
+    assert (optimised["status"], optimised["opt_level"], optimised["optimising"]) == (
+        "ok",
+        "O2",
+        False,
+    )
+    wasm = project / "embly_build" / "greeter.wasm"
+    assert wasm.stat().st_size == optimised["artifact_sizes"]["wasm"]
+    assert optimised["artifact_sizes"]["wasm"] < quick["artifact_sizes"]["wasm"]
     assert embly("run", "greeter", "--", "Ada", cwd=project).stdout == "Hello, Ada! (watched)\n"
 
     os.utime(main_rs)  # a save that leaves the bytes as they were
@@ -234,6 +247,37 @@ def test_poll_flag_forces_polling(project: Path, embly_home: Path) -> None:
         watching = watch.wait_for(is_event("watching"))
         assert watching["polling"] is True and watching["functions"] == ["greeter"]
         edit_and_wait(watch, project, "(forced)")
+
+
+def test_no_quick_first_writes_only_the_optimised_artifacts(
+    project: Path, embly_home: Path
+) -> None:
+    with watch_running(project, "--no-quick-first", "greeter") as watch:
+        watch.wait_for(is_event("watching"))
+        main_rs = project / "greeter" / "src" / "main.rs"
+        main_rs.write_text(main_rs.read_text().replace('"{}"', '"{} (slow)"'))
+        done = watch.wait_for(finished("greeter"))
+        assert (done["status"], done["opt_level"], done["optimising"]) == ("ok", "O2", False)
+        assert watch.wait_for(is_event("round_finished"))["ok"] == 1
+        assert [e for e in watch.quiet_for(1.0) if e["event"] == "build_finished"] == []
+
+
+def test_a_revert_during_optimisation_is_the_optimised_cache_hit(
+    project: Path, embly_home: Path, watching: WatchProcess
+) -> None:
+    """Reverting while wasm-opt runs writes back the optimised artifacts of the earlier
+    content, from the cache, with no quick result first."""
+    main_rs = project / "greeter" / "src" / "main.rs"
+    original = main_rs.read_text()
+    wasm = project / "embly_build" / "greeter.wasm"
+    optimised_before = wasm.read_bytes()
+    main_rs.write_text(original.replace('"{}"', '"{} (draft)"'))
+    assert watching.wait_for(finished("greeter"))["optimising"] is True
+    main_rs.write_text(original)
+    watching.wait_for(is_event("round_started"))
+    back = watching.wait_for(lambda e: finished("greeter")(e) and not e["optimising"])
+    assert (back["status"], back["cache_hit"], back["opt_level"]) == ("ok", True, "O2")
+    assert wasm.read_bytes() == optimised_before
 
 
 def test_watching_says_which_wasm_opt_level_applies(project: Path, embly_home: Path) -> None:

@@ -127,6 +127,16 @@ def watch(
             help="Poll for changes instead of OS events (bind mounts, network filesystems).",
         ),
     ] = False,
+    quick_first: Annotated[
+        bool | None,
+        typer.Option(
+            "--quick-first/--no-quick-first",
+            help="Write each rebuilt function's stripped artifacts as soon as they are built,"
+            " then the optimised ones once wasm-opt is done (default: on, or the user config's"
+            " watch_quick_first). Off waits for wasm-opt.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Build, then rebuild on every change until Ctrl-C.
 
@@ -139,7 +149,9 @@ def watch(
     """
     from embly_build.cli.watch_command import watch as watch_forever
 
-    options = ClientOptions(project, executor, remote, jobs, target, opt_level, watching=True)
+    options = ClientOptions(
+        project, executor, remote, jobs, target, opt_level, watching=True, quick_first=quick_first
+    )
     raise typer.Exit(_run(watch_forever(options, functions or [], json_output, poll)))
 
 

@@ -33,6 +33,15 @@ def resolve(options: ClientOptions) -> Resolved:
     return Resolved(address, settings, _opt_level(options, user))
 
 
+def watch_quick_first(options: ClientOptions) -> bool:
+    """Whether `embly watch` writes stripped artifacts before the optimised ones: the flag,
+    else the user config's watch_quick_first, else yes."""
+    if options.quick_first is not None:
+        return options.quick_first
+    configured = load_user_config(config_file()).watch_quick_first
+    return True if configured is None else configured
+
+
 def _opt_level(options: ClientOptions, user: UserConfig) -> str:
     if options.opt_level is not None:
         wasm_opt_level(options.opt_level)  # a bad --opt-level fails before anything starts

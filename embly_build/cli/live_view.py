@@ -4,6 +4,8 @@ Each function's line shows its state (queued, building, ok, cached, failed, canc
 while it builds what it is doing (`building: compiling serde`), how long it took (or has
 taken so far) and its artifacts' sizes. A failed build's compiler output is printed in
 full, with the user's own paths, above the lines; each round ends with a summary line.
+A function whose stripped artifacts came first shows `ok, optimising` until the optimised
+ones are written; its time stays that of the first artifacts (the save's feedback).
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ _STYLES = {
     "queued": "dim",
     "building": "yellow",
     "ok": "green",
+    "ok,": "green",  # ok, optimising / ok, not optimised
     "cached": "green",
     "failed": "red",
     "cancelled": "dim",
@@ -56,6 +59,7 @@ class _Line:
     started: float = field(default_factory=time.monotonic)
     seconds: float | None = None
     sizes: dict[str, int] = field(default_factory=dict)
+    optimising: bool = False  # its stripped artifacts are written; wasm-opt is running
 
 
 class LiveView:
@@ -132,15 +136,28 @@ class LiveView:
 
     def _finished(self, event: BuildFinished) -> None:
         line = self._lines.setdefault(event.function, _Line())
-        line.seconds = event.duration_ms / 1000
+        after_quick, line.optimising = line.optimising, event.optimising
+        if not after_quick:
+            line.seconds = event.duration_ms / 1000
         line.state = "cached" if event.ok and event.cache_hit else event.status
         if event.ok:
             line.sizes = dict(event.artifact_sizes)
+            if event.optimising:
+                line.state = "ok, optimising"
+                return  # its log lines go on into the optimised result's
+        elif after_quick:
+            line.state = "ok, not optimised"
         elif line.sizes:
             line.state += " (last good kept)"
         logs = self._logs.pop(event.function, [])
         if event.status == "failed":
-            self._print(f"[red bold]{event.function} failed[/red bold]")
+            if after_quick:
+                self._print(
+                    f"[red bold]{event.function}: optimising failed; its stripped artifacts "
+                    "stay[/red bold]"
+                )
+            else:
+                self._print(f"[red bold]{event.function} failed[/red bold]")
             for text in logs:
                 self._output(partial(self._console.print, text, markup=False, highlight=False))
             if event.error:

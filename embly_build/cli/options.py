@@ -15,3 +15,4 @@ class ClientOptions:
     target: str | None = None
     opt_level: str | None = None
     watching: bool = False  # `embly watch`: the user config's watch_opt_level applies
+    quick_first: bool | None = None  # `embly watch --quick-first/--no-quick-first`

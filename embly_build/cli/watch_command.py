@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from embly_build.cli import exit_codes
-from embly_build.cli.connect import connected_client
+from embly_build.cli.connect import connected_client, watch_quick_first
 from embly_build.cli.live_view import LiveView
 from embly_build.cli.options import ClientOptions
 from embly_build.cli.render import JsonRenderer
@@ -33,8 +33,10 @@ async def _watch(
     emit: JsonRenderer | LiveView,
     poll: bool,
 ) -> None:
+    quick_first = watch_quick_first(options)
     async with connected_client(options) as client:
-        watcher = Watcher(client, options.project or Path.cwd(), functions, emit, poll=poll)
+        project = options.project or Path.cwd()
+        watcher = Watcher(client, project, functions, emit, poll=poll, quick_first=quick_first)
         try:
             await watcher.run()
         except BaseExceptionGroup as group:

@@ -12,7 +12,15 @@ import dataclasses
 import hashlib
 import socket
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Coroutine, Mapping, Sequence
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Coroutine,
+    Mapping,
+    Sequence,
+)
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
@@ -32,7 +40,7 @@ from embly_build.client.server_errors import server_errors
 from embly_build.client.upload import TreeInputs, UploadResult, upload_inputs
 from embly_build.errors import BlobNotFound
 from embly_build.protocol import enums, pb
-from embly_build.protocol.opt_levels import DEFAULT_OPT_LEVEL, wasm_opt_level
+from embly_build.protocol.opt_levels import DEFAULT_OPT_LEVEL, NO_WASM_OPT, wasm_opt_level
 from embly_build.transport.api import BuildApi
 from embly_build.wasm.aot import aot_refusal, compile_cwasm, host_triple, wasmtime_version
 
@@ -104,8 +112,14 @@ class Client:
         project: ProjectConfig | Path | str,
         functions: Sequence[str] = (),
         indexed_inputs: Mapping[str, FunctionInputs] | None = None,
+        *,
+        quick_first: bool = False,
     ) -> AsyncIterator[ClientEvent]:
-        """Build and report; `indexed_inputs` skips indexing for functions already indexed."""
+        """Build and report; `indexed_inputs` skips indexing for functions already indexed.
+
+        With `quick_first` (and a wasm-opt level), a function that is not cached gets its
+        stripped artifacts written and reported (`BuildFinished.optimising`) as soon as they
+        are built, then the optimised ones."""
         config = project if isinstance(project, ProjectConfig) else load(project)
         selected = config.select(functions)
         known = dict(indexed_inputs or {})
@@ -132,7 +146,9 @@ class Client:
 
         def build_all(emit: Callable[[ClientEvent], None]) -> Coroutine[Any, Any, None]:
             each = zip(selected, indexed, trees, sent_by_function, strict=True)
-            return _all_or_none([self._build_one(config, *one, emit) for one in each])
+            return _all_or_none(
+                [self._build_one(config, *one, emit, quick_first=quick_first) for one in each]
+            )
 
         builds = _EmittingTask(build_all)
         async with contextlib.aclosing(builds.events()) as events:
@@ -153,6 +169,8 @@ class Client:
         tree: TreeInputs,
         uploaded_bytes: int,
         emit: Callable[[ClientEvent], None],
+        *,
+        quick_first: bool = False,
     ) -> None:
         started = time.monotonic()
         emit(BuildStarted(function.name, uploaded_bytes))
@@ -169,19 +187,46 @@ class Client:
                 opt_level=self.opt_level,
                 aot=True,
                 wasmtime_version=wasmtime_version(),
+                quick_first=quick_first and bool(self.opt_level),
             ),
         )
+
+        def report(
+            finished: pb.Finished, paths: dict[str, str], sizes: dict[str, int], *, quick: bool
+        ) -> None:
+            emit(
+                BuildFinished(
+                    function=function.name,
+                    status=_STATUS_NAMES.get(finished.status, "failed"),
+                    cache_hit=finished.cache_hit,
+                    artifacts=paths,
+                    artifact_sizes=sizes,
+                    uploaded_bytes=uploaded_bytes,
+                    duration_ms=int((time.monotonic() - started) * 1000),
+                    action_digest=finished.action_digest,
+                    error=mapper(finished.error),
+                    timings=_timings(finished),
+                    opt_level=NO_WASM_OPT if quick else self.opt_level or NO_WASM_OPT,
+                    optimising=quick,
+                )
+            )
+
+        async def quick_result(quick: pb.Finished) -> None:
+            async with server_errors(self._address):
+                paths, sizes = await self._save_artifacts(config, function.name, quick, emit)
+            report(quick, paths, sizes, quick=True)
+
         for attempt in range(_ATTEMPTS):
             paths: dict[str, str] = {}
             sizes: dict[str, int] = {}
             step = "upload"  # NOT_FOUND from the build: inputs it needs are not stored
             try:
-                finished = await self._run_build(request, function.name, mapper, emit)
-                if finished.status != pb.BuildStatus.SUCCEEDED:
+                final = await self._run_build(request, function.name, mapper, emit, quick_result)
+                if final.status != pb.BuildStatus.SUCCEEDED:
                     break
                 step = "fetch"
                 async with server_errors(self._address):
-                    paths, sizes = await self._save_artifacts(config, function.name, finished, emit)
+                    paths, sizes = await self._save_artifacts(config, function.name, final, emit)
                 break
             except BlobNotFound:
                 if attempt == _ATTEMPTS - 1:
@@ -191,20 +236,7 @@ class Client:
                 # again). Either way, send what is missing and build again.
                 emit(LogLine(function.name, "client", _TRIMMED[step], step))
                 uploaded_bytes += await self._resend(tree)
-        emit(
-            BuildFinished(
-                function=function.name,
-                status=_STATUS_NAMES.get(finished.status, "failed"),
-                cache_hit=finished.cache_hit,
-                artifacts=paths,
-                artifact_sizes=sizes,
-                uploaded_bytes=uploaded_bytes,
-                duration_ms=int((time.monotonic() - started) * 1000),
-                action_digest=finished.action_digest,
-                error=mapper(finished.error),
-                timings=_timings(finished),
-            )
-        )
+        report(final, paths, sizes, quick=False)
 
     async def _resend(self, tree: TreeInputs) -> int:
         """Upload whatever of the tree the server lacks now; the bytes of files sent."""
@@ -218,16 +250,20 @@ class Client:
         function: str,
         mapper: LogPathMapper,
         emit: Callable[[ClientEvent], None],
+        on_quick: Callable[[pb.Finished], Awaitable[None]],
     ) -> pb.Finished:
+        """Run the build; its quick result, if one comes, goes to `on_quick` meanwhile."""
         finished = pb.Finished(status=enums.FAILED, error="the server sent no result")
         # The stream is closed at once when this task is cancelled: the server stops the build.
         async with server_errors(self._address), _closing(self._api.build(request)) as events:
             async for event in events:
-                _, value = betterproto.which_one_of(event, "event")
+                kind, value = betterproto.which_one_of(event, "event")
                 if isinstance(value, pb.LogLine):
                     stream = _STREAM_NAMES.get(value.stream, "server")
                     emit(LogLine(function, stream, mapper(value.text), value.step))
-                elif isinstance(value, pb.Finished):
+                elif kind == "quick" and isinstance(value, pb.Finished):
+                    await on_quick(value)
+                elif kind == "finished" and isinstance(value, pb.Finished):
                     finished = value
         return finished
 

@@ -48,6 +48,10 @@ class BuildFinished:
     action_digest: str = ""
     error: str = ""
     timings: dict[str, int] = field(default_factory=dict)  # server steps, milliseconds
+    opt_level: str = ""  # the artifacts' wasm-opt level, as users write it: O2, ..., or none
+    # A quick result: these artifacts are stripped, not optimised yet; the optimised ones
+    # follow in another `BuildFinished` of the same build.
+    optimising: bool = False
 
     @property
     def ok(self) -> bool:
@@ -66,6 +70,8 @@ class BuildFinished:
             "action_digest": self.action_digest,
             "error": self.error or None,
             "timings": self.timings,
+            "opt_level": self.opt_level,
+            "optimising": self.optimising,
         }
 
 

@@ -6,6 +6,7 @@ toolchains = "host"       # host | nixpkgs
 jobs = 4
 opt_level = "O2"         # wasm-opt level: O0..O4, Os, Oz, or "none" to skip wasm-opt
 watch_opt_level = "none" # the same for `embly watch` (default: opt_level)
+watch_quick_first = false # `embly watch`: wait for wasm-opt before writing artifacts
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ _KEYS = {
     "jobs": int,
     "opt_level": str,
     "watch_opt_level": str,
+    "watch_quick_first": bool,
 }
 
 
@@ -34,6 +36,7 @@ class UserConfig:
     jobs: int | None = None
     opt_level: str | None = None
     watch_opt_level: str | None = None
+    watch_quick_first: bool | None = None
 
 
 def load_user_config(path: Path) -> UserConfig:
@@ -49,6 +52,7 @@ def load_user_config(path: Path) -> UserConfig:
         expected = _KEYS.get(key)
         if expected is None:
             raise ConfigError(f"{path}: unknown key {key!r}; known keys: {', '.join(_KEYS)}")
-        if not isinstance(value, expected) or isinstance(value, bool):
-            raise ConfigError(f"{path}: {key} must be a {expected.__name__}")
+        if not isinstance(value, expected) or (isinstance(value, bool) and expected is not bool):
+            kind = "true or false" if expected is bool else f"a {expected.__name__}"
+            raise ConfigError(f"{path}: {key} must be {kind}")
     return UserConfig(**raw)

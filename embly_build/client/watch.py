@@ -7,6 +7,10 @@ formatter with nothing to do). A change during a build cancels that build (its s
 is closed, so the server kills its processes) and starts a new one. Edits to embly.hcl
 reload the configuration; a broken one is reported and the last good one kept.
 
+With `quick_first` (the default) and a wasm-opt level, a function that is not cached has
+its stripped artifacts written as soon as they are built, then its optimised ones: a round
+ends, and reports, once every function in it has its first result.
+
 Every build runs as a task of one TaskGroup: cancelling `run` cancels them all.
 """
 
@@ -66,6 +70,7 @@ class Watcher:
         emit: Callable[[AnyEvent], None],
         *,
         poll: bool = False,
+        quick_first: bool = True,
         settle_ms: int = SETTLE_MS,
         index_progress: IndexProgressReports = index_progress,
     ) -> None:
@@ -74,6 +79,7 @@ class Watcher:
         self._requested = tuple(functions)
         self._emit = emit
         self._poll = poll
+        self._quick_first = quick_first
         self._settle_ms = settle_ms
         self._index_progress = index_progress  # when a long index reports how far it is
         self._inputs: dict[str, FunctionInputs] = {}
@@ -81,6 +87,7 @@ class Watcher:
         # Functions whose inputs could not be read at their last index (reported failed).
         self._unreadable: set[str] = set()
         self._running: dict[str, asyncio.Task[None]] = {}
+        self._awaiting: set[str] = set()  # functions of this round with no result yet
         self._round_results: list[BuildFinished] = []
         self._round_started = 0.0
         self._cached_graph: SourceGraph | None = None
@@ -109,7 +116,9 @@ class Watcher:
             self._record(failure)
         self._built.update({name: self._inputs[name] for name in readable})
         if readable:
-            async for event in self._client.build_events(self._config, readable, self._inputs):
+            async for event in self._client.build_events(
+                self._config, readable, self._inputs, quick_first=self._quick_first
+            ):
                 self._record(event)
         self._end_round_if_idle()
 
@@ -284,6 +293,7 @@ class Watcher:
         new = set(self._selected())
         for name in old - new:
             self._cancel(name)
+            self._awaiting.discard(name)
             self._inputs.pop(name, None)
             self._built.pop(name, None)
             self._unreadable.discard(name)
@@ -305,22 +315,30 @@ class Watcher:
             task.add_done_callback(functools.partial(self._finished_task, name))
 
     def _begin_round(self, triggers: tuple[str, ...], names: list[str]) -> None:
-        if not self._running:
+        """Start a round (or, while one still waits for results, add to it)."""
+        if not self._awaiting:
             self._round_results = []
             self._round_started = time.monotonic()
+        self._awaiting.update(names)
         self._emit(RoundStarted(triggers, tuple(names)))
 
     async def _build(self, name: str, inputs: FunctionInputs) -> None:
         try:
-            async for event in self._client.build_events(self._config, [name], {name: inputs}):
+            async for event in self._client.build_events(
+                self._config, [name], {name: inputs}, quick_first=self._quick_first
+            ):
                 self._record(event)
         except EmblyError as error:  # keep watching; the next change retries
             self._record(BuildFinished(name, "failed", False, error=str(error)))
 
     def _record(self, event: AnyEvent) -> None:
-        if isinstance(event, BuildFinished):
-            self._round_results.append(event)
+        """Report `event`; a function's first result in a round counts for the round (a
+        quick one, whose optimised result comes later, or the only one)."""
         self._emit(event)
+        if isinstance(event, BuildFinished) and event.function in self._awaiting:
+            self._awaiting.discard(event.function)
+            self._round_results.append(event)
+            self._end_round_if_idle()
 
     def _cancel(self, name: str) -> None:
         task = self._running.pop(name, None)
@@ -330,10 +348,11 @@ class Watcher:
     def _finished_task(self, name: str, task: asyncio.Task[None]) -> None:
         if self._running.get(name) is task:
             del self._running[name]
+            self._awaiting.discard(name)  # ended without a result: nothing more will come
         self._end_round_if_idle()
 
     def _end_round_if_idle(self) -> None:
-        if self._running or not self._round_results:
+        if self._awaiting or not self._round_results:
             return
         results, self._round_results = self._round_results, []
         self._emit(

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import fcntl
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
 from embly_build.errors import BuildFailed
 from embly_build.protocol import enums, pb
@@ -92,11 +94,15 @@ class Builder:
             )
             clock.lap("toolchain_ms")
             refusal = self._aot_refusal(job)
-            key = self._action_inputs(job, toolchain, refusal).key()
+            key = self._action_inputs(job, job.options, toolchain, refusal).key()
+            quick_key = None
+            if job.options.quick_first and job.options.opt_level:
+                quick_options = _without_wasm_opt(job.options)
+                quick_key = self._action_inputs(job, quick_options, toolchain, refusal).key()
             slot = (job.project_id, job.function.name)
             claim = self._supersession.claim(slot, key)
             try:
-                attempt = _Attempt(job, toolchain, refusal, key, emit, clock)
+                attempt = _Attempt(job, toolchain, refusal, key, quick_key, emit, clock)
                 finished, cache_hit = await self._result(attempt)
             except asyncio.CancelledError:
                 current = asyncio.current_task()
@@ -181,37 +187,75 @@ class Builder:
             )
         )
         clock.lap("compile_ms")
-        if steps := postprocess_description(job.options):
+        options = job.options
+        if (quick_key := attempt.quick_key) is not None:
+            compiled = await self._quick_result(compiled, space.root / "quick", quick_key, attempt)
+            options = pb.BuildOptions(opt_level=options.opt_level)  # stripped already
+        module = await self._postprocess(compiled, space.root / "out", options, attempt)
+        artifacts = await self._artifacts(module.read_bytes(), attempt)
+        # For the next build (the next save, in a watch), once this one's artifacts are fetched.
+        self._executor.prepare(toolchain, after=NEXT_BUILD_PREPARE_DELAY)
+        return self._succeeded(attempt.key, artifacts, attempt)
+
+    async def _quick_result(
+        self, compiled: Path, work_dir: Path, quick_key: str, attempt: _Attempt
+    ) -> Path:
+        """Strip (and AOT-compile) the module, cache that as the action without wasm-opt
+        (`quick_key`) and send it as the quick result; return the stripped module."""
+        stripped = await self._postprocess(
+            compiled, work_dir, _without_wasm_opt(attempt.job.options), attempt
+        )
+        artifacts = await self._artifacts(stripped.read_bytes(), attempt)
+        quick = self._succeeded(quick_key, artifacts, attempt)
+        self._cache.put(quick_key, quick)
+        quick.timings = dataclasses.replace(
+            attempt.clock.timings, total_ms=attempt.clock.total_ms()
+        )
+        attempt.emit(pb.BuildEvent(quick=quick))
+        return stripped
+
+    async def _postprocess(
+        self, compiled: Path, work_dir: Path, options: pb.BuildOptions, attempt: _Attempt
+    ) -> Path:
+        emit = attempt.emit
+        if steps := postprocess_description(options):
             emit(_log("server", f"post-processing: {steps}", "postprocess"))
         module = await postprocess(
             compiled,
-            space.root / "out",
-            job.options,
-            toolchain=toolchain,
+            work_dir,
+            options,
+            toolchain=attempt.toolchain,
             executor=self._executor,
             on_log=_log_sink(emit, "postprocess"),
         )
-        wasm = module.read_bytes()
-        clock.lap("postprocess_ms")
+        attempt.clock.lap("postprocess_ms")
+        return module
+
+    async def _artifacts(self, wasm: bytes, attempt: _Attempt) -> list[pb.Artifact]:
+        """Store the module, and its .cwasm when one is asked for and can be made here."""
+        job = attempt.job
         artifacts = [
             pb.Artifact(
-                kind="wasm", digest=self._store.put_bytes(wasm), target=toolchain.wasm_target
+                kind="wasm",
+                digest=self._store.put_bytes(wasm),
+                target=attempt.toolchain.wasm_target,
             )
         ]
         if job.options.aot and attempt.refusal is None:
-            emit(_log("server", f"AOT-compiling for {job.target}", "aot"))
+            attempt.emit(_log("server", f"AOT-compiling for {job.target}", "aot"))
             cwasm = await asyncio.to_thread(compile_cwasm, wasm, job.target)
             artifacts.append(
                 pb.Artifact(kind="cwasm", digest=self._store.put_bytes(cwasm), target=job.target)
             )
-        clock.lap("aot_ms")
-        # For the next build (the next save, in a watch), once this one's artifacts are fetched.
-        self._executor.prepare(toolchain, after=NEXT_BUILD_PREPARE_DELAY)
+        attempt.clock.lap("aot_ms")
+        return artifacts
+
+    def _succeeded(self, key: str, artifacts: list[pb.Artifact], attempt: _Attempt) -> pb.Finished:
         return pb.Finished(
             status=enums.SUCCEEDED,
-            action_digest=attempt.key,
+            action_digest=key,
             artifacts=artifacts,
-            aot_skipped_reason=(attempt.refusal or "") if job.options.aot else "",
+            aot_skipped_reason=(attempt.refusal or "") if attempt.job.options.aot else "",
         )
 
     def _aot_refusal(self, job: ValidBuild) -> str | None:
@@ -220,7 +264,11 @@ class Builder:
         return aot_refusal(job.target, job.options.wasmtime_version)
 
     def _action_inputs(
-        self, job: ValidBuild, toolchain: Toolchain, refusal: str | None
+        self,
+        job: ValidBuild,
+        options: pb.BuildOptions,
+        toolchain: Toolchain,
+        refusal: str | None,
     ) -> ActionInputs:
         produces_cwasm = job.options.aot and refusal is None
         return ActionInputs(
@@ -230,7 +278,7 @@ class Builder:
             crate_dir=job.function.path,
             command=job.runtime.command(toolchain),
             wasm_target=toolchain.wasm_target,
-            postprocess=postprocess_signature(job.options),
+            postprocess=postprocess_signature(options),
             aot_target=job.target if produces_cwasm else "",
             wasmtime_version=wasmtime_version() if produces_cwasm else "",
         )
@@ -244,6 +292,7 @@ class _Attempt:
     toolchain: Toolchain
     refusal: str | None  # why no .cwasm can be made here, when one is asked for
     key: str
+    quick_key: str | None  # the action without wasm-opt, when a quick result is asked for
     emit: Emit
     clock: _Clock
 
@@ -254,8 +303,10 @@ class _Clock:
         self.timings = pb.Timings()
 
     def lap(self, field: str) -> None:
+        """Add the time since the last lap to `field` (a step may run twice: quick, then
+        optimised)."""
         now = time.monotonic()
-        setattr(self.timings, field, int((now - self._last) * 1000))
+        setattr(self.timings, field, getattr(self.timings, field) + int((now - self._last) * 1000))
         self._last = now
 
     def total_ms(self) -> int:
@@ -272,6 +323,10 @@ async def _exclusive(space: BuildSpace, on_wait: Callable[[], None]) -> AsyncIte
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _without_wasm_opt(options: pb.BuildOptions) -> pb.BuildOptions:
+    return dataclasses.replace(options, opt_level="", quick_first=False)
 
 
 _STREAMS = {"stdout": enums.STDOUT, "stderr": enums.STDERR, "server": enums.SERVER}

@@ -55,6 +55,36 @@ def test_failure_prints_the_compiler_output_and_keeps_the_last_good_sizes() -> N
     assert "failed (last good kept)" in text and "wasm 67.9 KiB" in text
 
 
+def test_a_quick_result_shows_optimising_then_the_optimised_sizes() -> None:
+    out = io.StringIO()
+    console = Console(file=out, width=120, force_terminal=False, color_system=None)
+    with LiveView(console) as view:
+        view(RoundStarted(("greeter/src/main.rs",), ("greeter",)))
+        view(BuildStarted("greeter", 107))
+        quick_sizes = {"wasm": 81390}
+        view(
+            BuildFinished("greeter", "ok", False, {}, quick_sizes, duration_ms=250, optimising=True)
+        )
+        console.print(view)
+        view(BuildFinished("greeter", "ok", False, artifact_sizes={"wasm": 69532}, duration_ms=480))
+        console.print(view)
+    frames = out.getvalue()
+    assert "greeter  ok, optimising    0.2s  wasm 79.5 KiB" in frames
+    assert "greeter  ok    0.2s  wasm 67.9 KiB" in frames, "the time of the first artifacts"
+
+
+def test_a_failed_optimisation_says_the_stripped_artifacts_stay() -> None:
+    text = render(
+        RoundStarted(("greeter/src/main.rs",), ("greeter",)),
+        BuildFinished("greeter", "ok", False, {}, {"wasm": 81390}, optimising=True),
+        LogLine("greeter", "stderr", "wasm-opt: out of memory", "postprocess"),
+        BuildFinished("greeter", "failed", False, error="wasm-strip and wasm-opt failed"),
+    )
+    assert "wasm-opt: out of memory" in text and "error: wasm-strip and wasm-opt failed" in text
+    assert "greeter: optimising failed; its stripped artifacts stay" in text
+    assert "greeter  ok, not optimised" in text and "wasm 79.5 KiB" in text
+
+
 def test_a_watch_stopped_before_any_build_leaves_no_blank_line() -> None:
     """As when the project cannot be loaded: only the error follows."""
     assert render() == ""

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from embly_build import Client, connect
+from embly_build.client.events import BuildFinished
 from embly_build.client.index import index_function
 from embly_build.protocol import pb
 from embly_build.server.factory import create_service
@@ -156,3 +157,38 @@ async def test_a_tree_sent_inline_is_the_same_action_as_by_digest(
     finished = events[-1].finished
     assert finished.status == pb.BuildStatus.SUCCEEDED, finished.error
     assert (finished.cache_hit, finished.action_digest) == (True, by_digest.action_digest)
+
+
+@pytest.mark.slow
+async def test_quick_first_sends_the_stripped_artifacts_before_the_optimised_ones(
+    project: Path, connection: Connection
+) -> None:
+    """The quick result is written and reported first, and cached as the build without
+    wasm-opt; once the optimised build is cached, it comes alone."""
+    client = Client(connection.api, opt_level="O2")
+    wasm = project / "embly_build" / "greeter.wasm"
+    written: list[tuple[bool, bytes]] = []
+    results = []
+    async for event in client.build_events(project, ["greeter"], quick_first=True):
+        if isinstance(event, BuildFinished):
+            written.append((event.optimising, wasm.read_bytes()))
+            results.append(event)
+    quick, optimised = results
+    assert (quick.ok, quick.optimising, quick.opt_level) == (True, True, "none")
+    assert (optimised.ok, optimised.optimising, optimised.opt_level) == (True, False, "O2")
+    assert len(written[1][1]) < len(written[0][1]), "wasm-opt made it smaller"
+    assert quick.action_digest != optimised.action_digest
+
+    (stripped_only,) = await Client(connection.api, opt_level="none").build(project, ["greeter"])
+    assert (stripped_only.cache_hit, stripped_only.action_digest) == (True, quick.action_digest)
+    assert wasm.read_bytes() == written[0][1]
+
+    again = [
+        event
+        async for event in client.build_events(project, ["greeter"], quick_first=True)
+        if isinstance(event, BuildFinished)
+    ]
+    assert [(r.cache_hit, r.optimising, r.action_digest) for r in again] == [
+        (True, False, optimised.action_digest)
+    ]
+    assert wasm.read_bytes() == written[1][1]

@@ -109,6 +109,13 @@ class BuildOptions(betterproto.Message):
     opt_level: str = betterproto.string_field(2)
     aot: bool = betterproto.bool_field(3)
     wasmtime_version: str = betterproto.string_field(4)
+    quick_first: bool = betterproto.bool_field(5)
+    """
+    With an opt_level, when the action is not cached: send a `quick` result first, as soon
+     as the module is compiled and stripped (and AOT-compiled), then run wasm-opt. The quick
+     result is the same action without wasm-opt, and is cached as such. It does not change
+     the action key.
+    """
 
 
 @dataclass(eq=False, repr=False)
@@ -190,6 +197,11 @@ class BuildEvent(betterproto.Message):
     log: "LogLine" = betterproto.message_field(3, group="event")
     artifact: "Artifact" = betterproto.message_field(4, group="event")
     finished: "Finished" = betterproto.message_field(5, group="event")
+    quick: "Finished" = betterproto.message_field(6, group="event")
+    """
+    Before `finished`, when `BuildOptions.quick_first` asked for it: the stripped, not yet
+     optimised artifacts (`action_digest` is that of the build without wasm-opt).
+    """
 
 
 @dataclass(eq=False, repr=False)
