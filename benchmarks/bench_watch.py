@@ -1,9 +1,10 @@
 """Save-to-artifact latency of `embly watch` vs `entr` + `cargo build` + `wasm-strip`.
 
-Both watch the example's greeter crate in their own copy; each real edit changes the
-program. Embly's latency ends when its first `build_finished` event arrives: by default its
-quick result (the .wasm stripped, and its .cwasm, on disk), like the baseline's, which ends
-when its recipe has stripped the new .wasm. The optimised artifacts (wasm-opt -O2) follow;
+Each setup watches the example's greeter crate in its own copy, all at once, and their
+edits take turns (a machine that slows down meanwhile slows all alike); each edit changes
+the program. Embly's latency ends when its first `build_finished` event arrives: by
+default its quick result (the stripped .wasm and its .cwasm on disk); the baseline's when
+its recipe has stripped the new .wasm. The optimised artifacts (wasm-opt -O2) follow;
 their latency is compared with a second baseline that also runs `wasm-opt -O2`, as is
 `embly watch --no-quick-first`, which writes only those. Then a save that leaves the bytes
 as they were: embly should build nothing.
@@ -111,63 +112,61 @@ class EntrBaseline:
         self.process.wait(timeout=30)
 
 
-def edit(main_rs: Path, original: str, number: int, tag: str = "") -> None:
-    """A real change; `tag` keeps one run's edits from being another's cache hits."""
-    main_rs.write_text(original.replace('"{}"', f'"{{}} {tag}#{number}"'))
+def edit(main_rs: Path, original: str, number: int) -> None:
+    main_rs.write_text(original.replace('"{}"', f'"{{}} #{number}"'))
 
 
-def measure_embly(
-    project: Path, home: Path, options: list[str], tag: str = ""
-) -> tuple[float, float, bool]:
-    """Median latencies of the first artifacts and of the optimised ones; whether a save
-    with unchanged bytes started a build."""
-    watch = EmblyWatch(project, home, options)
-    try:
-        assert watch.next_event({"watching"}, 300), "embly watch did not start"
-        main_rs = project / "greeter" / "src" / "main.rs"
-        original = main_rs.read_text()
-        first_samples, optimised_samples = [], []
-        for number in range(1, EDITS + 1):
-            time.sleep(PAUSE)
-            start = time.perf_counter()
-            edit(main_rs, original, number, tag)
-            result = watch.next_event({"build_finished"}, 120)
-            assert result and result["status"] == "ok", f"no rebuild: {result}"
-            first_samples.append(time.perf_counter() - start)
-            if result["optimising"]:
-                result = watch.next_event({"build_finished"}, 120)
-                assert result and result["status"] == "ok", f"not optimised: {result}"
-            optimised_samples.append(time.perf_counter() - start)
-        main_rs.write_text(main_rs.read_text())  # a save that leaves the bytes as they were
-        built_on_save = watch.next_event({"build_started"}, 2.0) is not None
-        return (
-            statistics.median(first_samples),
-            statistics.median(optimised_samples),
-            built_on_save,
-        )
-    finally:
-        watch.stop()
+class EmblySetup:
+    """`embly watch` on its own copy; each edit's latency to its first artifacts and to its
+    optimised ones."""
+
+    def __init__(self, project: Path, home: Path, options: list[str]) -> None:
+        self.watch = EmblyWatch(project, home, options)
+        assert self.watch.next_event({"watching"}, 300), "embly watch did not start"
+        self.main_rs = project / "greeter" / "src" / "main.rs"
+        self.original = self.main_rs.read_text()
+        self.first: list[float] = []
+        self.optimised: list[float] = []
+
+    def edit_and_wait(self, number: int) -> None:
+        start = time.perf_counter()
+        edit(self.main_rs, self.original, number)
+        result = self.watch.next_event({"build_finished"}, 120)
+        assert result and result["status"] == "ok", f"no rebuild: {result}"
+        self.first.append(time.perf_counter() - start)
+        if result["optimising"]:
+            result = self.watch.next_event({"build_finished"}, 120)
+            assert result and result["status"] == "ok", f"not optimised: {result}"
+        self.optimised.append(time.perf_counter() - start)
+
+    def builds_on_unchanged_save(self) -> bool:
+        self.main_rs.write_text(self.main_rs.read_text())
+        return self.watch.next_event({"build_started"}, 2.0) is not None
+
+    def stop(self) -> None:
+        self.watch.stop()
 
 
-def measure_entr(project: Path, optimise: bool = False) -> tuple[float, bool]:
-    baseline = EntrBaseline(project, optimise)
-    try:
-        main_rs = project / "greeter" / "src" / "main.rs"
-        original = main_rs.read_text()
-        samples = []
-        for number in range(1, EDITS + 1):
-            time.sleep(PAUSE)
-            start_wall, start = time.time(), time.perf_counter()
-            edit(main_rs, original, number)
-            assert baseline.rebuilt_after(start_wall, 120), "entr did not rebuild"
-            samples.append(time.perf_counter() - start)
-        time.sleep(PAUSE)
+class EntrSetup:
+    def __init__(self, project: Path, optimise: bool) -> None:
+        self.baseline = EntrBaseline(project, optimise)
+        self.main_rs = project / "greeter" / "src" / "main.rs"
+        self.original = self.main_rs.read_text()
+        self.samples: list[float] = []
+
+    def edit_and_wait(self, number: int) -> None:
+        start_wall, start = time.time(), time.perf_counter()
+        edit(self.main_rs, self.original, number)
+        assert self.baseline.rebuilt_after(start_wall, 120), "entr did not rebuild"
+        self.samples.append(time.perf_counter() - start)
+
+    def builds_on_unchanged_save(self) -> bool:
         before = time.time()
-        main_rs.write_text(main_rs.read_text())  # a save that leaves the bytes as they were
-        built_on_save = baseline.rebuilt_after(before, 2.0) is not None
-        return statistics.median(samples), built_on_save
-    finally:
-        baseline.stop()
+        self.main_rs.write_text(self.main_rs.read_text())
+        return self.baseline.rebuilt_after(before, 2.0) is not None
+
+    def stop(self) -> None:
+        self.baseline.stop()
 
 
 def main() -> None:
@@ -178,14 +177,39 @@ def main() -> None:
         ignore = shutil.ignore_patterns("embly_build", "target")
         for name in ("embly", "embly-no-quick", "entr", "entr-opt"):
             shutil.copytree(EXAMPLE, work / name, ignore=ignore)
-        first, ours_optimised, ours_save = measure_embly(work / "embly", work / "home", [])
-        no_quick = ["--no-quick-first"]
-        _, waited, _ = measure_embly(work / "embly-no-quick", work / "home", no_quick, "slow")
-        theirs, theirs_save = measure_entr(work / "entr")
-        theirs_optimised, _ = measure_entr(work / "entr-opt", optimise=True)
-    report("save-to-artifact, vs entr+cargo+wasm-strip", first, theirs, 1.1)
-    report("  then -O2, vs the same + wasm-opt -O2", ours_optimised, theirs_optimised, 1.1)
-    report("  --no-quick-first, vs the same + wasm-opt -O2", waited, theirs_optimised, 1.1)
+        # Each embly its own home, so that one's edits are not the other's cache hits.
+        quick_first = EmblySetup(work / "embly", work / "home", [])
+        waiting = EmblySetup(work / "embly-no-quick", work / "home-2", ["--no-quick-first"])
+        entr = EntrSetup(work / "entr", optimise=False)
+        entr_opt = EntrSetup(work / "entr-opt", optimise=True)
+        setups: list[EmblySetup | EntrSetup] = [quick_first, waiting, entr, entr_opt]
+        try:
+            # Interleaved, edit by edit: a machine that slows down meanwhile slows all alike.
+            for number in range(1, EDITS + 1):
+                for setup in setups:
+                    time.sleep(PAUSE)
+                    setup.edit_and_wait(number)
+            time.sleep(PAUSE)
+            ours_save = quick_first.builds_on_unchanged_save()
+            theirs_save = entr.builds_on_unchanged_save()
+        finally:
+            for setup in setups:
+                setup.stop()
+    median = statistics.median
+    theirs, theirs_optimised = median(entr.samples), median(entr_opt.samples)
+    report("save-to-artifact, vs entr+cargo+wasm-strip", median(quick_first.first), theirs, 1.1)
+    report(
+        "  then its -O2 one, vs the same + wasm-opt",
+        median(quick_first.optimised),
+        theirs_optimised,
+        1.1,
+    )
+    report(
+        "  --no-quick-first, vs the same + wasm-opt",
+        median(waiting.optimised),
+        theirs_optimised,
+        1.1,
+    )
     print(
         f"{'save with unchanged bytes':<44} embly built: {'yes' if ours_save else 'no'}; "
         f"entr + cargo rebuilt: {'yes' if theirs_save else 'no'}",

@@ -194,7 +194,8 @@ class Builder:
         module = await self._postprocess(compiled, space.root / "out", options, attempt)
         artifacts = await self._artifacts(module.read_bytes(), attempt)
         # For the next build (the next save, in a watch), once this one's artifacts are fetched.
-        self._executor.prepare(toolchain, after=NEXT_BUILD_PREPARE_DELAY)
+        steps = 3 if attempt.quick_key is not None else 2  # compile, strip (quick), wasm-opt
+        self._executor.prepare(toolchain, after=NEXT_BUILD_PREPARE_DELAY, steps=steps)
         return self._succeeded(attempt.key, artifacts, attempt)
 
     async def _quick_result(

@@ -307,6 +307,24 @@ async def test_each_step_of_the_next_build_runs_in_a_shell_started_ahead(
 
 
 @pytest.mark.slow
+async def test_a_build_with_a_quick_result_gets_a_shell_for_each_of_its_three_steps(
+    executor: NixShellExecutor, toolchain: Toolchain, tmp_path: Path
+) -> None:
+    """Compile, wasm-strip, then wasm-opt: none of them waits for a shell to start."""
+    before = _shell_groups()
+    executor.prepare(toolchain, steps=3)
+    await _wait_for(lambda: len(_shell_groups() - before) == 3)
+    waiting = _shell_groups() - before
+
+    ran_in = set()
+    for _ in range(3):
+        code, out, _ = await _run(executor, toolchain, SHELL_PID, tmp_path)
+        assert code == 0
+        ran_in.add(int(out[0]))
+    assert ran_in == waiting
+
+
+@pytest.mark.slow
 async def test_a_step_with_no_shell_ready_starts_the_next_steps_shell_beside_its_own(
     executor: NixShellExecutor, toolchain: Toolchain, tmp_path: Path
 ) -> None:

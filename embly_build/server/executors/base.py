@@ -27,9 +27,9 @@ class Executor(Protocol):
         """
         ...
 
-    def prepare(self, toolchain: Toolchain, *, after: float = 0.0) -> None:
-        """Get ready, `after` seconds from now, for a step with `toolchain` that may come
-        later (a hint; may do nothing). `close()` calls off what has not started yet."""
+    def prepare(self, toolchain: Toolchain, *, after: float = 0.0, steps: int = 2) -> None:
+        """Get ready, `after` seconds from now, for `steps` steps with `toolchain` that may
+        come later (a hint; may do nothing). `close()` calls off what has not started yet."""
         ...
 
     async def close(self) -> None:

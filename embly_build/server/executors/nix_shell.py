@@ -46,7 +46,8 @@ RUN_ARGV = (
     "exec 3<&0; { IFS= read -r -n 1 _ <&3; kill -KILL 0; } & "
     'exec "${argv[@]:1}" 3<&- </dev/null'
 )
-# A build's steps that each run in a shell: the compile, then post-processing.
+# A build's steps that each run in a shell: the compile, then post-processing (a build
+# with a quick result has one more: wasm-strip, then wasm-opt).
 SHELLS_PER_BUILD = 2
 # The name of the tasks that start shells for a next build: the server's, not a build's.
 SHELL_START_TASK = "embly: start a nix-shell for the next build"
@@ -85,23 +86,25 @@ class NixShellExecutor:
         finally:
             argv_file.unlink(missing_ok=True)
 
-    def prepare(self, toolchain: Toolchain, *, after: float = 0.0) -> None:
-        """Have shells wait for the steps of the next build with `toolchain`, started `after`
-        seconds from now."""
+    def prepare(
+        self, toolchain: Toolchain, *, after: float = 0.0, steps: int = SHELLS_PER_BUILD
+    ) -> None:
+        """Have shells wait for the `steps` steps of the next build with `toolchain`, started
+        `after` seconds from now."""
         if self._nix_shell is None:
             return
         if after > 0:
-            self._plan(after, toolchain)
+            self._plan(after, toolchain, steps)
             return
         waiting = self._waiting.setdefault(toolchain.store_path, [])
-        while len(waiting) < SHELLS_PER_BUILD:
+        while len(waiting) < steps:
             start = self._start_shell(self._nix_shell, toolchain)
             waiting.append(asyncio.get_running_loop().create_task(start, name=SHELL_START_TASK))
 
-    def _plan(self, delay: float, toolchain: Toolchain) -> None:
+    def _plan(self, delay: float, toolchain: Toolchain, steps: int) -> None:
         def start() -> None:
             self._planned.discard(handle)
-            self.prepare(toolchain)
+            self.prepare(toolchain, steps=steps)
 
         handle = asyncio.get_running_loop().call_later(delay, start)
         self._planned.add(handle)
