@@ -53,7 +53,7 @@ class GcInjected(PassThroughApi):
     ("after", "said"),
     [
         ("build", "artifacts trimmed from the server's store (gc); building again"),
-        ("upload", "inputs trimmed from the server's store (gc); sending them again"),
+        ("upload", "inputs missing from the server's store (trimmed by gc?); sending them again"),
     ],
 )
 async def test_blobs_trimmed_by_gc_are_sent_again_and_built(

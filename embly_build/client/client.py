@@ -36,6 +36,7 @@ from embly_build.client.index import (
 )
 from embly_build.client.log_paths import LogPathMapper
 from embly_build.client.progress import UploadProgressReporter, index_progress
+from embly_build.client.sent_trees import SentTrees
 from embly_build.client.server_errors import server_errors
 from embly_build.client.upload import TreeInputs, UploadResult, upload_inputs
 from embly_build.errors import BlobNotFound
@@ -48,7 +49,7 @@ T = TypeVar("T")
 # A build whose inputs or artifacts gc trims from the server is asked for once more.
 _ATTEMPTS = 2
 _TRIMMED = {
-    "upload": "inputs trimmed from the server's store (gc); sending them again",
+    "upload": "inputs missing from the server's store (trimmed by gc?); sending them again",
     "fetch": "artifacts trimmed from the server's store (gc); building again",
 }
 
@@ -82,9 +83,13 @@ class Client:
         *,
         target: str = "",
         opt_level: str = DEFAULT_OPT_LEVEL,
+        sent_trees: SentTrees | None = None,
     ) -> None:
+        """`sent_trees` remembers the last tree sent for each function, so that of a changed
+        tree only its new files are asked about (see sent_trees.py)."""
         self._api = api
         self._address = address
+        self._sent_trees = sent_trees
         self.target = target or host_triple()
         self.opt_level = wasm_opt_level(opt_level)
 
@@ -132,11 +137,16 @@ class Client:
         known.update(zip((f.name for f in to_index), fresh, strict=True))
         indexed = [known[f.name] for f in selected]
         trees = [TreeInputs.of(inputs) for inputs in indexed]
-        upload = _EmittingTask(lambda emit: self._upload(trees, emit))
+        keys = [_tree_key(config, function) for function in selected]
+        upload = _EmittingTask(lambda emit: self._upload(trees, keys, emit))
         async with contextlib.aclosing(upload.events()) as events:
             async for event in events:
                 yield event
         uploaded = upload.task.result()
+        if self._sent_trees is not None:
+            for key, tree in zip(keys, trees, strict=True):
+                if tree.tree.sha256 in uploaded.trees_completed:
+                    self._sent_trees.sent(key, tree)
         claimed: set[str] = set()
         sent_by_function = []
         for inputs in indexed:
@@ -145,7 +155,7 @@ class Client:
             claimed.update(ours)
 
         def build_all(emit: Callable[[ClientEvent], None]) -> Coroutine[Any, Any, None]:
-            each = zip(selected, indexed, trees, sent_by_function, strict=True)
+            each = zip(selected, indexed, trees, keys, sent_by_function, strict=True)
             return _all_or_none(
                 [self._build_one(config, *one, emit, quick_first=quick_first) for one in each]
             )
@@ -156,10 +166,16 @@ class Client:
                 yield event
 
     async def _upload(
-        self, trees: Sequence[TreeInputs], emit: Callable[[ClientEvent], None]
+        self, trees: Sequence[TreeInputs], keys: Sequence[str], emit: Callable[[ClientEvent], None]
     ) -> UploadResult:
+        sent = self._sent_trees
         async with server_errors(self._address):
-            return await upload_inputs(self._api, trees, UploadProgressReporter(emit))
+            return await upload_inputs(
+                self._api,
+                trees,
+                UploadProgressReporter(emit),
+                files_held=(lambda: sent.files_known(keys)) if sent else frozenset,
+            )
 
     async def _build_one(
         self,
@@ -167,6 +183,7 @@ class Client:
         function: FunctionConfig,
         inputs: FunctionInputs,
         tree: TreeInputs,
+        tree_key: str,
         uploaded_bytes: int,
         emit: Callable[[ClientEvent], None],
         *,
@@ -235,13 +252,18 @@ class Client:
                 # the download (the server then finds the cache entry incomplete and builds
                 # again). Either way, send what is missing and build again.
                 emit(LogLine(function.name, "client", _TRIMMED[step], step))
-                uploaded_bytes += await self._resend(tree)
+                uploaded_bytes += await self._resend(tree, tree_key)
         report(final, paths, sizes, quick=False)
 
-    async def _resend(self, tree: TreeInputs) -> int:
-        """Upload whatever of the tree the server lacks now; the bytes of files sent."""
+    async def _resend(self, tree: TreeInputs, key: str) -> int:
+        """Upload whatever of the tree the server lacks now, asking about every file; the
+        bytes of files sent."""
+        if self._sent_trees is not None:
+            self._sent_trees.forget(key)
         async with server_errors(self._address):
             resent = await upload_inputs(self._api, [tree], trust_stored_trees=False)
+        if self._sent_trees is not None:
+            self._sent_trees.sent(key, tree)
         return resent.bytes_uploaded
 
     async def _run_build(
@@ -373,6 +395,11 @@ async def _closing(stream: AsyncIterator[T]) -> AsyncIterator[AsyncIterator[T]]:
         aclose = getattr(stream, "aclose", None)
         if aclose is not None:
             await aclose()
+
+
+def _tree_key(config: ProjectConfig, function: FunctionConfig) -> str:
+    """Names a function's record in SentTrees: file-name safe (function names are checked)."""
+    return f"{project_id(config)}.{function.name}"
 
 
 def _index_all(

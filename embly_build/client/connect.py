@@ -6,6 +6,7 @@ import contextlib
 from collections.abc import AsyncIterator
 
 from embly_build.client.client import Client
+from embly_build.client.sent_trees import SentTrees, sent_trees_dir
 from embly_build.protocol.opt_levels import DEFAULT_OPT_LEVEL
 from embly_build.server.settings import ServerSettings
 
@@ -25,7 +26,16 @@ async def connect(
     from embly_build.transport.connection import open_connection
 
     connection = open_connection(address, settings=settings)
+    server = str(connection.address)
+    if settings is not None and server == "inproc":
+        server += f":{settings.home}"  # each home its own store
     try:
-        yield Client(connection.api, str(connection.address), target=target, opt_level=opt_level)
+        yield Client(
+            connection.api,
+            str(connection.address),
+            target=target,
+            opt_level=opt_level,
+            sent_trees=SentTrees(sent_trees_dir(server)),
+        )
     finally:
         await connection.close()

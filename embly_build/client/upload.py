@@ -3,16 +3,18 @@ FindMissingBlobs, then chunked UploadBlobs.
 
 A tree the server already stores was sent whole before (its files first, the tree blob
 last), so only the files of new trees are asked about: a build with nothing changed sends
-one small FindMissingBlobs. Each file is hashed again as it is read; a file that changed
-since it was indexed stops the upload with a clear error instead of sending bytes under
-the wrong digest.
+one small FindMissingBlobs. Of a new tree, files the caller knows the server holds (those
+of the function's last tree sent, see sent_trees.py) are not asked about either.
+
+Each file is hashed again as it is read; a file that changed since it was indexed stops
+the upload with a clear error instead of sending bytes under the wrong digest.
 """
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence, Set
 from dataclasses import dataclass
 
 from embly_build.client.index import FunctionInputs, IndexedFile
@@ -42,6 +44,7 @@ class TreeInputs:
 class UploadResult:
     missing: frozenset[str]  # sha256 of the input files that were uploaded
     bytes_uploaded: int  # their bytes (the trees themselves are not counted)
+    trees_completed: frozenset[str] = frozenset()  # sha256 of the trees the server lacked
 
 
 async def upload_inputs(
@@ -50,11 +53,14 @@ async def upload_inputs(
     on_progress: ProgressCallback | None = None,
     *,
     trust_stored_trees: bool = True,
+    files_held: Callable[[], Set[str]] = frozenset,
 ) -> UploadResult:
     """Upload what the server lacks of these trees: the files, then the tree blobs.
     `trust_stored_trees=False` asks about every file, also of trees the server has (after
-    gc trimmed some of them). `on_progress` is called as chunks are sent, from 0 to the
-    total."""
+    gc trimmed some of them). `files_held()`, called only when a tree is missing, gives the
+    sha256 of files known to be on the server, which are not asked about (unless
+    `trust_stored_trees` is False). `on_progress` is called as chunks are sent, from 0 to
+    the total."""
     by_sha = {inputs.tree.sha256: inputs for inputs in trees}
     if trust_stored_trees:
         absent = await _missing(api, [inputs.tree.digest for inputs in by_sha.values()])
@@ -65,7 +71,9 @@ async def upload_inputs(
         return UploadResult(frozenset(), 0)
     unique = {f.sha256: f for inputs in to_complete for f in inputs.files}
     tree_blobs = {inputs.tree.sha256: inputs.tree for inputs in to_complete}
-    wanted = [pb.Digest(sha256=f.sha256, size_bytes=f.size) for f in unique.values()]
+    held = files_held() if trust_stored_trees else frozenset()
+    asked = [f for f in unique.values() if f.sha256 not in held]
+    wanted = [pb.Digest(sha256=f.sha256, size_bytes=f.size) for f in asked]
     wanted += [tree.digest for tree in tree_blobs.values()]
     absent = await _missing(api, wanted)
     files = [unique[sha256] for sha256 in absent if sha256 in unique]
@@ -77,7 +85,11 @@ async def upload_inputs(
         report(0, total)
         await api.upload_blobs(_chunks(files, trees_to_send, lambda sent: report(sent, total)))
         report(total, total)
-    return UploadResult(missing=frozenset(f.sha256 for f in files), bytes_uploaded=file_bytes)
+    return UploadResult(
+        missing=frozenset(f.sha256 for f in files),
+        bytes_uploaded=file_bytes,
+        trees_completed=frozenset(tree_blobs),
+    )
 
 
 async def _missing(api: BuildApi, digests: list[pb.Digest]) -> list[str]:

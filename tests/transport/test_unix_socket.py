@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
 
 from embly_build import Client, connect
-from embly_build.client.events import BuildFinished
+from embly_build.client.events import BuildFinished, LogLine
 from embly_build.client.index import index_function
+from embly_build.client.sent_trees import SentTrees
 from embly_build.protocol import pb
 from embly_build.server.factory import create_service
 from embly_build.server.grpc_server import GrpcServer
@@ -192,3 +193,54 @@ async def test_quick_first_sends_the_stripped_artifacts_before_the_optimised_one
         (True, False, optimised.action_digest)
     ]
     assert wasm.read_bytes() == written[1][1]
+
+
+@pytest.mark.slow
+async def test_an_edit_asks_only_about_files_new_since_the_last_tree_sent(
+    project: Path, connection: Connection, tmp_path: Path
+) -> None:
+    """Also from a new client (the next `embly build`): the record is kept on disk."""
+    sent_trees = tmp_path / "sent-trees"
+    first = await Client(connection.api, sent_trees=SentTrees(sent_trees)).build(project)
+    assert all(r.ok for r in first), [r.error for r in first]
+
+    main_rs = project / "greeter" / "src" / "main.rs"
+    main_rs.write_text(main_rs.read_text().replace('"{}"', '"{}?"'))
+    api = RecordingApi(connection.api)
+    edited = await Client(api, sent_trees=SentTrees(sent_trees)).build(project, ["greeter"])
+    assert edited[0].ok and edited[0].uploaded_bytes == main_rs.stat().st_size
+    assert api.digests_asked == [1, 2], "the tree, then only the edited file and the new tree"
+
+
+@pytest.mark.slow
+async def test_a_server_that_lost_what_was_sent_to_it_gets_everything_again(
+    project: Path, connection: Connection, tmp_path: Path
+) -> None:
+    """As when a new server (an empty store) takes over the address: the record says its
+    files were sent, the build finds them missing, and the client sends them all."""
+    sent_trees = tmp_path / "sent-trees"
+    (first,) = await Client(connection.api, sent_trees=SentTrees(sent_trees)).build(
+        project, ["greeter"]
+    )
+    assert first.ok, first.error
+    main_rs = project / "greeter" / "src" / "main.rs"
+    main_rs.write_text(main_rs.read_text().replace('"{}"', '"{}?"'))
+
+    fresh = open_connection("inproc", settings=ServerSettings(home=tmp_path / "new", jobs=2))
+    try:
+        client = Client(fresh.api, sent_trees=SentTrees(sent_trees))
+        logs: list[str] = []
+        (again,) = await client.build(project, ["greeter"], on_event=_log_texts(logs))
+    finally:
+        await fresh.close()
+    assert again.ok, again.error
+    assert "inputs missing from the server's store (trimmed by gc?); sending them again" in logs
+    assert again.uploaded_bytes > main_rs.stat().st_size, "every input file"
+
+
+def _log_texts(into: list[str]) -> Callable[[object], None]:
+    def collect(event: object) -> None:
+        if isinstance(event, LogLine):
+            into.append(event.text)
+
+    return collect

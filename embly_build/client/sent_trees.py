@@ -1,0 +1,78 @@
+"""Remember, per server and function, the last input tree sent to the server.
+
+A tree the server stores was sent whole (its files first), so when a function's inputs
+change, the files its new tree shares with the last one need not be asked about again:
+only the new files are. That is what keeps an edit in a function with tens of thousands
+of input files from asking the server about every one of them.
+
+The record is a hint, kept under EMBLY_HOME (the last tree's canonical encoding, one file
+per function): a server that has lost files since (`embly gc`, a new store) answers the
+build with NOT_FOUND, and the client then asks about every file. A missing, unreadable or
+damaged record is no record.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+from collections.abc import Iterable
+from pathlib import Path
+
+from embly_build.atomic_write import write_atomically
+from embly_build.client.upload import TreeInputs
+from embly_build.errors import ProtocolError
+from embly_build.home import embly_home
+from embly_build.protocol.input_trees import decode_input_tree
+
+_SUFFIX = ".tree"
+
+
+def sent_trees_dir(server: str) -> Path:
+    """Where the records for the server named `server` (its address, and for an in-process
+    server its home) are kept."""
+    name = hashlib.sha256(server.encode()).hexdigest()[:24]
+    return embly_home() / "client" / "sent-trees" / name
+
+
+class SentTrees:
+    def __init__(self, directory: Path) -> None:
+        self._directory = directory
+        # Read once per process: a watch asks on every edit.
+        self._files: dict[str, frozenset[str]] = {}
+
+    def files_known(self, functions: Iterable[str]) -> frozenset[str]:
+        """The sha256 of every file in the last trees of `functions` (keys such as
+        `project_id.function`) the server was known to hold."""
+        known: set[str] = set()
+        for function in functions:
+            known |= self._files_of(function)
+        return frozenset(known)
+
+    def sent(self, function: str, tree: TreeInputs) -> None:
+        """`tree` was just sent whole (its missing files, then the tree blob)."""
+        self._files[function] = frozenset(f.sha256 for f in tree.files)
+        # An optimisation: a read-only or full disk must not fail the build.
+        with contextlib.suppress(OSError):
+            path = self._path(function)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            write_atomically(path, tree.tree.data, temp_prefix=".sent-")
+
+    def forget(self, function: str) -> None:
+        """The server lacked files of a tree recorded here: ask about every file next time."""
+        self._files[function] = frozenset()
+        with contextlib.suppress(OSError):
+            self._path(function).unlink(missing_ok=True)
+
+    def _files_of(self, function: str) -> frozenset[str]:
+        files = self._files.get(function)
+        if files is None:
+            try:
+                recorded = decode_input_tree(self._path(function).read_bytes())
+                files = frozenset(f.sha256 for f in recorded)
+            except (OSError, ProtocolError):
+                files = frozenset()
+            self._files[function] = files
+        return files
+
+    def _path(self, function: str) -> Path:
+        return self._directory / f"{function}{_SUFFIX}"
