@@ -13,6 +13,7 @@ import hashlib
 import json
 import os
 import shutil
+import stat
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -60,18 +61,19 @@ class BuildSpace:
         return SyncResult(written=written, removed=removed, unchanged=len(wanted) - written)
 
     def _is_current(self, path: str, entry: _Entry, previous: dict[str, _Entry] | None) -> bool:
-        target = self.src / path
+        # One lstat, on a string path: a large tree's sync is mostly this, once per file.
+        target = os.path.join(self.src, path)
         try:
-            stat = target.lstat()
+            status = os.lstat(target)
         except FileNotFoundError:
             return False
-        if not target.is_file() or target.is_symlink() or stat.st_size != entry[1]:
-            return False
-        if bool(stat.st_mode & 0o100) != entry[2]:
+        if not stat.S_ISREG(status.st_mode) or status.st_size != entry[1]:
+            return False  # a symlink, a directory, or another size
+        if bool(status.st_mode & 0o100) != entry[2]:
             return False
         if previous is not None:
             return previous.get(path) == entry
-        return _sha256_of(target) == entry[0]
+        return _sha256_of(Path(target)) == entry[0]
 
     def _write(self, file: TreeFile, store: ContentStore) -> None:
         target = self.src / file.path

@@ -84,3 +84,20 @@ def test_hostile_path_never_touches_the_disk(tmp_path: Path, store: ContentStore
         space.sync(hostile, store)
     assert not (tmp_path / "space" / "escape.rs").exists()
     assert not (tmp_path / "escape.rs").exists()
+
+
+def test_a_source_replaced_in_the_space_by_a_symlink_is_written_back(
+    tmp_path: Path, store: ContentStore
+) -> None:
+    """As a build script might do: same size, same bytes behind it, but not the tree's file."""
+    space = BuildSpace(tmp_path / "space")
+    files = tree(store, {"src/lib.rs": b"pub fn a() {}"})
+    space.sync(files, store)
+    elsewhere = tmp_path / "elsewhere.rs"
+    elsewhere.write_bytes(b"pub fn a() {}")
+    (space.src / "src/lib.rs").unlink()
+    (space.src / "src/lib.rs").symlink_to(elsewhere)
+
+    assert space.sync(files, store).written == 1
+    assert not (space.src / "src/lib.rs").is_symlink()
+    assert (space.src / "src/lib.rs").read_bytes() == b"pub fn a() {}"
