@@ -11,9 +11,13 @@ from embly_build.client.events import BuildFinished, BuildStarted, LogLine, Uplo
 from embly_build.client.watch_events import RoundFinished, RoundStarted, Watching
 
 
-def render(*events: object) -> str:
+def plain_console() -> tuple[Console, io.StringIO]:
     out = io.StringIO()
-    console = Console(file=out, width=120, force_terminal=False, color_system=None)
+    return Console(file=out, width=120, force_terminal=False, color_system=None), out
+
+
+def render(*events: object) -> str:
+    console, out = plain_console()
     with LiveView(console) as view:
         for event in events:
             view(event)  # type: ignore[arg-type]
@@ -56,8 +60,7 @@ def test_failure_prints_the_compiler_output_and_keeps_the_last_good_sizes() -> N
 
 
 def test_a_quick_result_shows_optimising_then_the_optimised_sizes() -> None:
-    out = io.StringIO()
-    console = Console(file=out, width=120, force_terminal=False, color_system=None)
+    console, out = plain_console()
     with LiveView(console) as view:
         view(RoundStarted(("greeter/src/main.rs",), ("greeter",)))
         view(BuildStarted("greeter", 107))
@@ -91,8 +94,7 @@ def test_a_watch_stopped_before_any_build_leaves_no_blank_line() -> None:
 
 
 def test_a_building_line_says_what_the_build_is_doing() -> None:
-    out = io.StringIO()
-    console = Console(file=out, width=120, force_terminal=False, color_system=None)
+    console, out = plain_console()
     with LiveView(console) as view:
         view(RoundStarted(("common/src/lib.rs",), ("greeter",)))
         view(BuildStarted("greeter", 0))
@@ -107,8 +109,7 @@ def test_a_building_line_says_what_the_build_is_doing() -> None:
 
 
 def test_a_long_upload_shows_above_the_function_lines() -> None:
-    out = io.StringIO()
-    console = Console(file=out, width=120, force_terminal=False, color_system=None)
+    console, out = plain_console()
     with LiveView(console) as view:
         view(RoundStarted(("assets/big.bin",), ("greeter",)))
         view(UploadProgress(3 * 2**20, 8 * 2**20))

@@ -290,34 +290,23 @@ SHELL_PID = ["bash", "-c", "echo $$"]
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize(
+    "steps",
+    [
+        SHELLS_PER_BUILD,  # compile, then post-processing
+        3,  # with a quick result: compile, wasm-strip, then wasm-opt
+    ],
+)
 async def test_each_step_of_the_next_build_runs_in_a_shell_started_ahead(
-    executor: NixShellExecutor, toolchain: Toolchain, tmp_path: Path
+    executor: NixShellExecutor, toolchain: Toolchain, tmp_path: Path, steps: int
 ) -> None:
     before = _shell_groups()
-    executor.prepare(toolchain)
-    await _wait_for(lambda: len(_shell_groups() - before) == SHELLS_PER_BUILD)
+    executor.prepare(toolchain, steps=steps)
+    await _wait_for(lambda: len(_shell_groups() - before) == steps)
     waiting = _shell_groups() - before
 
     ran_in = set()
-    for _ in range(SHELLS_PER_BUILD):  # compile, then post-processing
-        code, out, _ = await _run(executor, toolchain, SHELL_PID, tmp_path)
-        assert code == 0
-        ran_in.add(int(out[0]))
-    assert ran_in == waiting
-
-
-@pytest.mark.slow
-async def test_a_build_with_a_quick_result_gets_a_shell_for_each_of_its_three_steps(
-    executor: NixShellExecutor, toolchain: Toolchain, tmp_path: Path
-) -> None:
-    """Compile, wasm-strip, then wasm-opt: none of them waits for a shell to start."""
-    before = _shell_groups()
-    executor.prepare(toolchain, steps=3)
-    await _wait_for(lambda: len(_shell_groups() - before) == 3)
-    waiting = _shell_groups() - before
-
-    ran_in = set()
-    for _ in range(3):
+    for _ in range(steps):
         code, out, _ = await _run(executor, toolchain, SHELL_PID, tmp_path)
         assert code == 0
         ran_in.add(int(out[0]))
