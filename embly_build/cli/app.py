@@ -142,10 +142,11 @@ def watch(
 
     Watches every input of the selected functions (their crates, `sources` and local Cargo
     path dependencies, also outside the project) and embly.hcl. Only functions whose input
-    content changed are rebuilt; a change during a build restarts it. A failed build keeps
-    the last good artifact. Exit code 130 after Ctrl-C, 143 after SIGTERM, 129 after SIGHUP
-    (the terminal closed), 2 when the first build cannot start (configuration, nix or
-    toolchain missing).
+    content changed are rebuilt; a change during a build restarts it. A rebuilt function's
+    stripped artifacts are written as soon as cargo is done, then the optimised ones
+    (--no-quick-first waits for wasm-opt). A failed build keeps the last good artifact.
+    Exit code 130 after Ctrl-C, 143 after SIGTERM, 129 after SIGHUP (the terminal closed), 2
+    when the first build cannot start (configuration, nix or toolchain missing).
     """
     from embly_build.cli.watch_command import watch as watch_forever
 
