@@ -77,4 +77,6 @@ def _activity_of(line: LogLine) -> str:
         if verb == "Blocking":
             return "waiting for cargo's lock"
         return f"{verb.lower()} {subject}"
+    if line.step == "postprocess" and line.stream == "server" and "wasm-opt" not in line.text:
+        return "stripping"  # a quick result's post-processing, or a build without wasm-opt
     return _STEP_ACTIVITIES.get(line.step, "")

@@ -53,6 +53,17 @@ def test_a_build_goes_through_its_steps() -> None:
     assert activities.of("greeter") == ""
 
 
+def test_post_processing_without_wasm_opt_is_stripping() -> None:
+    """As for a quick result, whose wasm-opt step comes after it."""
+    stripping = activities_after(
+        BuildStarted("greeter", 0),
+        LogLine("greeter", "server", "post-processing: wasm-strip", "postprocess"),
+    )
+    assert stripping.of("greeter") == "stripping"
+    stripping.update(LogLine("greeter", "server", "post-processing: wasm-opt -O2", "postprocess"))
+    assert stripping.of("greeter") == "optimising"
+
+
 def test_a_compile_that_starts_with_a_message_is_compiling() -> None:
     activities = activities_after(
         BuildStarted("greeter", 0),
