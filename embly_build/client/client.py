@@ -143,10 +143,6 @@ class Client:
             async for event in events:
                 yield event
         uploaded = upload.task.result()
-        if self._sent_trees is not None:
-            for key, tree in zip(keys, trees, strict=True):
-                if tree.tree.sha256 in uploaded.trees_completed:
-                    self._sent_trees.sent(key, tree)
         claimed: set[str] = set()
         sent_by_function = []
         for inputs in indexed:
@@ -168,14 +164,21 @@ class Client:
     async def _upload(
         self, trees: Sequence[TreeInputs], keys: Sequence[str], emit: Callable[[ClientEvent], None]
     ) -> UploadResult:
+        """Upload what the server lacks; of a tree that changed since the last one sent for
+        its function, ask only about the new files, and remember the trees sent."""
         sent = self._sent_trees
         async with server_errors(self._address):
-            return await upload_inputs(
+            uploaded = await upload_inputs(
                 self._api,
                 trees,
                 UploadProgressReporter(emit),
                 files_held=(lambda: sent.files_known(keys)) if sent else frozenset,
             )
+        if sent is not None:
+            for key, tree in zip(keys, trees, strict=True):
+                if tree.tree.sha256 in uploaded.trees_completed:
+                    sent.sent(key, tree)
+        return uploaded
 
     async def _build_one(
         self,
