@@ -233,7 +233,9 @@ class Client:
 
         async def quick_result(quick: pb.Finished) -> None:
             async with server_errors(self._address):
-                paths, sizes = await self._save_artifacts(config, function.name, quick, emit)
+                paths, sizes = await self._save_artifacts(
+                    config, function.name, quick, emit, quick=True
+                )
             report(quick, paths, sizes, quick=True)
 
         for attempt in range(_ATTEMPTS):
@@ -298,6 +300,8 @@ class Client:
         function: str,
         finished: pb.Finished,
         emit: Callable[[ClientEvent], None],
+        *,
+        quick: bool = False,
     ) -> tuple[dict[str, str], dict[str, int]]:
         writer = ArtifactWriter(config.output_dir, function)
         blobs: dict[str, bytes] = {}
@@ -311,7 +315,9 @@ class Client:
                 writer.stage(artifact.kind, blobs[artifact.kind])
             stale: tuple[str, ...] = ()
             if "cwasm" not in blobs and "wasm" in blobs:
-                cwasm = await self._local_aot(config, function, blobs["wasm"], finished, emit)
+                cwasm = await self._local_aot(
+                    config, function, blobs["wasm"], finished, emit, quick=quick
+                )
                 if cwasm is None:
                     stale = ("cwasm",)
                 else:
@@ -332,6 +338,8 @@ class Client:
         wasm: bytes,
         finished: pb.Finished,
         emit: Callable[[ClientEvent], None],
+        *,
+        quick: bool,
     ) -> bytes | None:
         """Compile the .cwasm here when the server could not; None when this machine cannot
         either (another target), checked before any wasmtime object exists."""
@@ -345,7 +353,7 @@ class Client:
             LogLine(function, "client", f"compiling .cwasm on this machine: {server_reason}", "aot")
         )
         wasm = wasm or (config.output_dir / f"{function}.wasm").read_bytes()
-        return await asyncio.to_thread(compile_cwasm, wasm, self.target)
+        return await asyncio.to_thread(compile_cwasm, wasm, self.target, quick=quick)
 
 
 class _EmittingTask(Generic[T]):

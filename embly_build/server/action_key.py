@@ -1,7 +1,8 @@
 """The action key: sha256 over everything that decides a build's outputs.
 
 (toolchain identity, input tree digest, runtime, crate path, command, wasm target,
-post-processing options, AOT target and wasmtime version). Nothing else: not the
+post-processing options, AOT target, wasmtime version and Cranelift's optimisation level).
+Nothing else: not the
 function's name, the project's path or the build space's location.
 """
 
@@ -14,8 +15,8 @@ from dataclasses import asdict, dataclass
 
 # Raised when the same inputs may now give different outputs, so no older entry is taken
 # for a newer build. 2: cargo reads no config file above the build space, and a crate's
-# [profile], [patch] and [replace] apply.
-KEY_VERSION = 2
+# [profile], [patch] and [replace] apply. 3: the .cwasm's Cranelift optimisation level.
+KEY_VERSION = 3
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,7 @@ class ActionInputs:
     postprocess: Sequence[str]
     aot_target: str  # empty when no .cwasm is produced
     wasmtime_version: str
+    native_opt_level: str  # Cranelift's, for the .cwasm; empty when none is produced
 
     def key(self) -> str:
         fields = asdict(self)

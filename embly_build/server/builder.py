@@ -38,7 +38,12 @@ from embly_build.server.scheduler import SharedActions, Supersession
 from embly_build.server.settings import ServerSettings
 from embly_build.server.store import ContentStore
 from embly_build.server.toolchains.base import Toolchain, ToolchainProvider
-from embly_build.wasm.aot import aot_refusal, compile_cwasm, wasmtime_version
+from embly_build.wasm.aot import (
+    NATIVE_OPT_LEVELS,
+    aot_refusal,
+    compile_cwasm,
+    wasmtime_version,
+)
 
 Emit = Callable[[pb.BuildEvent], None]
 _LOCK_POLL_SECONDS = 0.05
@@ -98,7 +103,9 @@ class Builder:
             quick_key = None
             if job.options.quick_first and job.options.opt_level:
                 quick_options = _without_wasm_opt(job.options)
-                quick_key = self._action_inputs(job, quick_options, toolchain, refusal).key()
+                quick_key = self._action_inputs(
+                    job, quick_options, toolchain, refusal, quick=True
+                ).key()
             slot = (job.project_id, job.function.name)
             claim = self._supersession.claim(slot, key)
             try:
@@ -201,12 +208,12 @@ class Builder:
     async def _quick_result(
         self, compiled: Path, work_dir: Path, quick_key: str, attempt: _Attempt
     ) -> Path:
-        """Strip (and AOT-compile) the module, cache that as the action without wasm-opt
-        (`quick_key`) and send it as the quick result; return the stripped module."""
+        """Strip the module and make a quick .cwasm of it, cache that (`quick_key`) and send
+        it as the quick result; return the stripped module."""
         stripped = await self._postprocess(
             compiled, work_dir, _without_wasm_opt(attempt.job.options), attempt
         )
-        artifacts = await self._artifacts(stripped.read_bytes(), attempt)
+        artifacts = await self._artifacts(stripped.read_bytes(), attempt, quick=True)
         quick = self._succeeded(quick_key, artifacts, attempt)
         self._cache.put(quick_key, quick)
         quick.timings = dataclasses.replace(
@@ -232,8 +239,11 @@ class Builder:
         attempt.clock.lap("postprocess_ms")
         return module
 
-    async def _artifacts(self, wasm: bytes, attempt: _Attempt) -> list[pb.Artifact]:
-        """Store the module, and its .cwasm when one is asked for and can be made here."""
+    async def _artifacts(
+        self, wasm: bytes, attempt: _Attempt, *, quick: bool = False
+    ) -> list[pb.Artifact]:
+        """Store the module, and its .cwasm when one is asked for and can be made here
+        (a `quick` one for a quick result)."""
         job = attempt.job
         artifacts = [
             pb.Artifact(
@@ -244,7 +254,7 @@ class Builder:
         ]
         if job.options.aot and attempt.refusal is None:
             attempt.emit(_log("server", f"AOT-compiling for {job.target}", "aot"))
-            cwasm = await asyncio.to_thread(compile_cwasm, wasm, job.target)
+            cwasm = await asyncio.to_thread(compile_cwasm, wasm, job.target, quick=quick)
             artifacts.append(
                 pb.Artifact(kind="cwasm", digest=self._store.put_bytes(cwasm), target=job.target)
             )
@@ -270,6 +280,8 @@ class Builder:
         options: pb.BuildOptions,
         toolchain: Toolchain,
         refusal: str | None,
+        *,
+        quick: bool = False,
     ) -> ActionInputs:
         produces_cwasm = job.options.aot and refusal is None
         return ActionInputs(
@@ -282,6 +294,7 @@ class Builder:
             postprocess=postprocess_signature(options),
             aot_target=job.target if produces_cwasm else "",
             wasmtime_version=wasmtime_version() if produces_cwasm else "",
+            native_opt_level=NATIVE_OPT_LEVELS[quick] if produces_cwasm else "",
         )
 
 
