@@ -21,6 +21,9 @@ class PassThroughApi:
     async def upload_blobs(self, chunks: AsyncIterator[pb.BlobChunk]) -> pb.UploadBlobsResponse:
         return await self.api.upload_blobs(chunks)
 
+    async def upload_blob_batch(self, batch: pb.BlobBatch) -> pb.UploadBlobsResponse:
+        return await self.api.upload_blob_batch(batch)
+
     def read_blob(self, request: pb.ReadBlobRequest) -> AsyncIterator[pb.BlobChunk]:
         return self.api.read_blob(request)
 

@@ -23,7 +23,7 @@ pytestmark = pytest.mark.slow
 
 class GcInjected(PassThroughApi):
     """Fault injection: the real server API, with a real `embly gc --max-size 0` run once,
-    the moment the first upload ends (before the build) or the first build's stream ends
+    the moment the first upload call ends (before the build) or the first build's stream ends
     (before the client can fetch its artifacts)."""
 
     def __init__(self, api: BuildApi, settings: ServerSettings, after: str) -> None:
@@ -40,6 +40,11 @@ class GcInjected(PassThroughApi):
 
     async def upload_blobs(self, chunks: AsyncIterator[pb.BlobChunk]) -> pb.UploadBlobsResponse:
         response = await self.api.upload_blobs(chunks)
+        self._collect_once("upload")
+        return response
+
+    async def upload_blob_batch(self, batch: pb.BlobBatch) -> pb.UploadBlobsResponse:
+        response = await self.api.upload_blob_batch(batch)
         self._collect_once("upload")
         return response
 

@@ -1,5 +1,6 @@
 """Upload what the server lacks to build some input trees, as the Remote Execution API does:
-FindMissingBlobs, then chunked UploadBlobs.
+FindMissingBlobs, then small blobs in batches (UploadBlobBatch) and large ones in chunks
+(UploadBlobs).
 
 A tree the server already stores was sent whole before (its files first, the tree blob
 last), so only the files of new trees are asked about: a build with nothing changed sends
@@ -17,9 +18,13 @@ import hashlib
 from collections.abc import AsyncIterator, Callable, Sequence, Set
 from dataclasses import dataclass
 
+from grpclib import GRPCError
+
+from embly_build.client.batch_upload import changed_while_uploading, send_in_batches, unknown_method
 from embly_build.client.index import FunctionInputs, IndexedFile
 from embly_build.errors import InputError
 from embly_build.protocol import pb
+from embly_build.protocol.blob_batches import BATCH_BLOB_LIMIT
 from embly_build.protocol.digests import CHUNK_SIZE, blob_chunks
 from embly_build.protocol.input_trees import EncodedTree, TreeFile, encode_input_tree
 from embly_build.transport.api import BuildApi
@@ -83,7 +88,7 @@ async def upload_inputs(
     if files or trees_to_send:
         report = on_progress or (lambda sent, total: None)
         report(0, total)
-        await api.upload_blobs(_chunks(files, trees_to_send, lambda sent: report(sent, total)))
+        await _send(api, files, trees_to_send, _Progress(lambda sent: report(sent, total)))
         report(total, total)
     return UploadResult(
         missing=frozenset(f.sha256 for f in files),
@@ -97,25 +102,59 @@ async def _missing(api: BuildApi, digests: list[pb.Digest]) -> list[str]:
     return [digest.sha256 for digest in response.missing]
 
 
+class _Progress:
+    def __init__(self, on_sent: Callable[[int], None]) -> None:
+        self._on_sent = on_sent
+        self._sent = 0
+
+    def add(self, sent_bytes: int) -> None:
+        self._sent += sent_bytes
+        self._on_sent(self._sent)
+
+
+async def _send(
+    api: BuildApi,
+    files: Sequence[IndexedFile],
+    trees: Sequence[EncodedTree],
+    progress: _Progress,
+) -> None:
+    """Large files as chunks, small ones in batches, then the trees: a tree is stored only
+    once its files are."""
+    large_files = [f for f in files if f.size > BATCH_BLOB_LIMIT]
+    large_trees = [t for t in trees if len(t.data) > BATCH_BLOB_LIMIT]
+    if large_files:
+        await api.upload_blobs(_chunks(large_files, (), progress))
+    small: list[IndexedFile | EncodedTree] = [f for f in files if f.size <= BATCH_BLOB_LIMIT]
+    small += [t for t in trees if len(t.data) <= BATCH_BLOB_LIMIT]
+    try:
+        await send_in_batches(api, small, progress.add)
+    except GRPCError as error:
+        if not unknown_method(error):
+            raise
+        # A server from before UploadBlobBatch, which stored none of them: as chunks.
+        small_files = [blob for blob in small if isinstance(blob, IndexedFile)]
+        small_trees = [blob for blob in small if isinstance(blob, EncodedTree)]
+        await api.upload_blobs(_chunks(small_files, small_trees, progress))
+    if large_trees:
+        await api.upload_blobs(_chunks((), large_trees, progress))
+
+
 async def _chunks(
-    files: Sequence[IndexedFile], trees: Sequence[EncodedTree], on_sent: Callable[[int], None]
+    files: Sequence[IndexedFile], trees: Sequence[EncodedTree], progress: _Progress
 ) -> AsyncIterator[pb.BlobChunk]:
-    """The files' chunks, then the trees': a tree is stored only once its files are."""
-    sent = 0
+    """The files' chunks, then the trees'."""
     for file in files:
         digest = pb.Digest(sha256=file.sha256, size_bytes=file.size)
         async for chunk in _file_chunks(file, digest):
             yield chunk
-            sent += len(chunk.data)
-            on_sent(sent)
+            progress.add(len(chunk.data))
             # An in-process server takes each chunk without a pause: let the event loop
             # run (progress, signals, a watch's events) between chunks.
             await asyncio.sleep(0)
     for tree in trees:
         for chunk in blob_chunks(tree.digest, tree.data):
             yield chunk
-            sent += len(chunk.data)
-            on_sent(sent)
+            progress.add(len(chunk.data))
             await asyncio.sleep(0)
 
 
@@ -129,9 +168,7 @@ async def _file_chunks(file: IndexedFile, digest: pb.Digest) -> AsyncIterator[pb
                 hasher.update(data)
                 last = offset + len(data) >= file.size or not data
                 if last and (hasher.hexdigest() != file.sha256 or handle.read(1)):
-                    raise InputError(
-                        f"{file.absolute} changed while it was being uploaded; run the build again"
-                    )
+                    raise changed_while_uploading(file)
                 yield pb.BlobChunk(digest=digest, offset=offset, data=data, last=last)
                 offset += len(data)
                 if last:

@@ -200,10 +200,36 @@ class ContentStore:
 
     def adopt(self, verified_temp: Path, digest: pb.Digest) -> None:
         """Move an already verified temporary file into place (atomic rename)."""
-        final = self.path_of(digest)
-        final.parent.mkdir(exist_ok=True)
         os.chmod(verified_temp, 0o444)
-        os.replace(verified_temp, final)
+        self._rename_into_place(str(verified_temp), check_digest(digest).sha256)
+
+    def _rename_into_place(self, temp: str, sha256: str) -> None:
+        final = self.blob_path(sha256)
+        try:
+            os.replace(temp, final)
+        except FileNotFoundError:  # the first blob with this prefix
+            os.makedirs(os.path.dirname(final), exist_ok=True)
+            os.replace(temp, final)
+
+    def put_verified(self, sha256: str, data: bytes | memoryview) -> bool:
+        """Store a blob whose bytes the caller has checked against `sha256` (a valid one);
+        False when it was stored already (it is then marked used)."""
+        if self._touch(sha256, len(data)):
+            return False
+        try:
+            fd, temp = tempfile.mkstemp(dir=self.tmp_dir, prefix=sha256[:16] + ".")
+        except OSError as exc:
+            raise disk_error(exc, self.root) from exc
+        try:
+            with open(fd, "wb") as handle:
+                handle.write(data)
+                os.fchmod(fd, 0o444)
+            self._rename_into_place(temp, sha256)
+        except OSError as exc:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(temp)
+            raise disk_error(exc, self.root) from exc
+        return True
 
     def put_bytes(self, data: bytes) -> pb.Digest:
         digest = pb.Digest(sha256=hashlib.sha256(data).hexdigest(), size_bytes=len(data))

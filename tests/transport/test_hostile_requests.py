@@ -12,6 +12,7 @@ from grpclib.client import Channel
 from grpclib.const import Status
 
 from embly_build.protocol import pb
+from embly_build.protocol.blob_batches import make_batch
 from embly_build.protocol.input_trees import TreeFile, encode_input_tree
 from embly_build.server.factory import create_service
 from embly_build.server.grpc_server import GrpcServer
@@ -220,3 +221,57 @@ async def test_truncated_upload_stores_nothing(stub: pb.BuildServiceStub) -> Non
     await assert_upload_rejected_and_not_stored(
         stub, pb.BlobChunk(digest=whole, offset=0, data=b"01234", last=False)
     )
+
+
+async def read_back(stub: pb.BuildServiceStub, blob: bytes) -> bytes:
+    request = pb.ReadBlobRequest(digest=digest(blob))
+    return b"".join([chunk.data async for chunk in stub.read_blob(request)])
+
+
+async def test_a_batch_is_stored_whole_and_read_back(stub: pb.BuildServiceStub) -> None:
+    blobs = [b"fn main() {}\n", b"", b"[package]\nname = 'f'\n"]
+    batch = make_batch([(digest(blob).sha256, blob) for blob in blobs])
+    summary = await stub.upload_blob_batch(batch)
+    assert (summary.blobs_stored, summary.bytes_stored) == (3, sum(map(len, blobs)))
+    assert [await read_back(stub, blob) for blob in blobs] == blobs
+    again = await stub.upload_blob_batch(batch)
+    assert (again.blobs_stored, again.blobs_already_present) == (0, 3)
+
+
+async def test_a_batch_with_one_wrong_blob_stores_none_of_it(stub: pb.BuildServiceStub) -> None:
+    good, claimed = digest(b"a good blob"), digest(b"what the client says")
+    batch = make_batch([(good.sha256, b"a good blob"), (claimed.sha256, b"what it sends")])
+    with pytest.raises(GRPCError) as raised:
+        await stub.upload_blob_batch(batch)
+    assert raised.value.status == Status.INVALID_ARGUMENT
+    assert f"blob {claimed.sha256}" in (raised.value.message or "")
+    missing = await stub.find_missing_blobs(pb.FindMissingBlobsRequest(digests=[good, claimed]))
+    assert [d.sha256 for d in missing.missing] == [good.sha256, claimed.sha256]
+
+
+_OK = hashlib.sha256(b"ok").hexdigest()
+
+
+@pytest.mark.parametrize(
+    ("batch", "problem"),
+    [
+        (pb.BlobBatch(sha256=[_OK, _OK], size_bytes=[2], data=b"ok"), "2 sha256 but 1 sizes"),
+        (pb.BlobBatch(sha256=[_OK], size_bytes=[2], data=b"ok!"), "add up to 2 bytes"),
+        (pb.BlobBatch(sha256=[_OK.upper()], size_bytes=[2], data=b"ok"), "lowercase hex"),
+        (pb.BlobBatch(sha256=[_OK, _OK], size_bytes=[4, -2], data=b"ok"), "negative size"),
+        (pb.BlobBatch(sha256=[_OK] * 4097, size_bytes=[0] * 4097), "at most 4096 blobs"),
+        (
+            pb.BlobBatch(sha256=[_OK], size_bytes=[(1 << 20) + 1], data=bytes((1 << 20) + 1)),
+            "1048576 bytes",
+        ),
+    ],
+)
+async def test_a_malformed_batch_is_invalid_argument(
+    stub: pb.BuildServiceStub, batch: pb.BlobBatch, problem: str
+) -> None:
+    with pytest.raises(GRPCError) as raised:
+        await stub.upload_blob_batch(batch)
+    assert raised.value.status == Status.INVALID_ARGUMENT
+    assert problem in (raised.value.message or "")
+    missing = await stub.find_missing_blobs(pb.FindMissingBlobsRequest(digests=[digest(b"ok")]))
+    assert len(missing.missing) == 1, "nothing stored"

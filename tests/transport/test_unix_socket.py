@@ -13,28 +13,11 @@ from embly_build.client.events import BuildFinished, LogLine
 from embly_build.client.index import index_function
 from embly_build.client.sent_trees import SentTrees
 from embly_build.protocol import pb
-from embly_build.server.factory import create_service
-from embly_build.server.grpc_server import GrpcServer
 from embly_build.server.settings import ServerSettings
-from embly_build.transport.address import parse_address
 from embly_build.transport.api import BuildApi
 from embly_build.transport.connection import Connection, open_connection
 from embly_build.wasm.aot import wasmtime_version
 from tests.api_wrapper import PassThroughApi
-
-
-@pytest.fixture
-async def socket_server(tmp_path: Path) -> AsyncIterator[str]:
-    address = f"unix:{tmp_path / 'server' / 'embly.sock'}"
-    service = create_service(ServerSettings(home=tmp_path / "server-home", jobs=2))
-    server = GrpcServer(service)
-    await server.start([parse_address(address)])
-    try:
-        yield address
-    finally:
-        await server.close()
-        await service.close()
-    assert not (tmp_path / "server" / "embly.sock").exists(), "socket file removed on close"
 
 
 def digests(output_dir: Path) -> dict[str, str]:
@@ -89,6 +72,10 @@ class RecordingApi(PassThroughApi):
                 yield chunk
 
         return await self.api.upload_blobs(recorded())
+
+    async def upload_blob_batch(self, batch: pb.BlobBatch) -> pb.UploadBlobsResponse:
+        self.blobs_sent += batch.sha256
+        return await self.api.upload_blob_batch(batch)
 
     def build(self, request: pb.BuildRequest) -> AsyncIterator[pb.BuildEvent]:
         self.tree_nodes_sent += len(request.input_tree.files)

@@ -85,6 +85,18 @@ class BlobChunk(betterproto.Message):
 
 
 @dataclass(eq=False, repr=False)
+class BlobBatch(betterproto.Message):
+    """
+    Blob i has digest (sha256[i], size_bytes[i]) and its bytes follow those of blob i - 1
+     in `data`. Parallel lists rather than a message per blob: a batch holds thousands.
+    """
+
+    sha256: List[str] = betterproto.string_field(1)
+    size_bytes: List[int] = betterproto.int64_field(2)
+    data: bytes = betterproto.bytes_field(3)
+
+
+@dataclass(eq=False, repr=False)
 class UploadBlobsResponse(betterproto.Message):
     blobs_stored: int = betterproto.int64_field(1)
     bytes_stored: int = betterproto.int64_field(2)
@@ -113,8 +125,8 @@ class BuildOptions(betterproto.Message):
     """
     With an opt_level, when the action is not cached: send a `quick` result first, as soon
      as the module is compiled and stripped (and AOT-compiled), then run wasm-opt. The quick
-     result is the same action without wasm-opt, and is cached as such. It does not change
-     the action key.
+     result is the action without wasm-opt and with a quick .cwasm (compiled without
+     Cranelift's optimisations), and is cached as such. It does not change the action key.
     """
 
 
@@ -200,7 +212,7 @@ class BuildEvent(betterproto.Message):
     quick: "Finished" = betterproto.message_field(6, group="event")
     """
     Before `finished`, when `BuildOptions.quick_first` asked for it: the stripped, not yet
-     optimised artifacts (`action_digest` is that of the build without wasm-opt).
+     optimised artifacts (`action_digest` is that of the quick build: see quick_first).
     """
 
 
@@ -275,6 +287,23 @@ class BuildServiceStub(betterproto.ServiceStub):
             metadata=metadata,
         )
 
+    async def upload_blob_batch(
+        self,
+        blob_batch: "BlobBatch",
+        *,
+        timeout: Optional[float] = None,
+        deadline: Optional["Deadline"] = None,
+        metadata: Optional["MetadataLike"] = None
+    ) -> "UploadBlobsResponse":
+        return await self._unary_unary(
+            "/embly.build.v1.BuildService/UploadBlobBatch",
+            blob_batch,
+            UploadBlobsResponse,
+            timeout=timeout,
+            deadline=deadline,
+            metadata=metadata,
+        )
+
     async def read_blob(
         self,
         read_blob_request: "ReadBlobRequest",
@@ -341,6 +370,9 @@ class BuildServiceBase(ServiceBase):
     ) -> "UploadBlobsResponse":
         raise grpclib.GRPCError(grpclib.const.Status.UNIMPLEMENTED)
 
+    async def upload_blob_batch(self, blob_batch: "BlobBatch") -> "UploadBlobsResponse":
+        raise grpclib.GRPCError(grpclib.const.Status.UNIMPLEMENTED)
+
     async def read_blob(
         self, read_blob_request: "ReadBlobRequest"
     ) -> AsyncIterator[BlobChunk]:
@@ -369,6 +401,13 @@ class BuildServiceBase(ServiceBase):
     ) -> None:
         request = stream.__aiter__()
         response = await self.upload_blobs(request)
+        await stream.send_message(response)
+
+    async def __rpc_upload_blob_batch(
+        self, stream: "grpclib.server.Stream[BlobBatch, UploadBlobsResponse]"
+    ) -> None:
+        request = await stream.recv_message()
+        response = await self.upload_blob_batch(request)
         await stream.send_message(response)
 
     async def __rpc_read_blob(
@@ -410,6 +449,12 @@ class BuildServiceBase(ServiceBase):
                 self.__rpc_upload_blobs,
                 grpclib.const.Cardinality.STREAM_UNARY,
                 BlobChunk,
+                UploadBlobsResponse,
+            ),
+            "/embly.build.v1.BuildService/UploadBlobBatch": grpclib.const.Handler(
+                self.__rpc_upload_blob_batch,
+                grpclib.const.Cardinality.UNARY_UNARY,
+                BlobBatch,
                 UploadBlobsResponse,
             ),
             "/embly.build.v1.BuildService/ReadBlob": grpclib.const.Handler(

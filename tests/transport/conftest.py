@@ -1,0 +1,28 @@
+"""A real build server on a unix socket, for the transport tests."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from embly_build.server.factory import create_service
+from embly_build.server.grpc_server import GrpcServer
+from embly_build.server.settings import ServerSettings
+from embly_build.transport.address import parse_address
+
+
+@pytest.fixture
+async def socket_server(tmp_path: Path) -> AsyncIterator[str]:
+    """The server's address (`unix:...`); its state is in tmp_path / "server-home"."""
+    address = f"unix:{tmp_path / 'server' / 'embly.sock'}"
+    service = create_service(ServerSettings(home=tmp_path / "server-home", jobs=2))
+    server = GrpcServer(service)
+    await server.start([parse_address(address)])
+    try:
+        yield address
+    finally:
+        await server.close()
+        await service.close()
+    assert not (tmp_path / "server" / "embly.sock").exists(), "socket file removed on close"
