@@ -5,26 +5,26 @@ change, the files its new tree shares with the last one need not be asked about 
 only the new files are. That is what keeps an edit in a function with tens of thousands
 of input files from asking the server about every one of them.
 
-The record is a hint, kept under EMBLY_HOME (the last tree's canonical encoding, one file
-per function): a server that has lost files since (`embly gc`, a new store) answers the
-build with NOT_FOUND, and the client then asks about every file. A missing, unreadable or
-damaged record is no record.
+The record is a hint, kept under EMBLY_HOME (the sha256 of the last tree's files, one per
+line, in a file per function): a server that has lost files since (`embly gc`, a new
+store) answers the build with NOT_FOUND, and the client then asks about every file. A
+missing, unreadable or damaged record is no record.
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
+import re
 from collections.abc import Iterable
 from pathlib import Path
 
 from embly_build.atomic_write import write_atomically
 from embly_build.client.upload import TreeInputs
-from embly_build.errors import ProtocolError
 from embly_build.home import embly_home
-from embly_build.protocol.input_trees import decode_input_tree
 
-_SUFFIX = ".tree"
+_SUFFIX = ".files"
+_RECORD = re.compile(rb"(?:[0-9a-f]{64}\n)*")
 
 
 def sent_trees_dir(server: str) -> Path:
@@ -50,12 +50,14 @@ class SentTrees:
 
     def sent(self, function: str, tree: TreeInputs) -> None:
         """`tree` was just sent whole (its missing files, then the tree blob)."""
-        self._files[function] = frozenset(f.sha256 for f in tree.files)
+        files = frozenset(f.sha256 for f in tree.files)
+        self._files[function] = files
         # An optimisation: a read-only or full disk must not fail the build.
         with contextlib.suppress(OSError):
             path = self._path(function)
             path.parent.mkdir(parents=True, exist_ok=True)
-            write_atomically(path, tree.tree.data, temp_prefix=".sent-")
+            record = "".join(f"{sha256}\n" for sha256 in sorted(files)).encode()
+            write_atomically(path, record, temp_prefix=".sent-")
 
     def forget(self, function: str) -> None:
         """The server lacked files of a tree recorded here: ask about every file next time."""
@@ -67,10 +69,12 @@ class SentTrees:
         files = self._files.get(function)
         if files is None:
             try:
-                recorded = decode_input_tree(self._path(function).read_bytes())
-                files = frozenset(f.sha256 for f in recorded)
-            except (OSError, ProtocolError):
-                files = frozenset()
+                record = self._path(function).read_bytes()
+            except OSError:
+                record = b""
+            # A sha256 per line: read at C speed, 40,000 of them in milliseconds.
+            valid = _RECORD.fullmatch(record) is not None
+            files = frozenset(record.decode().split()) if valid else frozenset()
             self._files[function] = files
         return files
 

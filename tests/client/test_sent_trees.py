@@ -49,7 +49,7 @@ def test_a_forgotten_or_damaged_record_is_no_record(tmp_path: Path) -> None:
     assert SentTrees(tmp_path / "sent").files_known(["project.hello"]) == set()
 
     record.sent("project.hello", tree_of(function))
-    (tmp_path / "sent" / "project.hello.tree").write_bytes(b"\x0a\xff not a tree")
+    (tmp_path / "sent" / "project.hello.files").write_bytes(b"\x0a\xff not a record")
     assert SentTrees(tmp_path / "sent").files_known(["project.hello"]) == set()
 
 
