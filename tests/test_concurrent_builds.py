@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from embly_build import LogLine, ServerSettings, connect
+from embly_build import BuildFinished, LogLine, ServerSettings, connect
 from embly_build.errors import StoreError
 from embly_build.server.executors.nix_shell import SHELL_START_TASK
 from tests.helpers import EMBLY, finished_by_function
@@ -97,3 +97,19 @@ async def test_when_one_function_cannot_be_saved_the_others_stop_with_the_build(
 def _runs_embly_code(task: asyncio.Task[object]) -> bool:
     code = getattr(task.get_coro(), "cr_code", None)
     return code is not None and "/embly_build/" in code.co_filename
+
+
+async def test_every_function_gets_its_quick_artifacts_before_any_is_optimised(
+    project: Path, embly_home: Path
+) -> None:
+    """With one slot, the second function compiles while the first waits to be optimised."""
+    async with connect(settings=ServerSettings(home=embly_home, jobs=1)) as client:
+        results = [
+            (event.function, event.optimising)
+            async for event in client.build_events(
+                project, ["greeter", "counter"], quick_first=True
+            )
+            if isinstance(event, BuildFinished)
+        ]
+    assert sorted(results[:2]) == [("counter", True), ("greeter", True)], results
+    assert sorted(results[2:]) == [("counter", False), ("greeter", False)], results

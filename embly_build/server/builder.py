@@ -36,6 +36,7 @@ from embly_build.server.requests import ValidBuild
 from embly_build.server.runtimes.base import CompileJob, Runtime
 from embly_build.server.scheduler import SharedActions, Supersession
 from embly_build.server.settings import ServerSettings
+from embly_build.server.slots import Priority, Slot, Slots
 from embly_build.server.store import ContentStore
 from embly_build.server.toolchains.base import Toolchain, ToolchainProvider
 from embly_build.wasm.aot import (
@@ -69,7 +70,7 @@ class Builder:
         self._toolchains = toolchains
         self._executor = executor
         self._runtimes = runtimes
-        self._slots = asyncio.Semaphore(settings.jobs)
+        self._slots = Slots(settings.jobs)
         self._shared: SharedActions[tuple[pb.Finished, bool]] = SharedActions()
         self._supersession = Supersession()
 
@@ -137,10 +138,10 @@ class Builder:
         files = await asyncio.to_thread(input_files, self._store, job.tree, job.function.path)
 
         async def build_it() -> tuple[pb.Finished, bool]:
-            async with self._slots:
+            async with self._slots.take(Priority.BUILD) as slot:
                 attempt.clock.lap("queued_ms")
                 emit(pb.BuildEvent(started=pb.Started(toolchain=attempt.toolchain.identity)))
-                return await self._execute(attempt, files)
+                return await self._execute(attempt, files, slot)
 
         def on_join() -> None:
             emit(_log("server", "an identical build is running; waiting for its result", "queue"))
@@ -148,7 +149,9 @@ class Builder:
         (finished, found_after_lock), joined = await self._shared.run_once(key, build_it, on_join)
         return finished, joined or found_after_lock
 
-    async def _execute(self, attempt: _Attempt, files: list[TreeFile]) -> tuple[pb.Finished, bool]:
+    async def _execute(
+        self, attempt: _Attempt, files: list[TreeFile], slot: Slot
+    ) -> tuple[pb.Finished, bool]:
         """Build in the function's space; (result, whether the cache had it after all)."""
         job, key, emit = attempt.job, attempt.key, attempt.emit
         space = BuildSpace(self._settings.spaces_dir / job.project_id / job.function.name)
@@ -158,7 +161,7 @@ class Builder:
             if cached is not None:
                 return cached, True
             try:
-                finished = await self._compile_and_process(space, attempt, files)
+                finished = await self._compile_and_process(space, attempt, files, slot)
             except BuildFailed as failure:
                 hint = low_disk_hint(self._settings.spaces_dir)
                 error = f"{failure}\n{hint}" if hint else str(failure)
@@ -168,7 +171,7 @@ class Builder:
         return finished, False
 
     async def _compile_and_process(
-        self, space: BuildSpace, attempt: _Attempt, files: list[TreeFile]
+        self, space: BuildSpace, attempt: _Attempt, files: list[TreeFile], slot: Slot
     ) -> pb.Finished:
         job, toolchain, emit, clock = attempt.job, attempt.toolchain, attempt.emit, attempt.clock
         synced = await asyncio.to_thread(space.sync, files, self._store)
@@ -198,6 +201,7 @@ class Builder:
         if (quick_key := attempt.quick_key) is not None:
             compiled = await self._quick_result(compiled, space.root / "quick", quick_key, attempt)
             options = pb.BuildOptions(opt_level=options.opt_level)  # stripped already
+            await slot.requeue(Priority.OPTIMISE)  # other builds' first artifacts go first
         module = await self._postprocess(compiled, space.root / "out", options, attempt)
         artifacts = await self._artifacts(module.read_bytes(), attempt)
         # For the next build (the next save, in a watch), once this one's artifacts are fetched.
