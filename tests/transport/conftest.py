@@ -1,4 +1,4 @@
-"""A real build server on a unix socket, for the transport tests."""
+"""A real build server on a unix socket, and a connection to it, for the transport tests."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from embly_build.server.factory import create_service
 from embly_build.server.grpc_server import GrpcServer
 from embly_build.server.settings import ServerSettings
 from embly_build.transport.address import parse_address
+from embly_build.transport.connection import Connection, open_connection
 
 
 @pytest.fixture
@@ -26,3 +27,12 @@ async def socket_server(tmp_path: Path) -> AsyncIterator[str]:
         await server.close()
         await service.close()
     assert not (tmp_path / "server" / "embly.sock").exists(), "socket file removed on close"
+
+
+@pytest.fixture
+async def connection(socket_server: str) -> AsyncIterator[Connection]:
+    opened = open_connection(socket_server)
+    try:
+        yield opened
+    finally:
+        await opened.close()

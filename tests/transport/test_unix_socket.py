@@ -82,15 +82,6 @@ class RecordingApi(PassThroughApi):
         return self.api.build(request)
 
 
-@pytest.fixture
-async def connection(socket_server: str) -> AsyncIterator[Connection]:
-    opened = open_connection(socket_server)
-    try:
-        yield opened
-    finally:
-        await opened.close()
-
-
 @pytest.mark.slow
 async def test_a_build_with_nothing_changed_sends_one_small_question(
     project: Path, connection: Connection

@@ -48,15 +48,6 @@ class CallRecordingApi(PassThroughApi):
         return await self.api.upload_blobs(recorded())
 
 
-@pytest.fixture
-async def connection(socket_server: str) -> AsyncIterator[Connection]:
-    opened = open_connection(socket_server)
-    try:
-        yield opened
-    finally:
-        await opened.close()
-
-
 def tree_of(directory: Path) -> TreeInputs:
     return TreeInputs.of(index_function(directory, [], directory / "embly_build"))
 
