@@ -124,16 +124,14 @@ async def _send(
     large_trees = [t for t in trees if len(t.data) > BATCH_BLOB_LIMIT]
     if large_files:
         await api.upload_blobs(_chunks(large_files, (), progress))
-    small: list[IndexedFile | EncodedTree] = [f for f in files if f.size <= BATCH_BLOB_LIMIT]
-    small += [t for t in trees if len(t.data) <= BATCH_BLOB_LIMIT]
+    small_files = [f for f in files if f.size <= BATCH_BLOB_LIMIT]
+    small_trees = [t for t in trees if len(t.data) <= BATCH_BLOB_LIMIT]
     try:
-        await send_in_batches(api, small, progress.add)
+        await send_in_batches(api, [*small_files, *small_trees], progress.add)
     except GRPCError as error:
         if not unknown_method(error):
             raise
         # A server from before UploadBlobBatch, which stored none of them: as chunks.
-        small_files = [blob for blob in small if isinstance(blob, IndexedFile)]
-        small_trees = [blob for blob in small if isinstance(blob, EncodedTree)]
         await api.upload_blobs(_chunks(small_files, small_trees, progress))
     if large_trees:
         await api.upload_blobs(_chunks((), large_trees, progress))

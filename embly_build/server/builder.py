@@ -310,7 +310,7 @@ class _Attempt:
     toolchain: Toolchain
     refusal: str | None  # why no .cwasm can be made here, when one is asked for
     key: str
-    quick_key: str | None  # the action without wasm-opt, when a quick result is asked for
+    quick_key: str | None  # the quick action (see quick_first), when one is asked for
     emit: Emit
     clock: _Clock
 

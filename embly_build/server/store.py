@@ -232,12 +232,9 @@ class ContentStore:
         return True
 
     def put_bytes(self, data: bytes) -> pb.Digest:
-        digest = pb.Digest(sha256=hashlib.sha256(data).hexdigest(), size_bytes=len(data))
-        if not self.touch(digest):
-            writer = self.writer(digest)
-            writer.write(0, data)
-            writer.commit()
-        return digest
+        sha256 = hashlib.sha256(data).hexdigest()
+        self.put_verified(sha256, data)
+        return pb.Digest(sha256=sha256, size_bytes=len(data))
 
     def read_bytes(self, digest: pb.Digest) -> bytes:
         path = self.path_of(digest)
