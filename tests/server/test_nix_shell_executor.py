@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import subprocess
 import sys
@@ -276,13 +277,29 @@ async def test_a_prepared_shell_runs_the_next_step_in_its_own_directory(
         assert (code, out) == (0, [f"{directory} bar"])
 
 
-def _shell_groups() -> set[int]:
-    """Process groups holding a live nix-shell, or the bash it became."""
-    return {
-        pgid
-        for pgid, cmdline in _live_processes().values()
-        if b"nix-shell" in cmdline or b"--rcfile" in cmdline
-    }
+def _shell_groups(temp_dir: Path) -> set[int]:
+    """Process groups holding a shell waiting in the executor's directory. Told by their
+    working directory, which, unlike the command line, stays readable while nix-shell execs
+    the bash it becomes."""
+    groups = set()
+    for pid, (pgid, _) in _live_processes().items():
+        with contextlib.suppress(OSError):
+            if os.readlink(f"/proc/{pid}/cwd") == str(temp_dir):
+                groups.add(pgid)
+    return groups
+
+
+async def _shells_once(temp_dir: Path, condition: Callable[[set[int]], bool]) -> set[int]:
+    """The waiting shells' groups, as first seen to meet condition."""
+    seen: set[int] = set()
+
+    def met() -> bool:
+        nonlocal seen
+        seen = _shell_groups(temp_dir)
+        return condition(seen)
+
+    await _wait_for(met)
+    return seen
 
 
 # A step execs in the shell that was waiting for it: its $$ names that shell.
@@ -298,12 +315,10 @@ SHELL_PID = ["bash", "-c", "echo $$"]
     ],
 )
 async def test_each_step_of_the_next_build_runs_in_a_shell_started_ahead(
-    executor: NixShellExecutor, toolchain: Toolchain, tmp_path: Path, steps: int
+    executor: NixShellExecutor, toolchain: Toolchain, tmp_path: Path, temp_dir: Path, steps: int
 ) -> None:
-    before = _shell_groups()
     executor.prepare(toolchain, steps=steps)
-    await _wait_for(lambda: len(_shell_groups() - before) == steps)
-    waiting = _shell_groups() - before
+    waiting = await _shells_once(temp_dir, lambda groups: len(groups) == steps)
 
     ran_in = set()
     for _ in range(steps):
@@ -315,15 +330,13 @@ async def test_each_step_of_the_next_build_runs_in_a_shell_started_ahead(
 
 @pytest.mark.slow
 async def test_a_step_with_no_shell_ready_starts_the_next_steps_shell_beside_its_own(
-    executor: NixShellExecutor, toolchain: Toolchain, tmp_path: Path
+    executor: NixShellExecutor, toolchain: Toolchain, tmp_path: Path, temp_dir: Path
 ) -> None:
     """As in a fresh `embly build`: the post-processing step finds its shell started."""
-    before = _shell_groups()
     code, out, _ = await _run(executor, toolchain, SHELL_PID, tmp_path)
     assert code == 0
-    # The first step's shell ends with its step; the spare one may still be starting.
-    await _wait_for(lambda: _shell_groups() - before - {int(out[0])} != set())
-    spare = _shell_groups() - before
+    # The first step's shell left the directory for its step; the spare may still be starting.
+    spare = await _shells_once(temp_dir, bool)
     assert len(spare) == 1 and int(out[0]) not in spare
 
     code, out, _ = await _run(executor, toolchain, SHELL_PID, tmp_path)
@@ -332,41 +345,36 @@ async def test_a_step_with_no_shell_ready_starts_the_next_steps_shell_beside_its
 
 @pytest.mark.slow
 async def test_shells_prepared_for_later_start_then_and_serve_the_next_steps(
-    executor: NixShellExecutor, toolchain: Toolchain, tmp_path: Path
+    executor: NixShellExecutor, toolchain: Toolchain, tmp_path: Path, temp_dir: Path
 ) -> None:
     """As at the end of a build: nothing starts while the client fetches its artifacts."""
-    before = _shell_groups()
     executor.prepare(toolchain, after=0.6)
     await asyncio.sleep(0.3)
-    assert not _shell_groups() - before, "a shell started before it was asked for"
+    assert not _shell_groups(temp_dir), "a shell started before it was asked for"
 
-    await _wait_for(lambda: len(_shell_groups() - before) == SHELLS_PER_BUILD)
-    waiting = _shell_groups() - before
+    waiting = await _shells_once(temp_dir, lambda groups: len(groups) == SHELLS_PER_BUILD)
     code, out, _ = await _run(executor, toolchain, SHELL_PID, tmp_path)
     assert code == 0 and int(out[0]) in waiting
 
 
 @pytest.mark.slow
 async def test_close_calls_off_shells_prepared_for_later(
-    executor: NixShellExecutor, toolchain: Toolchain
+    executor: NixShellExecutor, toolchain: Toolchain, temp_dir: Path
 ) -> None:
-    before = _shell_groups()
     executor.prepare(toolchain, after=0.2)
     await executor.close()
     await asyncio.sleep(0.5)
-    assert not _shell_groups() - before, "a shell started after close()"
+    assert not _shell_groups(temp_dir), "a shell started after close()"
 
 
 @pytest.mark.slow
 async def test_close_stops_the_prepared_shells(
-    executor: NixShellExecutor, toolchain: Toolchain
+    executor: NixShellExecutor, toolchain: Toolchain, temp_dir: Path
 ) -> None:
-    before = _shell_groups()
     executor.prepare(toolchain)
-    await _wait_for(lambda: bool(_shell_groups() - before))
-    started = _shell_groups() - before
+    started = await _shells_once(temp_dir, bool)
     await executor.close()
-    await _wait_for(lambda: not started & _shell_groups())
+    await _wait_for(lambda: not started & _shell_groups(temp_dir))
 
 
 def _prepare_in_another_process(
@@ -389,6 +397,9 @@ async def main():
     await asyncio.sleep(1)  # the shell is up and waiting
     {ending}
 
+def _waiting_groups(executor):
+    return [task.result().pgid for tasks in executor._waiting.values() for task in tasks]
+
 use_pidfd_child_watcher()
 asyncio.run(main())
 """
@@ -404,13 +415,15 @@ asyncio.run(main())
 def test_prepared_shells_end_with_the_process_that_started_them(
     toolchain: Toolchain, tmp_path: Path
 ) -> None:
-    before = _shell_groups()
-    result = _prepare_in_another_process(toolchain, tmp_path, "os._exit(0)  # no clean-up")
+    ending = "print(*_waiting_groups(executor), flush=True); os._exit(0)  # no clean-up"
+    result = _prepare_in_another_process(toolchain, tmp_path, ending)
     assert result.returncode == 0, result.stderr
+    started = {int(pgid) for pgid in result.stdout.split()}
+    assert len(started) == SHELLS_PER_BUILD
     deadline = time.monotonic() + 10
-    while _shell_groups() - before and time.monotonic() < deadline:
+    while started & _shell_groups(tmp_path) and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert not _shell_groups() - before, "a prepared shell outlived its parent"
+    assert not started & _shell_groups(tmp_path), "a prepared shell outlived its parent"
 
 
 @pytest.mark.slow
