@@ -28,7 +28,10 @@ system-packages:
 $(VENV)/.installed: pyproject.toml
 	[ -x $(PY) ] || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[dev]'
+	@# compat: the checkout goes on sys.path through a plain .pth. The default editable mode's
+	@# import hook costs 8 ms at every start, half of what a no-op `embly build` takes.
+	$(PY) -m pip install -q -e '.[dev]' --config-settings editable_mode=compat 2>/dev/null \
+		|| $(PY) -m pip install -q -e '.[dev]'
 	touch $@
 
 toolchain: $(VENV)/.installed

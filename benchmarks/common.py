@@ -40,3 +40,13 @@ def report(label: str, ours: float, baseline: float, target: float, *, lower: bo
     )
     print(line, flush=True)
     return verdict
+
+
+def info(label: str, ours: float, baseline: float) -> None:
+    """A figure measured beside a target's, for context: no target of its own."""
+    ratio = ours / baseline if baseline else float("inf")
+    print(
+        f"{label:<44} embly {ours * 1000:8.1f} ms  baseline {baseline * 1000:8.1f} ms  "
+        f"ratio {ratio:5.2f}",
+        flush=True,
+    )

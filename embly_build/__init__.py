@@ -7,9 +7,13 @@ async with embly_build.connect() as client:
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING, Any
 
+# Not `typing.TYPE_CHECKING`: importing typing alone takes longer than `embly build` needs to
+# find it has nothing to do (client/up_to_date.py). Type checkers read any TYPE_CHECKING so.
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from embly_build.client.client import Client
     from embly_build.client.connect import connect
     from embly_build.client.events import (

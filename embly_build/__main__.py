@@ -1,3 +1,3 @@
-from embly_build.cli.app import main
+from embly_build.cli.entry import main
 
 main()

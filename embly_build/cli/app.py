@@ -7,6 +7,7 @@ asyncio nor the client, protocol and server stack, and start in a fraction of th
 from __future__ import annotations
 
 import inspect
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -81,6 +82,7 @@ OptLevelOpt = Annotated[
 
 @_command()
 def build(
+    ctx: typer.Context,
     functions: Annotated[
         list[str] | None, typer.Argument(help="Functions to build (default: all).")
     ] = None,
@@ -105,7 +107,12 @@ def build(
 
     options = ClientOptions(project, executor, remote, jobs, target, opt_level)
     renderer = JsonRenderer() if json_output else HumanRenderer(verbose=verbose, quiet=quiet)
-    raise typer.Exit(_run(build_once(options, functions or [], renderer)))
+    mode = "json" if json_output else "verbose" if verbose else "quiet" if quiet else "human"
+    command_line = ctx.obj.get("command_line") if isinstance(ctx.obj, dict) else None
+    built = build_once(
+        options, functions or [], renderer, command_line=command_line, report_mode=mode
+    )
+    raise typer.Exit(_run(built))
 
 
 @_command()
@@ -276,7 +283,8 @@ def _guard(action: object) -> int:
 
 def main() -> None:
     try:
-        app(prog_name="embly")
+        # The command line, for `embly build` to record its run under (build_command.py).
+        app(prog_name="embly", obj={"command_line": sys.argv[1:]})
     except SystemExit as request:
         exit_at_once(exit_code_of(request))
     exit_at_once(0)

@@ -2,27 +2,98 @@
 
 from __future__ import annotations
 
+import os
 import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from embly_build.cli import exit_codes
-from embly_build.cli.connect import connected_client
+from embly_build.cli.connect import Resolved, connected_client, resolve
 from embly_build.cli.options import ClientOptions
 from embly_build.cli.render import HumanRenderer, JsonRenderer
 from embly_build.cli.stop_signals import cancel_on_stop_signals
+from embly_build.cli.up_to_date_report import REPORT_MODES, report_of
+from embly_build.client.config import ProjectConfig
+from embly_build.client.events import BuildFinished
+from embly_build.client.index import FunctionInputs
+from embly_build.client.up_to_date import invocation_key
+from embly_build.client.up_to_date_record import FinishedRun, code_paths, record_run
+
+
+@dataclass(frozen=True)
+class _Invocation:
+    command_line: Sequence[str] | None
+    report_mode: str
+    started_ns: int  # before embly.hcl is looked for
+    search_start: Path  # where it is looked for from
 
 
 async def build_once(
-    options: ClientOptions, functions: list[str], renderer: JsonRenderer | HumanRenderer
+    options: ClientOptions,
+    functions: list[str],
+    renderer: JsonRenderer | HumanRenderer,
+    *,
+    command_line: Sequence[str] | None = None,
+    report_mode: str = "",
 ) -> int:
+    """Build and report. With the `command_line` this process was started with, and a
+    `report_mode` (see up_to_date_report.py), a successful in-process build is recorded so
+    that the same command, while nothing has changed, reports again without building."""
     started = time.monotonic()
+    invocation = _Invocation(
+        command_line, report_mode, time.time_ns(), (options.project or Path.cwd()).absolute()
+    )
+    indexed: list[tuple[ProjectConfig, Mapping[str, FunctionInputs]]] = []
     with cancel_on_stop_signals() as stop:
         try:
-            async with connected_client(options) as client:
-                results = await client.build(options.project or Path.cwd(), functions, renderer)
+            resolved = resolve(options)
+            async with connected_client(options, resolved) as client:
+                results = await client.build(
+                    invocation.search_start,
+                    functions,
+                    renderer,
+                    on_indexed=lambda config, inputs: indexed.append((config, inputs)),
+                )
         finally:
             renderer.close()
     if stop.exit_code is not None:
         return stop.exit_code
     renderer.summary(results, time.monotonic() - started)
+    if indexed:
+        _record(invocation, resolved, *indexed[-1], results)
     return exit_codes.OK if all(r.ok for r in results) else exit_codes.BUILD_FAILED
+
+
+def _record(
+    invocation: _Invocation,
+    resolved: Resolved,
+    config: ProjectConfig,
+    inputs: Mapping[str, FunctionInputs],
+    results: Sequence[BuildFinished],
+) -> None:
+    """Record the run for the next identical command. Only in-process builds are: a build
+    server's toolchains can change without this machine seeing it."""
+    if (
+        invocation.command_line is None
+        or invocation.report_mode not in REPORT_MODES
+        or resolved.settings is None
+    ):
+        return
+    from embly_build.server.toolchains import find_nixexprs_dir
+    from embly_build.server.toolchains.state_paths import toolchain_state_paths
+
+    home = resolved.settings.home
+    search_path = os.environ.get("PATH", os.defpath)
+    toolchains = toolchain_state_paths(home, find_nixexprs_dir(), search_path)
+    run = FinishedRun(
+        key=invocation_key(invocation.command_line, os.getcwd(), os.environ),
+        started_ns=invocation.started_ns,
+        search_start=invocation.search_start,
+        config=config,
+        inputs=inputs,
+        results=results,
+        report=report_of(results, invocation.report_mode),
+        environment=[*toolchains, *code_paths()],
+    )
+    record_run(run, home)

@@ -83,8 +83,11 @@ def _address(options: ClientOptions, user: UserConfig) -> tuple[str, ServerSetti
 
 
 @contextlib.asynccontextmanager
-async def connected_client(options: ClientOptions) -> AsyncIterator[Client]:
-    resolved = resolve(options)
+async def connected_client(
+    options: ClientOptions, resolved: Resolved | None = None
+) -> AsyncIterator[Client]:
+    """A client for `options`, as `resolve` resolves them (unless already `resolved`)."""
+    resolved = resolved or resolve(options)
     async with connect(
         resolved.address,
         settings=resolved.settings,

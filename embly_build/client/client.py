@@ -46,6 +46,7 @@ from embly_build.transport.api import BuildApi
 from embly_build.wasm.aot import aot_refusal, compile_cwasm, host_triple, wasmtime_version
 
 T = TypeVar("T")
+OnIndexed = Callable[[ProjectConfig, Mapping[str, FunctionInputs]], None]
 # A build whose inputs or artifacts gc trims from the server is asked for once more.
 _ATTEMPTS = 2
 _TRIMMED = {
@@ -102,10 +103,13 @@ class Client:
         project: ProjectConfig | Path | str,
         functions: Sequence[str] = (),
         on_event: Callable[[ClientEvent], None] | None = None,
+        *,
+        on_indexed: OnIndexed | None = None,
     ) -> list[BuildFinished]:
-        """Build the named functions (all when none are named); return their results."""
+        """Build the named functions (all when none are named); return their results.
+        `on_indexed` is given the configuration and each function's inputs once indexed."""
         results = []
-        async for event in self.build_events(project, functions):
+        async for event in self.build_events(project, functions, on_indexed=on_indexed):
             if on_event:
                 on_event(event)
             if isinstance(event, BuildFinished):
@@ -119,6 +123,7 @@ class Client:
         indexed_inputs: Mapping[str, FunctionInputs] | None = None,
         *,
         quick_first: bool = False,
+        on_indexed: OnIndexed | None = None,
     ) -> AsyncIterator[ClientEvent]:
         """Build and report; `indexed_inputs` skips indexing for functions already indexed.
 
@@ -136,6 +141,8 @@ class Client:
         fresh = indexing.result()
         known.update(zip((f.name for f in to_index), fresh, strict=True))
         indexed = [known[f.name] for f in selected]
+        if on_indexed is not None:
+            on_indexed(config, {f.name: known[f.name] for f in selected})
         trees = [TreeInputs.of(inputs) for inputs in indexed]
         keys = [_tree_key(config, function) for function in selected]
         upload = _EmittingTask(lambda emit: self._upload(trees, keys, emit))

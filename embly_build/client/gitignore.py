@@ -194,6 +194,12 @@ def _repository(root: Path) -> Path | None:
 
 def _info_exclude(repository: Path) -> Path:
     """The info/exclude git reads for `repository`: a worktree shares its main repository's."""
+    return info_exclude_sources(repository)[-1]
+
+
+def info_exclude_sources(repository: Path) -> list[Path]:
+    """The files that decide which info/exclude git reads for `repository` (a worktree shares
+    its main repository's), that file last."""
     git_dir = repository / ".git"
     if git_dir.is_file():
         git_dir = _linked_git_dir(git_dir)
@@ -201,7 +207,7 @@ def _info_exclude(repository: Path) -> Path:
         common = git_dir / (git_dir / "commondir").read_text(encoding="utf-8").strip()
     except (OSError, UnicodeDecodeError):
         common = git_dir
-    return common / "info" / "exclude"
+    return [git_dir / "commondir", common / "info" / "exclude"]
 
 
 def _linked_git_dir(git_file: Path) -> Path:

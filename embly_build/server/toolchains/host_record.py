@@ -73,3 +73,12 @@ def save_record(
     }
     with contextlib.suppress(OSError):  # only a cache: the next run probes again
         write_atomically(record, json.dumps(data, indent=1).encode("utf-8"))
+
+
+def recorded_tools(record: Path) -> list[Path]:
+    """The tool files a record was derived from; none when it cannot be read."""
+    try:
+        tools = json.loads(record.read_text())["tools"]
+        return [Path(path) for path in tools.values()]
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return []
