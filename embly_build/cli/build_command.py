@@ -85,7 +85,11 @@ def _record(
 
     home = resolved.settings.home
     search_path = os.environ.get("PATH", os.defpath)
-    toolchains = toolchain_state_paths(home, find_nixexprs_dir(), search_path)
+
+    def environment() -> list[Path]:
+        toolchains = toolchain_state_paths(home, find_nixexprs_dir(), search_path)
+        return [*toolchains, *code_paths()]
+
     run = FinishedRun(
         key=invocation_key(invocation.command_line, os.getcwd(), os.environ),
         started_ns=invocation.started_ns,
@@ -94,6 +98,6 @@ def _record(
         inputs=inputs,
         results=results,
         report=report_of(results, invocation.report_mode),
-        environment=[*toolchains, *code_paths()],
+        environment=environment,
     )
     record_run(run, home)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,7 +38,9 @@ class FinishedRun:
     inputs: Mapping[str, FunctionInputs]  # by function
     results: Sequence[BuildFinished]
     report: Report  # what it printed, to be printed again (cli/up_to_date_report.py)
-    environment: Sequence[Path]  # what else the results depended on: toolchains, code
+    # What else the results depended on (toolchains, code); listed while the record is made,
+    # so that a failure to list them only means no record.
+    environment: Callable[[], Iterable[Path]]
 
 
 def record_run(run: FinishedRun, home: Path) -> bool:
@@ -116,7 +118,7 @@ def _dependencies(run: FinishedRun) -> Iterator[str]:
         above.update(inputs.input_dirs)
         above.update(single.parent for single in inputs.input_files)
     yield from _deciding_files_above(above)
-    yield from map(str, run.environment)
+    yield from map(str, run.environment())
 
 
 def _deciding_files_above(directories: Iterable[Path]) -> Iterator[str]:

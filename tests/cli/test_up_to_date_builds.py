@@ -203,3 +203,18 @@ def test_verbose_output_always_asks_the_server(project: Path, embly_home: Path) 
 
     assert again.returncode == 0, again.stderr
     assert "greeter: started" in again.stderr
+
+
+def test_a_record_that_cannot_be_written_costs_only_the_shortcut(
+    project: Path, embly_home: Path
+) -> None:
+    """Where the records go is taken by a file: every build still builds and succeeds."""
+    (embly_home / "client").mkdir(parents=True)
+    (embly_home / "client" / "up-to-date").write_text("not a directory")
+
+    _recorded(project, embly_home)
+    again = _build(project)
+
+    assert not _answered_from_record(again)
+    assert all(event["cache_hit"] for event in again.values())
+    assert (embly_home / "client" / "up-to-date").read_text() == "not a directory"
