@@ -229,6 +229,8 @@ def gc(
     A cached result whose blobs are gone is rebuilt when next needed.
 
     Running builds are safe: their build spaces, blobs and cache entries stay.
+    Records of `embly build` runs whose inputs have changed since (they can no
+    longer answer a no-op build) are removed too.
 
     Works on the local state of `--executor nix` builds and `embly serve`,
     not on a remote server. Toolchains and cargo's download cache are

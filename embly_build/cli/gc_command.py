@@ -5,6 +5,7 @@ from __future__ import annotations
 from rich.console import Console
 
 from embly_build.cli import exit_codes
+from embly_build.client.up_to_date_record import remove_outdated_records
 from embly_build.errors import UsageError
 from embly_build.server.gc import GcReport, Tally, Usage, collect_garbage
 from embly_build.server.settings import ServerSettings
@@ -19,10 +20,20 @@ def run_gc(max_size: str, dry_run: bool) -> int:
     settings = ServerSettings()
     report = collect_garbage(settings, max_bytes, dry_run=dry_run)
     console = Console(highlight=False, soft_wrap=True, markup=False)
+    records = Tally(*remove_outdated_records(settings.home, dry_run=dry_run))
     console.print(f"EMBLY_HOME    {settings.home}")
-    for line in report_lines(report):
+    for line in [*report_lines(report), *_records_line(records, dry_run)]:
         console.print(line)
     return exit_codes.OK
+
+
+def _records_line(records: Tally, dry_run: bool) -> list[str]:
+    """Up-to-date records (client/up_to_date.py) of builds whose inputs have changed since."""
+    if not records.count:
+        return []
+    removed = "would remove" if dry_run else "removed"
+    outdated = _count(records.count, "outdated up-to-date record")
+    return [f"{removed:<13} {outdated} ({format_size(records.disk_bytes)})"]
 
 
 def report_lines(report: GcReport) -> list[str]:

@@ -76,8 +76,11 @@ def invocation_key(argv: Sequence[str], cwd: str, environ: Mapping[str, str]) ->
 def record_path(key: bytes, home: str | None = None) -> str:
     """Where the record of the invocation `key` lives. Two keys may share a file (the name
     is a checksum); the key inside tells them apart."""
-    name = f"{zlib.crc32(key):08x}.{len(key)}"
-    return os.path.join(home or embly_home_dir(), "client", "up-to-date", name)
+    return os.path.join(records_dir(home), f"{zlib.crc32(key):08x}.{len(key)}")
+
+
+def records_dir(home: str | None = None) -> str:
+    return os.path.join(home or embly_home_dir(), "client", "up-to-date")
 
 
 def encode_record(key: bytes, checks: Sequence[tuple[str, StatKey]], report: Report) -> bytes:
@@ -87,17 +90,33 @@ def encode_record(key: bytes, checks: Sequence[tuple[str, StatKey]], report: Rep
 def unchanged_report(key: bytes, home: str | None = None) -> Report | None:
     """The report of the last run of the invocation `key` when nothing it depended on has
     changed since; None when anything has, or there is no usable record."""
+    record = _load(record_path(key, home))
+    if record is None or record[0] != key or not _unchanged(record[1]):
+        return None
+    return record[2]
+
+
+def record_is_current(path: str) -> bool:
+    """Whether the record at `path` can still answer its invocation. One that cannot is of
+    no further use: a changed file does not get its old ctime back."""
+    record = _load(path)
+    return record is not None and _unchanged(record[1])
+
+
+def _load(path: str) -> tuple[bytes, list[tuple[str, StatKey]], Report] | None:
+    """(key, checks, report) of the record at `path`; None when it is missing or damaged."""
     try:
-        with open(record_path(key, home), "rb") as file:
-            version, recorded_key, checks, report = marshal.load(file)
+        with open(path, "rb") as file:
+            version, key, checks, report = marshal.load(file)
     except (OSError, EOFError, ValueError, TypeError):
         return None
-    if version != FORMAT_VERSION or recorded_key != key or not isinstance(report, dict):
+    if version != FORMAT_VERSION or not isinstance(report, dict):
         return None
+    return key, checks, report
+
+
+def _unchanged(checks: list[tuple[str, StatKey]]) -> bool:
     try:
-        for path, expected in checks:
-            if stat_key(path) != expected:
-                return None
+        return all(stat_key(path) == expected for path, expected in checks)
     except (OSError, TypeError, ValueError):
-        return None
-    return report
+        return False

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +18,9 @@ from embly_build.client.up_to_date import (
     Report,
     StatKey,
     encode_record,
+    record_is_current,
     record_path,
+    records_dir,
     stat_key,
 )
 from embly_build.home_paths import config_file_path
@@ -132,3 +135,23 @@ def _deciding_files_above(directories: Iterable[Path]) -> Iterator[str]:
                 yield str(parent / name)
             if (parent / ".git").exists():
                 yield from map(str, info_exclude_sources(parent))
+
+
+def remove_outdated_records(home: Path, *, dry_run: bool = False) -> tuple[int, int]:
+    """Remove the records under `home` that can no longer answer (and any left half
+    written); how many, and the bytes they took on disk. With `dry_run`, remove nothing."""
+    count = disk_bytes = 0
+    try:
+        entries = list(os.scandir(records_dir(str(home))))
+    except OSError:
+        return 0, 0
+    for entry in entries:
+        if not entry.is_file(follow_symlinks=False) or record_is_current(entry.path):
+            continue
+        with contextlib.suppress(OSError):
+            size = entry.stat(follow_symlinks=False).st_blocks * 512
+            if not dry_run:
+                os.unlink(entry.path)
+            count += 1
+            disk_bytes += size
+    return count, disk_bytes

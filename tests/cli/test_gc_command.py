@@ -6,6 +6,7 @@ import os
 import time
 from pathlib import Path
 
+from embly_build.client.up_to_date import encode_record, invocation_key, record_path, stat_key
 from embly_build.protocol import pb
 from embly_build.server.gc import build_in_progress
 from embly_build.server.sizes import disk_usage
@@ -76,3 +77,35 @@ def test_a_bad_max_size_is_a_usage_error(tmp_path: Path, embly_home: Path) -> No
     assert "--max-size: invalid size 'lots'" in result.stderr
     assert "500M, 10G, 2GiB" in result.stderr
     assert store.has(digests[0])
+
+
+def test_gc_removes_up_to_date_records_that_can_no_longer_answer(
+    tmp_path: Path, embly_home: Path
+) -> None:
+    source = tmp_path / "main.rs"
+    records = {}
+    for name in ("outdated", "current"):
+        source.write_text(f"fn main() {{}} // {name}")  # after the first record: outdated
+        key = invocation_key(["build", name], str(tmp_path), {})
+        path = Path(record_path(key, str(embly_home)))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        report = {"mode": "quiet", "functions": []}
+        path.write_bytes(encode_record(key, [(str(source), stat_key(str(source)))], report))
+        records[name] = path
+    records["half written"] = records["current"].with_name(".left-by-a-crash")
+    records["half written"].write_bytes(records["current"].read_bytes()[:10])
+
+    dry = embly("gc", "--dry-run", cwd=tmp_path)
+    assert dry.returncode == 0, dry.stderr
+    assert "would remove  2 outdated up-to-date records" in dry.stdout
+    assert all(path.exists() for path in records.values())
+
+    result = embly("gc", cwd=tmp_path)
+
+    assert result.returncode == 0, result.stderr
+    assert "removed       2 outdated up-to-date records" in result.stdout
+    assert {name: path.exists() for name, path in records.items()} == {
+        "outdated": False,
+        "current": True,
+        "half written": False,
+    }
