@@ -22,7 +22,8 @@ from rich.table import Table
 from rich.text import Text
 
 from embly_build.cli.activity import Activities, ProgressLine
-from embly_build.cli.render import sizes_text, summary_markup
+from embly_build.cli.render import sizes_text
+from embly_build.cli.result_lines import summary_markup
 from embly_build.cli.terminal_output import TerminalOutput
 from embly_build.client.events import (
     BuildFinished,

@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from functools import partial
 from typing import TYPE_CHECKING, TextIO
 
+from embly_build.cli.result_lines import ok_line, summary_markup
 from embly_build.cli.terminal_output import TerminalOutput
 from embly_build.client.events import (
     BuildFinished,
@@ -135,14 +136,6 @@ class HumanRenderer:
         self._print(summary_markup(ok, cached, len(results) - ok, seconds))
 
 
-def summary_markup(ok: int, cached: int, failed: int, seconds: float) -> str:
-    """The line that ends a build (or a watch round)."""
-    parts = [f"{ok} ok" + (f" ({cached} cached)" if cached else "")]
-    if failed:
-        parts.append(f"[red]{failed} failed[/red]")
-    return f"{', '.join(parts)} in {seconds:.1f}s"
-
-
 def progress_text(progress: IndexProgress | UploadProgress) -> str | None:
     """`indexing: 12,345 files, 1.2 GiB read` or `uploading 120.0 MiB of 400.0 MiB`; None
     once it is done."""
@@ -165,8 +158,9 @@ def _result_line(event: BuildFinished) -> str:
     if not event.ok:
         return f"[red]✗ {event.function}[/red]  {event.status}  {event.duration_ms / 1000:.1f}s"
     state = "cached" if event.cache_hit else "built"
-    sizes = sizes_text(event.artifact_sizes)
-    return f"[green]✓ {event.function}[/green]  {state}  {event.duration_ms / 1000:.1f}s  {sizes}"
+    return ok_line(
+        event.function, state, event.duration_ms / 1000, sizes_text(event.artifact_sizes)
+    )
 
 
 def escape(text: str) -> str:

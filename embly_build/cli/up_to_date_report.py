@@ -11,6 +11,7 @@ import os
 import sys
 import time
 
+from embly_build.cli.result_lines import ANSI_GREEN, NO_COLOUR, ok_line, summary_markup
 from embly_build.client.up_to_date import Report, invocation_key, unchanged_report
 
 TYPE_CHECKING = False  # not typing's: see client/up_to_date.py
@@ -22,7 +23,6 @@ if TYPE_CHECKING:
 # How each kind of output reports a build, as `embly build` chose its renderer. Verbose
 # output (every log line) is not recorded: who asks for it wants to see the build asked for.
 REPORT_MODES = ("human", "quiet", "json")
-_GREEN, _RESET = "\x1b[32m", "\x1b[0m"
 # Where a recorded build_finished event's duration goes: the one place json.dumps writes a
 # quote followed by a colon is after a key, so this cannot match inside a string value.
 _DURATION = '"duration_ms": 0'
@@ -75,13 +75,9 @@ def _print_report(report: Report, seconds: float) -> None:
         sys.stdout.write("".join(line + "\n" for line in lines))
         sys.stdout.flush()
         return
-    green, reset = (_GREEN, _RESET) if _colour(sys.stderr) else ("", "")
-    lines = [
-        f"{green}✓ {name}{reset}  cached  {seconds:.1f}s  {sizes}"
-        for name, _, _, _, sizes in functions
-    ]
-    count = len(functions)
-    lines.append(f"{count} ok ({count} cached) in {seconds:.1f}s")
+    colour = ANSI_GREEN if _colour(sys.stderr) else NO_COLOUR
+    lines = [ok_line(name, "cached", seconds, sizes, colour) for name, _, _, _, sizes in functions]
+    lines.append(summary_markup(len(functions), len(functions), 0, seconds))  # no markup
     sys.stderr.write("".join(line + "\n" for line in lines))
     sys.stderr.flush()
 
