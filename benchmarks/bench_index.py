@@ -1,5 +1,9 @@
 """Indexing speed: cold index, warm index (stat cache filled) and `sha256sum`, side by side.
 
+Two warm indexes: a new process's (`embly build`), which must `stat` every file, and one after
+file events (`embly watch`, whose OS watches report each change), which lists only the directory
+an event names: here one unchanged file's event, as a save that changed nothing.
+
     .venv/bin/python benchmarks/bench_index.py [--dirs 100] [--files-per-dir 100]
         [--file-size 4096] [--runs 5]
 
@@ -24,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from embly_build.client.index import FunctionInputs, index_function
+from embly_build.client.reindex import index_after_events
 from embly_build.client.stat_cache import StatCache
 
 WARM_TARGET = 0.10  # warm index / cold index, at most
@@ -81,11 +86,15 @@ def _measure(tree: Tree, work: Path, runs: int) -> dict[str, float]:
     _index(tree, warm_db)  # fill
     if _index(tree, warm_db) != tree.inputs:
         raise SystemExit("the warm index differs from an index without cache")
+    event = {tree.crate / "src" / "module050" / "file000.rs"}
+    if _after_event(tree, warm_db, event) != tree.inputs:
+        raise SystemExit("the index after an event differs from an index without cache")
     file_list = b"".join(os.fsencode(f.absolute) + b"\0" for f in tree.inputs.files)
     variants: dict[str, Callable[[int], object]] = {
         "cold, no cache": lambda run: index_function(tree.crate, [], tree.crate / "embly_build"),
         "cold, empty cache": lambda run: _index(tree, work / f"cold-{run}.sqlite3"),
         "warm, filled cache": lambda run: _index(tree, warm_db),
+        "warm, one file event": lambda run: _after_event(tree, warm_db, event),
         "sha256sum": lambda run: _sha256sum(file_list),
     }
     timings: dict[str, list[float]] = {name: [] for name in variants}
@@ -102,6 +111,13 @@ def _index(tree: Tree, db: Path) -> FunctionInputs:
         return index_function(tree.crate, [], tree.crate / "embly_build", stat_cache=cache)
 
 
+def _after_event(tree: Tree, db: Path, event: set[Path]) -> FunctionInputs:
+    with StatCache(db) as cache:
+        return index_after_events(
+            tree.inputs, event, tree.crate, [], tree.crate / "embly_build", stat_cache=cache
+        )
+
+
 def _sha256sum(file_list: bytes) -> None:
     subprocess.run(
         ["xargs", "-0", "sha256sum", "--"],
@@ -116,13 +132,17 @@ def _report(tree: Tree, medians: dict[str, float]) -> None:
     print(f"{len(tree.inputs.files)} files, {mib:.1f} MiB, in {tree.crate}")
     print("median wall time:")
     for name, seconds in medians.items():
-        print(f"  {name:<20} {seconds * 1000:8.1f} ms  {mib / seconds:8.1f} MiB/s")
+        print(f"  {name:<22} {seconds * 1000:8.1f} ms  {mib / seconds:8.1f} MiB/s")
     # Each ratio against the cold variant that makes its target harder to reach.
     cold_fast = min(medians["cold, no cache"], medians["cold, empty cache"])
     cold_slow = max(medians["cold, no cache"], medians["cold, empty cache"])
-    warm_ratio = medians["warm, filled cache"] / cold_fast
     throughput_ratio = medians["sha256sum"] / cold_slow
-    _verdict("warm / fastest cold", warm_ratio, f"<= {WARM_TARGET:.2f}", warm_ratio <= WARM_TARGET)
+    for name, label in [
+        ("warm, filled cache", "warm (new process) / fastest cold"),
+        ("warm, one file event", "warm (file events) / fastest cold"),
+    ]:
+        ratio = medians[name] / cold_fast
+        _verdict(label, ratio, f"<= {WARM_TARGET:.2f}", ratio <= WARM_TARGET)
     _verdict(
         "slowest cold throughput / sha256sum",
         throughput_ratio,
@@ -132,7 +152,7 @@ def _report(tree: Tree, medians: dict[str, float]) -> None:
 
 
 def _verdict(name: str, ratio: float, target: str, passed: bool) -> None:
-    print(f"{name:<36} {ratio:6.3f}  (target {target})  {'PASS' if passed else 'MISS'}")
+    print(f"{name:<37} {ratio:6.3f}  (target {target})  {'PASS' if passed else 'MISS'}")
 
 
 if __name__ == "__main__":

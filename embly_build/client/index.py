@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 import stat
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from operator import attrgetter
@@ -42,6 +42,18 @@ class IndexCounters:
     read_bytes: int = 0  # of files that were hashed (not found in the stat cache)
 
 
+@dataclass(frozen=True, slots=True)
+class WalkedDirectory:
+    """What one index found in one directory, kept so that a re-index after file events can
+    take it again without listing the directory."""
+
+    files: tuple[IndexedFile, ...]  # the directory's input files, in the order walked
+    subdirectories: tuple[str, ...]  # names of the subdirectories walked from it
+    # It holds a symlink or was reached through one: an event for a change there can be
+    # reported elsewhere (the link's target), so it is listed again every time.
+    volatile: bool
+
+
 @dataclass(frozen=True)
 class FunctionInputs:
     root: Path  # common ancestor of all input directories
@@ -53,6 +65,8 @@ class FunctionInputs:
     # Every directory walked (the input directories and their subdirectories that are not
     # ignored), for a watcher. Not part of what was indexed: an empty directory is no input.
     directories: tuple[Path, ...] = field(default=(), compare=False)
+    # Each directory walked, by its absolute path: what a re-index may take again.
+    walked: Mapping[str, WalkedDirectory] = field(default_factory=dict, compare=False, repr=False)
 
 
 def index_function(
@@ -74,20 +88,41 @@ def index_function(
     rounds = stat_cache.indexing(root) if stat_cache is not None else nullcontext(None)
     with rounds as cache:
         walker = _Walker(root, dirs, input_filter(dirs, output_dir), cache, counters)
-        for top in outermost(dirs):
-            walker.walk(str(top), (str(top),))
-        for file in single:
-            walker.add_file(str(file))
-    files = walker.files
-    files.sort(key=attrgetter("path"))
-    return FunctionInputs(
-        root=root,
-        crate_dir=crate.relative_to(root).as_posix(),
-        input_dirs=dirs,
-        files=tuple(files),
-        input_files=single,
-        directories=tuple(map(Path, walker.directories)),
+        return walker.inputs(crate.relative_to(root).as_posix(), single)
+
+
+def reindex_function(
+    previous: FunctionInputs,
+    rescan: Iterable[str],
+    rewalk: Iterable[str],
+    output_dir: Path,
+    *,
+    stat_cache: StatCache | None = None,
+    counters: IndexCounters | None = None,
+) -> FunctionInputs:
+    """Index a function again, listing only the directories in `rescan`, those below each
+    of `rewalk`, the volatile ones and any not walked before; every other directory's files
+    are taken from `previous` unread and unlisted. Right only when nothing else changed
+    since `previous` (a file-system monitor says so) and neither the ignore rules nor the
+    crates' manifests did: the caller decides (see `embly_build.client.reindex`)."""
+    rescan, rewalk = frozenset(rescan), tuple(os.path.join(d, "") for d in rewalk)
+    dirs = previous.input_dirs
+    listed = [*rescan, *(str(f.parent) for f in previous.input_files)]
+    rounds = (
+        stat_cache.indexing(*rewalk, directories=listed)
+        if stat_cache is not None
+        else nullcontext(None)
     )
+    with rounds as cache:
+        walker = _Walker(previous.root, dirs, input_filter(dirs, output_dir), cache, counters)
+        walker.reusable = {
+            directory: walked
+            for directory, walked in previous.walked.items()
+            if not walked.volatile
+            and directory not in rescan
+            and not os.path.join(directory, "").startswith(rewalk)
+        }
+        return walker.inputs(previous.crate_dir, previous.input_files)
 
 
 def hash_file(path: str | os.PathLike[str]) -> tuple[str, int]:
@@ -118,18 +153,49 @@ class _Walker:
         counters: IndexCounters | None = None,
     ) -> None:
         self.counters = counters or IndexCounters()
+        self.root = root
         self.root_length = len(os.path.join(root, ""))  # relative paths are slices of absolute
         self.dirs = dirs
         self.ignored = ignored
         self.cache = cache
         self.files: list[IndexedFile] = []
         self.directories: list[str] = []
+        self.walked: dict[str, WalkedDirectory] = {}
+        # Directories whose earlier findings are taken as they are, without listing them.
+        self.reusable: Mapping[str, WalkedDirectory] = {}
 
-    def walk(self, directory: str, real_parents: tuple[str, ...]) -> None:
+    def inputs(self, crate_dir: str, single: tuple[Path, ...]) -> FunctionInputs:
+        """Walk every input directory, add the single files, and say what was found."""
+        for top in outermost(self.dirs):
+            self.walk(str(top), (str(top),))
+        for file in single:
+            self.add_file(str(file))
+        files = self.files
+        files.sort(key=attrgetter("path"))
+        return FunctionInputs(
+            root=self.root,
+            crate_dir=crate_dir,
+            input_dirs=self.dirs,
+            files=tuple(files),
+            input_files=single,
+            directories=tuple(map(Path, self.directories)),
+            walked=self.walked,
+        )
+
+    def walk(self, directory: str, real_parents: tuple[str, ...], via_link: bool = False) -> None:
         """Index the files below `directory`. `real_parents` ends with the real path of
         `directory` and holds those of the directories above it, so a symlink back to one (a
-        loop) is skipped."""
+        loop) is skipped. `via_link`: a symlink is on the way from an input directory."""
         self.directories.append(directory)
+        known = self.reusable.get(directory)
+        if known is not None:
+            self.walked[directory] = known
+            self.files.extend(known.files)
+            self.counters.files += len(known.files)
+            base = os.path.join(directory, "")
+            for name in known.subdirectories:  # no symlinks: a directory with one is volatile
+                self.walk(base + name, (*real_parents, os.path.join(real_parents[-1], name)))
+            return
         base = os.path.join(directory, "")
         subdirs: list[str] = []
         others: list[os.DirEntry[str]] = []
@@ -155,13 +221,19 @@ class _Walker:
             self.counters.files += len(self.files) - before
         finally:
             os.close(fd)
+        walked: list[str] = []
+        found = WalkedDirectory(tuple(self.files[before:]), (), via_link or bool(links))
+        self.walked[directory] = found
         for name in subdirs:
             if name in ignored:
                 continue
             path = base + name
             real = self._follow(path) if name in links else os.path.join(real_parents[-1], name)
             if real not in real_parents:
-                self.walk(path, (*real_parents, real))
+                walked.append(name)
+                self.walk(path, (*real_parents, real), via_link or name in links)
+        if walked:
+            self.walked[directory] = WalkedDirectory(found.files, tuple(walked), found.volatile)
 
     def add_file(self, location: str) -> None:
         """Index one named file, whatever the ignore rules say: cargo reads it."""

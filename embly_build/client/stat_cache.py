@@ -3,9 +3,10 @@
 An index asks the cache before reading a file: when the file's (size, mtime_ns, ctime_ns,
 inode) equal the recorded ones, the recorded sha256 is taken and the file is not read.
 
-One index is one round: `snapshot(root)` loads every directory at or below `root` in one query,
-lookups are answered from memory, and `commit()` writes the directories with new, changed or
-deleted entries in one transaction. A directory is one row (its entries, marshalled), because
+One index is one round: `snapshot(root)` loads every directory at or below `root` in one query
+(a re-index after file events loads only the directories it lists again), lookups are
+answered from memory, and `commit()` writes the directories with new, changed or deleted
+entries in one transaction. A directory is one row (its entries, marshalled), because
 decoding a few blobs is much cheaper than fetching a row per file. The database is SQLite in
 WAL mode, so several processes can share it. It is only an optimisation: a corrupt or
 unreadable file is moved aside and recreated, and a database that stays locked or cannot be
@@ -22,7 +23,7 @@ import marshal
 import os
 import sqlite3
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
@@ -118,23 +119,28 @@ class StatCache:
         self._db.close()
 
     @contextmanager
-    def indexing(self, prefix: Path | str) -> Iterator[StatCache]:
-        """One round: `snapshot(prefix)` now, `commit()` at the end, also after an error
+    def indexing(
+        self, *prefixes: Path | str, directories: Iterable[str] = ()
+    ) -> Iterator[StatCache]:
+        """One round: `snapshot(...)` now, `commit()` at the end, also after an error
         (what was hashed before it is still right). Rounds do not nest."""
-        self.snapshot(prefix)
+        self.snapshot(*prefixes, directories=directories)
         try:
             yield self
         finally:
             self.commit()
 
-    def snapshot(self, prefix: Path | str) -> None:
-        """Start a round: load every directory at or below `prefix` (absolute) into memory."""
+    def snapshot(self, *prefixes: Path | str, directories: Iterable[str] = ()) -> None:
+        """Start a round: load every directory at or below each of `prefixes`, and each of
+        `directories` alone (all absolute), into memory. A directory not loaded is treated as
+        one with no entries."""
         self._started_ns = time.time_ns()
         self._listed = {}
-        base = str(prefix).rstrip("/")
+        bases = [b for b in (str(p).rstrip("/") for p in prefixes) if _encodable(b)]
+        singles = [d for d in directories if _encodable(d)]
         rows: list[tuple[str, bytes]] = []
-        if _encodable(base):
-            rows = self._guarded(lambda db: _select(db, base), rows)
+        if bases or singles:
+            rows = self._guarded(lambda db: _select(db, bases, singles), rows)
         self._known = {directory: _decode(blob) for directory, blob in rows}
 
     def directory(self, directory: str) -> DirectoryCache:
@@ -194,14 +200,28 @@ class StatCache:
             return fallback
 
 
-def _select(db: sqlite3.Connection, base: str) -> list[tuple[str, bytes]]:
-    """The rows of `base` and of every directory below it ('/' < '0' in byte order)."""
-    rows: list[tuple[str, bytes]] = db.execute(
-        "SELECT directory, entries FROM directories"
-        " WHERE directory = ? OR (directory >= ? AND directory < ?)",
-        (base, base + "/", base + "0"),
-    ).fetchall()
-    return rows
+def _select(
+    db: sqlite3.Connection, bases: Sequence[str], singles: Sequence[str]
+) -> list[tuple[str, bytes]]:
+    """The rows of each of `bases` and of every directory below it ('/' < '0' in byte
+    order), and those of `singles`."""
+    rows: dict[str, bytes] = {}
+    for base in bases:
+        rows.update(
+            db.execute(
+                "SELECT directory, entries FROM directories"
+                " WHERE directory = ? OR (directory >= ? AND directory < ?)",
+                (base, base + "/", base + "0"),
+            ).fetchall()
+        )
+    for single in singles:
+        if single not in rows:
+            rows.update(
+                db.execute(
+                    "SELECT directory, entries FROM directories WHERE directory = ?", (single,)
+                ).fetchall()
+            )
+    return list(rows.items())
 
 
 def _write(db: sqlite3.Connection, changes: _Changes, vanished: list[str]) -> None:

@@ -20,7 +20,7 @@ import asyncio
 import errno
 import functools
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from pathlib import Path
 
 from watchfiles import Change, awatch
@@ -35,6 +35,7 @@ from embly_build.client.index import (
     outermost,
 )
 from embly_build.client.progress import IndexProgressReports, index_progress
+from embly_build.client.reindex import index_after_events_with_stat_cache
 from embly_build.client.source_graph import SourceGraph
 from embly_build.client.watch_events import (
     AnyEvent,
@@ -59,6 +60,10 @@ WATCH_LIMIT_ADVICE = (
     "falling back to polling. To raise the limit: "
     "sudo sysctl fs.inotify.max_user_watches=524288 (add it to /etc/sysctl.conf to keep it)"
 )
+
+
+# Index a function: its crate directory, `sources`, output directory, progress counters.
+_Indexer = Callable[[Path, Sequence[Path], Path, IndexCounters | None], FunctionInputs]
 
 
 class Watcher:
@@ -214,14 +219,14 @@ class Watcher:
             restart = True
         return restart
 
-    async def _rebuild_changed(self, names: Iterable[str], paths: Iterable[Path]) -> None:
+    async def _rebuild_changed(self, names: Iterable[str], paths: Collection[Path]) -> None:
         """Re-index `names` and build those whose content differs from their last build,
         in a round triggered by `paths`. A function whose inputs cannot be read is reported
         failed in the same round; once they can, it is built again (if only from the cache)
         so that it does not stay "failed"."""
         names = list(names)
         was_unreadable = self._unreadable.intersection(names)
-        readable, failures = await self._index(names)
+        readable, failures = await self._index(names, paths)
         for name in was_unreadable.intersection(failures):
             if not any(name in self._graph().functions_of(p) for p in paths):
                 del failures[name]  # still unreadable, nothing in it changed: said already
@@ -245,21 +250,24 @@ class Watcher:
         self._start_builds(changed)
         self._end_round_if_idle()
 
-    async def _index(self, names: list[str]) -> tuple[list[str], dict[str, BuildFinished]]:
+    async def _index(
+        self, names: list[str], events: Collection[Path] = ()
+    ) -> tuple[list[str], dict[str, BuildFinished]]:
         """Re-index `names`; return those that could be indexed, and the failures of the
-        others, to be reported."""
+        others, to be reported. With `events` (a batch's paths, while OS watches are in place
+        since the last index) only what they name is listed again; without, everything."""
         indexed = []
         failures: dict[str, BuildFinished] = {}
         for name in names:
             function = self._config.functions[name]
             counters = IndexCounters()
+            previous = self._inputs.get(name)
+            index: _Indexer = index_with_stat_cache
+            if events and previous is not None and not self._poll:
+                index = functools.partial(index_after_events_with_stat_cache, previous, events)
             indexing = asyncio.ensure_future(
                 asyncio.to_thread(
-                    index_with_stat_cache,
-                    function.path,
-                    function.sources,
-                    self._config.output_dir,
-                    counters,
+                    index, function.path, function.sources, self._config.output_dir, counters
                 )
             )
             async for so_far in self._index_progress(indexing, counters):
