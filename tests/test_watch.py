@@ -344,3 +344,33 @@ def _inotify_watched_inodes(pid: int) -> set[int]:
                 fields = dict(part.split(":", 1) for part in line.split()[1:] if ":" in part)
                 inodes.add(int(fields["ino"], 16))
     return inodes
+
+
+def test_a_change_no_file_event_reports_is_found_once_the_files_are_quiet(
+    project: Path, embly_home: Path, tmp_path: Path
+) -> None:
+    """A save re-lists only the directories its events name; a write through a hard link
+    outside the project raises no event where the file is watched, and is found by the full
+    index that follows once the files have been quiet for a second."""
+    main_rs = project / "greeter" / "src" / "main.rs"
+    note = project / "greeter" / "docs" / "note.txt"
+    note.parent.mkdir()
+    note.write_text("first\n")
+    link = tmp_path / "main-rs-link"
+    os.link(main_rs, link)
+    with watch_running(project) as watch:
+        watch.wait_for(is_event("watching"))
+        note.write_text("second\n")
+        started = watch.wait_for(is_event("round_started"))
+        assert started["triggers"] == ["greeter/docs/note.txt"]
+        with link.open("r+") as through_link:  # the same inode: main.rs changes
+            text = through_link.read()
+            through_link.seek(0)
+            through_link.write(text.replace('"{}"', '"{} (linked)"'))
+            through_link.truncate()
+
+        found = watch.wait_for(is_event("round_started"), timeout=30)
+        assert found["triggers"] == ["greeter/src/main.rs"]
+        assert watch.wait_for(finished("greeter"))["status"] == "ok"
+        watch.wait_for(is_event("round_finished"))
+    assert embly("run", "greeter", "--", "Ada", cwd=project).stdout == "Hello, Ada! (linked)\n"

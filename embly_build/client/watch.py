@@ -11,6 +11,12 @@ With `quick_first` (the default) and a wasm-opt level, a function that is not ca
 its stripped artifacts written as soon as they are built, then its optimised ones: a round
 ends, and reports, once every function in it has its first result.
 
+After a batch, only the directories its events name are listed again (see
+`embly_build.client.reindex`). OS events can miss a change: one written through a hard link
+elsewhere, or events the kernel dropped when its queue overflowed. So once the builds are
+done and the files have been quiet for `VERIFY_AFTER_S`, the functions are indexed in full
+(by stat, as `embly build` does) and a difference is built like any change.
+
 Every build runs as a task of one TaskGroup: cancelling `run` cancels them all.
 """
 
@@ -55,6 +61,7 @@ _READY_PROBE_MS = 200  # how often an idle watcher wakes; the first wake-up mean
 # well within it; a burst split in two only restarts the build the first half started, while
 # every millisecond here is added to each save's feedback.
 SETTLE_MS = 10
+VERIFY_AFTER_S = 1.0
 WATCH_LIMIT_ADVICE = (
     "the system's limit on watched files is reached (inotify: no space left on device); "
     "falling back to polling. To raise the limit: "
@@ -96,6 +103,8 @@ class Watcher:
         self._round_results: list[BuildFinished] = []
         self._round_started = 0.0
         self._cached_graph: SourceGraph | None = None
+        self._unverified: set[str] = set()  # re-indexed from events alone since a full index
+        self._verifying: asyncio.Task[None] | None = None
 
     async def run(self) -> None:
         """Build everything selected, then watch until cancelled. Configuration and
@@ -143,6 +152,7 @@ class Watcher:
         proves the OS watches are in place: only then are the inputs compared once more, so
         no change made meanwhile is lost, and `watching` announced."""
         ready = False
+        self._stop_verifying()  # the first batch brings a full index
         batches = awatch(
             *directories,
             watch_filter=self._relevant,
@@ -208,6 +218,7 @@ class Watcher:
 
     async def _on_changes(self, paths: set[Path]) -> bool:
         """Handle one batch; True when the watched directories must change."""
+        self._stop_verifying()
         restart = False
         if self._config.config_file in paths:
             restart = await self._reload_config()
@@ -217,7 +228,27 @@ class Watcher:
         still = [n for n in affected if n in self._inputs]
         if any(_watched_inputs(self._inputs[n]) != before[n] for n in still):
             restart = True
+        elif not self._poll:
+            self._unverified.update(still)
+            self._verifying = self._tasks.create_task(self._verify_when_quiet())
         return restart
+
+    def _stop_verifying(self) -> None:
+        """Called before anything that indexes: a full index started before a change must
+        not replace an index taken after it."""
+        if self._verifying is not None:
+            self._verifying.cancel()
+            self._verifying = None
+
+    async def _verify_when_quiet(self) -> None:
+        """Index the functions re-indexed from events alone in full, once their builds are
+        done and no batch came for `VERIFY_AFTER_S`; build what that finds changed."""
+        await asyncio.sleep(VERIFY_AFTER_S)
+        while self._running:
+            await asyncio.sleep(VERIFY_AFTER_S)
+        names = [n for n in self._selected() if n in self._unverified]
+        await self._rebuild_changed(names, ())
+        self._unverified.difference_update(names)
 
     async def _rebuild_changed(self, names: Iterable[str], paths: Collection[Path]) -> None:
         """Re-index `names` and build those whose content differs from their last build,
