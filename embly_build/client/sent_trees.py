@@ -8,14 +8,17 @@ of input files from asking the server about every one of them.
 The record is a hint, kept under EMBLY_HOME (the sha256 of the last tree's files, one per
 line, in a file per function): a server that has lost files since (`embly gc`, a new
 store) answers the build with NOT_FOUND, and the client then asks about every file. A
-missing, unreadable or damaged record is no record.
+missing, unreadable or damaged record is no record. `embly gc` removes the records not
+written for `UNUSED_RECORD_DAYS` (a project moved or deleted, a server gone).
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
+import os
 import re
+import time
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -24,6 +27,8 @@ from embly_build.client.upload import TreeInputs
 from embly_build.home import embly_home
 
 _SUFFIX = ".files"
+_TEMP_PREFIX = ".sent-"
+UNUSED_RECORD_DAYS = 30
 _RECORD = re.compile(rb"(?:[0-9a-f]{64}\n)*")
 
 
@@ -31,7 +36,43 @@ def sent_trees_dir(server: str) -> Path:
     """Where the records for the server named `server` (its address, and for an in-process
     server its home) are kept."""
     name = hashlib.sha256(server.encode()).hexdigest()[:24]
-    return embly_home() / "client" / "sent-trees" / name
+    return sent_trees_root(embly_home()) / name
+
+
+def sent_trees_root(home: Path) -> Path:
+    return home / "client" / "sent-trees"
+
+
+def remove_unused_records(home: Path, *, dry_run: bool = False) -> tuple[int, int]:
+    """Remove the records under `home` not written for `UNUSED_RECORD_DAYS`, and temporary
+    files an interrupted write left over an hour ago; how many, and the bytes they took on
+    disk. With `dry_run`, remove nothing."""
+    now = time.time()
+    count = disk_bytes = 0
+    try:
+        servers = [e.path for e in os.scandir(sent_trees_root(home)) if e.is_dir()]
+    except OSError:
+        return 0, 0
+    for server in servers:
+        try:
+            entries = [e for e in os.scandir(server) if e.is_file(follow_symlinks=False)]
+        except OSError:
+            continue
+        for entry in entries:
+            with contextlib.suppress(OSError):
+                info = entry.stat(follow_symlinks=False)
+                idle_days = (now - info.st_mtime) / 86400
+                left_over = entry.name.startswith(_TEMP_PREFIX) and idle_days > 1 / 24
+                if not (left_over or idle_days > UNUSED_RECORD_DAYS):
+                    continue
+                if not dry_run:
+                    os.unlink(entry.path)
+                count += 1
+                disk_bytes += info.st_blocks * 512
+        if not dry_run:
+            with contextlib.suppress(OSError):
+                os.rmdir(server)  # only when it is empty now
+    return count, disk_bytes
 
 
 class SentTrees:
@@ -57,7 +98,7 @@ class SentTrees:
             path = self._path(function)
             path.parent.mkdir(parents=True, exist_ok=True)
             record = "".join(f"{sha256}\n" for sha256 in sorted(files)).encode()
-            write_atomically(path, record, temp_prefix=".sent-")
+            write_atomically(path, record, temp_prefix=_TEMP_PREFIX)
 
     def forget(self, function: str) -> None:
         """The server lacked files of a tree recorded here: ask about every file next time."""

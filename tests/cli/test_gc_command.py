@@ -6,7 +6,10 @@ import os
 import time
 from pathlib import Path
 
+from embly_build.client.index import index_function
+from embly_build.client.sent_trees import SentTrees, sent_trees_dir
 from embly_build.client.up_to_date import encode_record, invocation_key, record_path, stat_key
+from embly_build.client.upload import TreeInputs
 from embly_build.protocol import pb
 from embly_build.server.gc import build_in_progress
 from embly_build.server.sizes import disk_usage
@@ -108,4 +111,36 @@ def test_gc_removes_up_to_date_records_that_can_no_longer_answer(
         "outdated": False,
         "current": True,
         "half written": False,
+    }
+
+
+def test_gc_removes_sent_tree_records_no_build_wrote_for_a_month(
+    tmp_path: Path, embly_home: Path
+) -> None:
+    crate = tmp_path / "hello"
+    crate.mkdir()
+    (crate / "Cargo.toml").write_text('[package]\nname = "hello"\n')
+    inputs = index_function(crate, [], tmp_path / "embly_build")
+    sent = SentTrees(sent_trees_dir("a-server"))
+    for function in ("project.old", "project.recent"):
+        sent.sent(function, TreeInputs.of(inputs))
+    records = {path.name: path for path in sent_trees_dir("a-server").iterdir()}
+    left_over = sent_trees_dir("a-server") / ".sent-interrupted"
+    left_over.write_text("half")
+    for path, age_days in [(records["project.old.files"], 31), (left_over, 0.1)]:
+        when = time.time() - age_days * 86400
+        os.utime(path, (when, when))
+
+    dry = embly("gc", "--dry-run", cwd=tmp_path)
+    assert dry.returncode == 0, dry.stderr
+    assert "would remove  2 sent-tree records unused for 30 days" in dry.stdout
+    assert left_over.exists() and all(path.exists() for path in records.values())
+
+    result = embly("gc", cwd=tmp_path)
+
+    assert result.returncode == 0, result.stderr
+    assert "removed       2 sent-tree records unused for 30 days" in result.stdout
+    assert sorted(p.name for p in sent_trees_dir("a-server").iterdir()) == ["project.recent.files"]
+    assert SentTrees(sent_trees_dir("a-server")).files_known(["project.recent"]) == {
+        f.sha256 for f in inputs.files
     }
