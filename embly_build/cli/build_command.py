@@ -15,7 +15,7 @@ from embly_build.cli.render import HumanRenderer, JsonRenderer
 from embly_build.cli.stop_signals import cancel_on_stop_signals
 from embly_build.cli.up_to_date_report import REPORT_MODES, report_of
 from embly_build.client.config import ProjectConfig
-from embly_build.client.events import BuildFinished
+from embly_build.client.events import BuildFinished, ClientEvent, LogLine
 from embly_build.client.index import FunctionInputs
 from embly_build.client.up_to_date import invocation_key
 from embly_build.client.up_to_date_record import FinishedRun, code_paths, record_run
@@ -45,6 +45,13 @@ async def build_once(
         command_line, report_mode, time.time_ns(), (options.project or Path.cwd()).absolute()
     )
     indexed: list[tuple[ProjectConfig, Mapping[str, FunctionInputs]]] = []
+    client_lines: list[LogLine] = []
+
+    def show(event: ClientEvent) -> None:
+        if isinstance(event, LogLine) and event.stream == "client":
+            client_lines.append(event)
+        renderer(event)
+
     with cancel_on_stop_signals() as stop:
         try:
             resolved = resolve(options)
@@ -52,7 +59,7 @@ async def build_once(
                 results = await client.build(
                     invocation.search_start,
                     functions,
-                    renderer,
+                    show,
                     on_indexed=lambda config, inputs: indexed.append((config, inputs)),
                 )
         finally:
@@ -60,7 +67,9 @@ async def build_once(
     if stop.exit_code is not None:
         return stop.exit_code
     renderer.summary(results, time.monotonic() - started)
-    if indexed:
+    # The client's own lines (a .cwasm it cannot make for `--target`) come with every run,
+    # a cached one too; a report printed again without them would not be the same.
+    if indexed and not client_lines:
         _record(invocation, resolved, *indexed[-1], results)
     return exit_codes.OK if all(r.ok for r in results) else exit_codes.BUILD_FAILED
 

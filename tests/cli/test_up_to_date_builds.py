@@ -218,3 +218,17 @@ def test_a_record_that_cannot_be_written_costs_only_the_shortcut(
     assert not _answered_from_record(again)
     assert all(event["cache_hit"] for event in again.values())
     assert (embly_home / "client" / "up-to-date").read_text() == "not a directory"
+
+
+def test_a_run_with_client_lines_is_not_answered_without_them(
+    project: Path, embly_home: Path
+) -> None:
+    """With `--target` for another machine every run, a cached one too, says that no .cwasm
+    can be made; a report printed again would leave that out, so such runs build."""
+    args = ("greeter", "--target", "aarch64-unknown-linux-gnu")
+    embly("build", *args, cwd=project)
+    _settle(project, embly_home / "gcroots")
+    for _ in range(2):
+        again = embly("build", *args, cwd=project)
+        assert again.returncode == 0, again.stderr
+        assert "no .cwasm for aarch64-unknown-linux-gnu" in again.stderr
