@@ -187,16 +187,15 @@ class _Walker:
         `directory` and holds those of the directories above it, so a symlink back to one (a
         loop) is skipped. `via_link`: a symlink is on the way from an input directory."""
         self.directories.append(directory)
+        base = os.path.join(directory, "")
         known = self.reusable.get(directory)
         if known is not None:
             self.walked[directory] = known
             self.files.extend(known.files)
             self.counters.files += len(known.files)
-            base = os.path.join(directory, "")
             for name in known.subdirectories:  # no symlinks: a directory with one is volatile
                 self.walk(base + name, (*real_parents, os.path.join(real_parents[-1], name)))
             return
-        base = os.path.join(directory, "")
         subdirs: list[str] = []
         others: list[os.DirEntry[str]] = []
         links: dict[str, os.stat_result | None] = {}  # what each symlink points to
@@ -221,9 +220,8 @@ class _Walker:
             self.counters.files += len(self.files) - before
         finally:
             os.close(fd)
+        own_files = tuple(self.files[before:])
         walked: list[str] = []
-        found = WalkedDirectory(tuple(self.files[before:]), (), via_link or bool(links))
-        self.walked[directory] = found
         for name in subdirs:
             if name in ignored:
                 continue
@@ -232,8 +230,8 @@ class _Walker:
             if real not in real_parents:
                 walked.append(name)
                 self.walk(path, (*real_parents, real), via_link or name in links)
-        if walked:
-            self.walked[directory] = WalkedDirectory(found.files, tuple(walked), found.volatile)
+        volatile = via_link or bool(links)
+        self.walked[directory] = WalkedDirectory(own_files, tuple(walked), volatile)
 
     def add_file(self, location: str) -> None:
         """Index one named file, whatever the ignore rules say: cargo reads it."""
