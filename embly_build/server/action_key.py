@@ -2,8 +2,7 @@
 
 (toolchain identity, input tree digest, runtime, crate path, command, wasm target,
 post-processing options, AOT target, wasmtime version and Cranelift's optimisation level).
-Nothing else: not the
-function's name, the project's path or the build space's location.
+Nothing else: not the function's name, the project's path or the build space's location.
 """
 
 from __future__ import annotations
