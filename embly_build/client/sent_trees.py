@@ -23,6 +23,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from embly_build.atomic_write import write_atomically
+from embly_build.client.record_files import files_in, remove_files
 from embly_build.client.upload import TreeInputs
 from embly_build.home import embly_home
 
@@ -48,31 +49,26 @@ def remove_unused_records(home: Path, *, dry_run: bool = False) -> tuple[int, in
     files an interrupted write left over an hour ago; how many, and the bytes they took on
     disk. With `dry_run`, remove nothing."""
     now = time.time()
-    count = disk_bytes = 0
     try:
         servers = [e.path for e in os.scandir(sent_trees_root(home)) if e.is_dir()]
     except OSError:
         return 0, 0
-    for server in servers:
-        try:
-            entries = [e for e in os.scandir(server) if e.is_file(follow_symlinks=False)]
-        except OSError:
-            continue
-        for entry in entries:
-            with contextlib.suppress(OSError):
-                info = entry.stat(follow_symlinks=False)
-                idle_days = (now - info.st_mtime) / 86400
-                left_over = entry.name.startswith(_TEMP_PREFIX) and idle_days > 1 / 24
-                if not (left_over or idle_days > UNUSED_RECORD_DAYS):
-                    continue
-                if not dry_run:
-                    os.unlink(entry.path)
-                count += 1
-                disk_bytes += info.st_blocks * 512
-        if not dry_run:
+    unused = [f for server in servers for f in files_in(server) if _unused(f, now)]
+    removed = remove_files(unused, dry_run=dry_run)
+    if not dry_run:
+        for server in servers:
             with contextlib.suppress(OSError):
                 os.rmdir(server)  # only when it is empty now
-    return count, disk_bytes
+    return removed
+
+
+def _unused(file: os.DirEntry[str], now: float) -> bool:
+    try:
+        idle_days = (now - file.stat(follow_symlinks=False).st_mtime) / 86400
+    except OSError:
+        return False
+    left_over = file.name.startswith(_TEMP_PREFIX) and idle_days > 1 / 24
+    return left_over or idle_days > UNUSED_RECORD_DAYS
 
 
 class SentTrees:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import os
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,6 +12,7 @@ from embly_build.client.config import CONFIG_FILE_NAME, ProjectConfig
 from embly_build.client.events import BuildFinished
 from embly_build.client.gitignore import info_exclude_sources
 from embly_build.client.index import FunctionInputs
+from embly_build.client.record_files import files_in, remove_files
 from embly_build.client.up_to_date import (
     RACY_WINDOW_NS,
     Report,
@@ -140,18 +140,5 @@ def _deciding_files_above(directories: Iterable[Path]) -> Iterator[str]:
 def remove_outdated_records(home: Path, *, dry_run: bool = False) -> tuple[int, int]:
     """Remove the records under `home` that can no longer answer (and any left half
     written); how many, and the bytes they took on disk. With `dry_run`, remove nothing."""
-    count = disk_bytes = 0
-    try:
-        entries = list(os.scandir(records_dir(str(home))))
-    except OSError:
-        return 0, 0
-    for entry in entries:
-        if not entry.is_file(follow_symlinks=False) or record_is_current(entry.path):
-            continue
-        with contextlib.suppress(OSError):
-            size = entry.stat(follow_symlinks=False).st_blocks * 512
-            if not dry_run:
-                os.unlink(entry.path)
-            count += 1
-            disk_bytes += size
-    return count, disk_bytes
+    records = files_in(records_dir(str(home)))
+    return remove_files((r for r in records if not record_is_current(r.path)), dry_run=dry_run)
