@@ -61,3 +61,21 @@ def test_affected_unions_the_selection(project: Path, graph: SourceGraph) -> Non
     paths = [project / "greeter" / "src" / "main.rs", project / "words" / "banner.txt"]
     assert graph.affected(paths) == {"greeter", "shout"}
     assert project / "common" in graph.input_dirs()
+
+
+def test_an_ignored_file_an_input_links_to_belongs_by_its_real_path(project: Path) -> None:
+    scratch = project / "greeter" / "scratch"  # ignored by the project's .gitignore
+    scratch.mkdir()
+    (scratch / "notes.rs").write_text("// reached only through the link")
+    (project / "greeter" / "src" / "notes.rs").symlink_to(scratch / "notes.rs")
+    config = load(project)
+    inputs = {
+        f.name: index_function(f.path, f.sources, config.output_dir)
+        for f in config.functions.values()
+    }
+    graph = SourceGraph(inputs, config.output_dir)
+    # An editor writes to the target, which the ignore rules alone would not select.
+    assert graph.functions_of(scratch / "notes.rs") == {"greeter"}
+    assert graph.functions_of(project / "greeter" / "src" / "notes.rs") == {"greeter"}
+    assert graph.functions_of(scratch / "other.rs") == set()
+    assert graph.functions_of(project / "greeter" / "src" / "main.rs") == {"greeter"}
