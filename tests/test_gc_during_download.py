@@ -4,14 +4,16 @@ nothing is reported broken."""
 
 from __future__ import annotations
 
+import fcntl
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
-from embly_build import Client, LogLine, ServerSettings
+from embly_build import Client, LogLine, ServerSettings, connect
 from embly_build.client.index import index_function
 from embly_build.protocol import pb
+from embly_build.server.build_space import SPACE_LOCK
 from embly_build.server.gc import collect_garbage
 from embly_build.transport.api import BuildApi
 from embly_build.transport.connection import open_connection
@@ -84,3 +86,28 @@ async def test_blobs_trimmed_by_gc_are_sent_again_and_built(
     inputs = index_function(project / "greeter", [], project / "embly_build")
     assert result.uploaded_bytes == 2 * sum(f.size for f in inputs.files), "all sent again"
     assert embly("run", "greeter", "--", "Ada", cwd=project).stdout == "Hello, Ada!\n"
+
+
+@pytest.mark.parametrize("space_in_use", [True, False])
+async def test_a_resident_server_builds_an_edit_after_gc_trimmed_its_store(
+    project: Path, embly_home: Path, space_in_use: bool
+) -> None:
+    """The server reads the edit as a change to the tree its space holds. Blobs of unchanged
+    files gone from the store are not needed while the space holds them; when gc removed
+    the space too, the client is asked for them and the build goes on."""
+    settings = ServerSettings(home=embly_home)
+    main_rs = project / "greeter" / "src" / "main.rs"
+    async with connect(settings=settings) as client:
+        (first,) = await client.build(project, ["greeter"])
+        assert first.ok, first.error
+        (space,) = (embly_home / "spaces").glob("*/greeter")
+        with open(space / SPACE_LOCK, "a") as lock:
+            if space_in_use:  # as a build in another process would hold it
+                fcntl.flock(lock, fcntl.LOCK_EX)
+            report = collect_garbage(settings, 0)
+        assert report.removed.blobs.count > 0
+        assert (space / "manifest.json").exists() == space_in_use
+        main_rs.write_text(main_rs.read_text().replace('"{}"', '"{}?"'))
+        (second,) = await client.build(project, ["greeter"])
+    assert second.ok, second.error
+    assert embly("run", "greeter", "--", "Ada", cwd=project).stdout == "Hello, Ada!?\n"

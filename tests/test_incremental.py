@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import shutil
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from embly_build import ServerSettings, connect
+from embly_build.server.build_space import BuildSpace
 from tests.conftest import EXAMPLE
 from tests.helpers import embly, finished_by_function
 
@@ -113,3 +117,45 @@ def test_edit_revert_reedit_matches_from_scratch_builds(
     (project / "greeter" / "src" / "extra.rs").unlink()  # removed file
     build_json(project)
     assert wasm_digests(project) == before_added_file
+
+
+async def test_one_server_applies_each_change_alone_and_matches_from_scratch_builds(
+    project: Path, embly_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A resident server (embly watch, embly serve) syncs a space it synced itself by the
+    tree's change alone; every result still equals a clean build of the same sources."""
+    full_syncs: list[Path] = []
+    full_sync = BuildSpace.sync
+
+    def counted_sync(space: BuildSpace, *args: Any, **kwargs: Any) -> Any:
+        full_syncs.append(space.root)
+        return full_sync(space, *args, **kwargs)
+
+    monkeypatch.setattr(BuildSpace, "sync", counted_sync)
+    src = project / "greeter" / "src"
+    main_rs = src / "main.rs"
+    original = main_rs.read_text()
+    steps: list[Callable[[], None]] = [
+        lambda: main_rs.write_text(original.replace('"{}"', '"<{}>"')),
+        lambda: (src / "extra.rs").write_text("pub const X: u8 = 1;\n"),  # added
+        lambda: main_rs.write_text(original),  # reverted: a cache hit, nothing synced
+        lambda: (src / "extra.rs").unlink(),  # removed
+        lambda: main_rs.write_text(original.replace('"{}"', '"[{}]"')),
+    ]
+    async with connect(settings=ServerSettings(home=embly_home)) as client:
+        (first,) = await client.build(project, ["greeter"])
+        assert first.status == "ok"
+        assert len(full_syncs) == 1
+        for number, step in enumerate(steps):
+            step()
+            (result,) = await client.build(project, ["greeter"])
+            assert result.status == "ok", result.error
+            clean = tmp_path / f"clean-{number}"
+            shutil.copytree(project, clean, ignore=shutil.ignore_patterns("embly_build"))
+            async with connect(settings=ServerSettings(home=tmp_path / f"home-{number}")) as c:
+                (clean_result,) = await c.build(clean, ["greeter"])
+            assert clean_result.status == "ok"
+            ours, theirs = (p / "embly_build" / "greeter.wasm" for p in (project, clean))
+            assert ours.read_bytes() == theirs.read_bytes(), f"step {number}"
+    space_syncs = [root for root in full_syncs if root.is_relative_to(embly_home)]
+    assert len(space_syncs) == 1, "every later sync applied the change alone"

@@ -66,18 +66,32 @@ def encode_input_tree(files: Iterable[TreeFile]) -> EncodedTree:
 def decode_input_tree(data: bytes) -> list[TreeFile]:
     """The files of a canonically encoded tree; anything else (another protobuf encoding of
     the same tree, unsorted or repeated paths, unknown fields) is a ProtocolError."""
+    files, _ = decode_canonical_nodes(data)
+    return files
+
+
+def decode_canonical_nodes(data: bytes) -> tuple[list[TreeFile], list[int]]:
+    """The files of a canonically encoded run of FileNode entries (a whole tree, or a part of
+    one), and where each entry ends in `data`; a ProtocolError as for `decode_input_tree`."""
     reader = _Reader(data)
     files = []
+    ends = []
     while not reader.done():
         reader.expect(_TREE_FILES, len(data), "a FileNode")
         end = reader.length_end()
         files.append(_read_file_node(reader, end))
+        ends.append(end)
+    check_sorted(files)
+    if encode_input_tree(files).data != data:
+        raise ProtocolError("the input tree blob is not the tree's canonical encoding")
+    return files, ends
+
+
+def check_sorted(files: list[TreeFile]) -> None:
+    """Raise a ProtocolError unless the paths are strictly ascending."""
     paths = [file.path for file in files]
     if any(earlier >= later for earlier, later in pairwise(paths)):
         raise ProtocolError("the input tree's paths are not sorted, or one is listed twice")
-    if encode_input_tree(files).data != data:
-        raise ProtocolError("the input tree blob is not the tree's canonical encoding")
-    return files
 
 
 def _file_node(path: str, sha256: str, size_bytes: int, executable: bool) -> bytes:

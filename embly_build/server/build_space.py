@@ -5,6 +5,10 @@ changed); files no longer in the input tree are deleted; unchanged files keep th
 so cargo's incremental state stays valid. A manifest of what the space holds makes a sync
 cost a stat per file. The manifest is removed while a sync runs: an interrupted sync is
 detected and the next one compares contents instead of trusting it.
+
+A process that synced the space itself, and finds the manifest it wrote still in place,
+applies the next tree's change alone (`sync_change`): it trusts the space to hold what it
+wrote, as it trusts its store. The space is the server's, never the user's tree.
 """
 
 from __future__ import annotations
@@ -21,6 +25,8 @@ from pathlib import Path
 from embly_build.atomic_write import write_atomically
 from embly_build.protocol.input_trees import TreeFile
 from embly_build.protocol.paths import check_tree_path
+from embly_build.protocol.tree_diff import TreeChange
+from embly_build.server.space_trees import ManifestToken, SpaceTree
 from embly_build.server.store import ContentStore, disk_error
 
 _Entry = tuple[str, int, bool]  # sha256, size, executable
@@ -59,6 +65,40 @@ class BuildSpace:
         except OSError as exc:
             raise disk_error(exc, self.root) from exc
         return SyncResult(written=written, removed=removed, unchanged=len(wanted) - written)
+
+    def sync_change(
+        self, base: SpaceTree, change: TreeChange, files: Sequence[TreeFile], store: ContentStore
+    ) -> SyncResult | None:
+        """Sync to `files`, which `change` makes of `base`'s tree, when the space still holds
+        that tree as this process left it; else None, having done nothing."""
+        if self.manifest_token() != base.manifest:
+            return None
+        replaced = {file.path: file for file in change.removed(base.tree)}
+        added_paths = {file.path for file in change.added}
+        self._manifest.unlink()
+        try:
+            stale = [path for path in replaced if path not in added_paths]
+            for path in stale:
+                target = self.src / path
+                target.unlink(missing_ok=True)
+                _remove_empty_parents(target.parent, self.src)
+            written = 0
+            for file in change.added:
+                if replaced.get(file.path) != file:
+                    self._write(file, store)
+                    written += 1
+            self._write_manifest({f.path: (f.sha256, f.size_bytes, f.executable) for f in files})
+        except OSError as exc:
+            raise disk_error(exc, self.root) from exc
+        return SyncResult(written=written, removed=len(stale), unchanged=len(files) - written)
+
+    def manifest_token(self) -> ManifestToken | None:
+        """Which manifest file the space has (None: none, so no sync is known to be whole)."""
+        try:
+            status = os.stat(self._manifest)
+        except FileNotFoundError:
+            return None
+        return status.st_ino, status.st_size, status.st_mtime_ns
 
     def _is_current(self, path: str, entry: _Entry, previous: dict[str, _Entry] | None) -> bool:
         # One lstat, on a string path: a large tree's sync is mostly this, once per file.

@@ -18,11 +18,10 @@ from pathlib import Path
 
 from embly_build.errors import BuildFailed
 from embly_build.protocol import enums, pb
-from embly_build.protocol.input_trees import TreeFile
 from embly_build.server.action_cache import ActionCache
 from embly_build.server.action_key import ActionInputs
-from embly_build.server.build_inputs import input_files
-from embly_build.server.build_space import SPACE_LOCK, BuildSpace
+from embly_build.server.build_inputs import BuildInputs, check_inputs_present, input_files
+from embly_build.server.build_space import SPACE_LOCK, BuildSpace, SyncResult
 from embly_build.server.executors.base import Executor
 from embly_build.server.file_locks import wait_for_lock
 from embly_build.server.gc import build_in_progress
@@ -37,6 +36,7 @@ from embly_build.server.runtimes.base import CompileJob, Runtime
 from embly_build.server.scheduler import SharedActions, Supersession
 from embly_build.server.settings import ServerSettings
 from embly_build.server.slots import Priority, Slot, Slots
+from embly_build.server.space_trees import SpaceTree, SpaceTrees
 from embly_build.server.store import ContentStore
 from embly_build.server.toolchains.base import Toolchain, ToolchainProvider
 from embly_build.wasm.aot import (
@@ -73,6 +73,7 @@ class Builder:
         self._slots = Slots(settings.jobs)
         self._shared: SharedActions[tuple[pb.Finished, bool]] = SharedActions()
         self._supersession = Supersession()
+        self._space_trees = SpaceTrees()
 
     async def build(self, job: ValidBuild) -> AsyncGenerator[pb.BuildEvent, None]:
         queue: asyncio.Queue[pb.BuildEvent | None] = asyncio.Queue()
@@ -135,13 +136,16 @@ class Builder:
             return cached, True
         # Only a build reads the tree and needs its files: under the gc lock, so they stay.
         job = attempt.job
-        files = await asyncio.to_thread(input_files, self._store, job.tree, job.function.path)
+        known = self._space_trees.get(self._space(job).root)
+        inputs = await asyncio.to_thread(
+            input_files, self._store, job.tree, job.function.path, known
+        )
 
         async def build_it() -> tuple[pb.Finished, bool]:
             async with self._slots.take(Priority.BUILD) as slot:
                 attempt.clock.lap("queued_ms")
                 emit(pb.BuildEvent(started=pb.Started(toolchain=attempt.toolchain.identity)))
-                return await self._execute(attempt, files, slot)
+                return await self._execute(attempt, inputs, slot)
 
         def on_join() -> None:
             emit(_log("server", "an identical build is running; waiting for its result", "queue"))
@@ -149,19 +153,22 @@ class Builder:
         (finished, found_after_lock), joined = await self._shared.run_once(key, build_it, on_join)
         return finished, joined or found_after_lock
 
+    def _space(self, job: ValidBuild) -> BuildSpace:
+        return BuildSpace(self._settings.spaces_dir / job.project_id / job.function.name)
+
     async def _execute(
-        self, attempt: _Attempt, files: list[TreeFile], slot: Slot
+        self, attempt: _Attempt, inputs: BuildInputs, slot: Slot
     ) -> tuple[pb.Finished, bool]:
         """Build in the function's space; (result, whether the cache had it after all)."""
         job, key, emit = attempt.job, attempt.key, attempt.emit
-        space = BuildSpace(self._settings.spaces_dir / job.project_id / job.function.name)
+        space = self._space(job)
         async with _exclusive(space, lambda: emit(_waiting_log())):
             # Another process sharing EMBLY_HOME may have built it while we waited.
             cached = self._cache.get(key)
             if cached is not None:
                 return cached, True
             try:
-                finished = await self._compile_and_process(space, attempt, files, slot)
+                finished = await self._compile_and_process(space, attempt, inputs, slot)
             except BuildFailed as failure:
                 hint = low_disk_hint(self._settings.spaces_dir)
                 error = f"{failure}\n{hint}" if hint else str(failure)
@@ -171,10 +178,10 @@ class Builder:
         return finished, False
 
     async def _compile_and_process(
-        self, space: BuildSpace, attempt: _Attempt, files: list[TreeFile], slot: Slot
+        self, space: BuildSpace, attempt: _Attempt, inputs: BuildInputs, slot: Slot
     ) -> pb.Finished:
         job, toolchain, emit, clock = attempt.job, attempt.toolchain, attempt.emit, attempt.clock
-        synced = await asyncio.to_thread(space.sync, files, self._store)
+        synced = await asyncio.to_thread(self._sync, space, inputs)
         emit(
             _log(
                 "server",
@@ -208,6 +215,24 @@ class Builder:
         steps = 3 if attempt.quick_key is not None else 2  # compile, strip (quick), wasm-opt
         self._executor.prepare(toolchain, after=NEXT_BUILD_PREPARE_DELAY, steps=steps)
         return self._succeeded(attempt.key, artifacts, attempt)
+
+    def _sync(self, space: BuildSpace, inputs: BuildInputs) -> SyncResult:
+        """Sync the space, applying only the tree's change when the space holds its base as
+        this process left it; remember what it holds now."""
+        self._space_trees.forget(space.root)
+        synced = None
+        if inputs.base is not None and inputs.change is not None:
+            synced = space.sync_change(inputs.base, inputs.change, inputs.files, self._store)
+        checked_at = inputs.checked_at
+        if synced is None:
+            if not inputs.all_found:
+                check_inputs_present(self._store, inputs.files)
+                checked_at = time.monotonic()
+            synced = space.sync(inputs.files, self._store)
+        token = space.manifest_token()
+        if inputs.tree is not None and token is not None:
+            self._space_trees.put(space.root, SpaceTree(inputs.tree, token, checked_at))
+        return synced
 
     async def _quick_result(
         self, compiled: Path, work_dir: Path, quick_key: str, attempt: _Attempt

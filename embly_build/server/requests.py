@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -82,9 +83,41 @@ def check_tree(files: list[TreeFile], crate_dir: str) -> None:
     directories = {parent for path in paths for parent in _parents(path)}
     if clash := paths & directories:
         raise ProtocolError(f"{sorted(clash)[0]!r} is both a file and a directory in the tree")
-    manifest = "Cargo.toml" if crate_dir == "." else f"{crate_dir}/Cargo.toml"
+    manifest = _manifest(crate_dir)
     if manifest not in paths:
         raise ProtocolError(f"the input tree has no {manifest}")
+
+
+def check_tree_change(files: list[TreeFile], added: list[TreeFile], crate_dir: str) -> None:
+    """`check_tree` for a tree (`files`, sorted by path) that a checked tree became by taking
+    in `added` (its files that are new or changed): only what `added` can break is checked."""
+    for path, sha256, size_bytes, _ in added:
+        check_tree_path(path)
+        if not valid_digest(sha256, size_bytes):
+            check_digest_fields(sha256, size_bytes, f"digest of {path}")
+    for file in added:
+        # A clash pairs a file with one below it; the checked tree had none of its own.
+        below = bisect_left(files, file.path + "/", key=_path)
+        if below < len(files) and files[below].path.startswith(file.path + "/"):
+            raise ProtocolError(f"{file.path!r} is both a file and a directory in the tree")
+        for parent in _parents(file.path):
+            if _holds(files, parent):
+                raise ProtocolError(f"{parent!r} is both a file and a directory in the tree")
+    if not _holds(files, _manifest(crate_dir)):
+        raise ProtocolError(f"the input tree has no {_manifest(crate_dir)}")
+
+
+def _holds(files: list[TreeFile], path: str) -> bool:
+    index = bisect_left(files, path, key=_path)
+    return index < len(files) and files[index].path == path
+
+
+def _path(file: TreeFile) -> str:
+    return file.path
+
+
+def _manifest(crate_dir: str) -> str:
+    return "Cargo.toml" if crate_dir == "." else f"{crate_dir}/Cargo.toml"
 
 
 def _parents(path: str) -> list[str]:

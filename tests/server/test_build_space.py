@@ -8,8 +8,10 @@ from pathlib import Path
 import pytest
 
 from embly_build.errors import ProtocolError
-from embly_build.protocol.input_trees import TreeFile
+from embly_build.protocol.input_trees import TreeFile, encode_input_tree
+from embly_build.protocol.tree_diff import DecodedTree, decode_after
 from embly_build.server.build_space import BuildSpace
+from embly_build.server.space_trees import SpaceTree
 from embly_build.server.store import ContentStore
 
 
@@ -101,3 +103,61 @@ def test_a_source_replaced_in_the_space_by_a_symlink_is_written_back(
     assert space.sync(files, store).written == 1
     assert not (space.src / "src/lib.rs").is_symlink()
     assert (space.src / "src/lib.rs").read_bytes() == b"pub fn a() {}"
+
+
+def remembered(space: BuildSpace, files: list[TreeFile]) -> SpaceTree:
+    token = space.manifest_token()
+    assert token is not None
+    return SpaceTree(DecodedTree.decode(encode_input_tree(files).data), token, 0.0)
+
+
+def space_contents(space: BuildSpace) -> dict[str, tuple[bytes, bool]]:
+    return {
+        path.relative_to(space.src).as_posix(): (path.read_bytes(), os.access(path, os.X_OK))
+        for path in space.src.rglob("*")
+        if path.is_file()
+    }
+
+
+def test_a_change_applied_alone_leaves_what_a_full_sync_leaves(
+    tmp_path: Path, store: ContentStore
+) -> None:
+    space = BuildSpace(tmp_path / "space")
+    first = tree(store, {"Cargo.toml": b"[p]", "a": b"file", "src/keep.rs": b"k", "src/x.rs": b"x"})
+    space.sync(first, store)
+    old = 1_000_000_000
+    os.utime(space.src / "src/keep.rs", ns=(old, old))
+    base = remembered(space, first)
+    # "a" becomes a directory, x.rs is edited and made executable, a file is added.
+    second = tree(
+        store,
+        {"Cargo.toml": b"[p]", "a/b": b"inside", "src/keep.rs": b"k", "src/x.rs": b"x2", "z": b""},
+        ("src/x.rs",),
+    )
+    tree_after, change = decode_after(base.tree, encode_input_tree(second).data)
+    result = space.sync_change(base, change, tree_after.files, store)
+    assert result is not None
+    assert (result.written, result.removed) == (3, 1)
+    fresh = BuildSpace(tmp_path / "fresh")
+    fresh.sync(second, store)
+    assert space_contents(space) == space_contents(fresh)
+    assert (space.src / "src/keep.rs").stat().st_mtime_ns == old
+    # The manifest it wrote serves a full sync as well: nothing left to write.
+    assert space.sync(second, store).written == 0
+
+
+def test_a_change_is_not_applied_to_a_space_synced_by_someone_else(
+    tmp_path: Path, store: ContentStore
+) -> None:
+    space = BuildSpace(tmp_path / "space")
+    first = tree(store, {"Cargo.toml": b"[p]", "main.rs": b"one"})
+    space.sync(first, store)
+    base = remembered(space, first)
+    other = tree(store, {"Cargo.toml": b"[p]", "main.rs": b"other process"})
+    BuildSpace(space.root).sync(other, store)  # another process, sharing EMBLY_HOME
+    second = tree(store, {"Cargo.toml": b"[p]", "main.rs": b"two"})
+    tree_after, change = decode_after(base.tree, encode_input_tree(second).data)
+    assert space.sync_change(base, change, tree_after.files, store) is None
+    assert (space.src / "main.rs").read_bytes() == b"other process"
+    (space.root / "manifest.json").unlink()  # an interrupted sync
+    assert space.sync_change(base, change, tree_after.files, store) is None
