@@ -7,7 +7,9 @@ default its quick result (the stripped .wasm and its .cwasm on disk); the baseli
 its recipe has stripped the new .wasm. The optimised artifacts (wasm-opt -O2) follow;
 their latency is compared with a second baseline that also runs `wasm-opt -O2`, as is
 `embly watch --no-quick-first`, which writes only those. Then a save that leaves the bytes
-as they were: embly should build nothing.
+as they were: embly should build nothing. Last, the same edits in a copy whose greeter
+crate holds 10,000 more files (data it does not compile, as vendored or generated files
+would be): what an edit costs should not grow with the files that did not change.
 """
 
 from __future__ import annotations
@@ -24,10 +26,11 @@ import threading
 import time
 from pathlib import Path
 
-from common import CARGO_ENV, EMBLY, REPO, report
+from common import CARGO_ENV, EMBLY, REPO, info, report
 
 EXAMPLE = REPO / "examples" / "hello-project"
 EDITS = 9
+LARGE_FILES = 10_000
 PAUSE = 0.2  # before each save, on both sides: a person does not save as a build ends
 
 
@@ -169,14 +172,22 @@ class EntrSetup:
         self.baseline.stop()
 
 
+def add_files(crate: Path, count: int) -> None:
+    for number in range(count):
+        directory = crate / "data" / f"d{number // 100:03}"
+        directory.mkdir(parents=True, exist_ok=True)
+        (directory / f"f{number % 100:03}.txt").write_text(f"file {number}\n" * 20)
+
+
 def main() -> None:
     if shutil.which("entr") is None:
         raise SystemExit("entr is not installed: apt-get install entr (make bench does it)")
     with tempfile.TemporaryDirectory(prefix="embly-bench-watch-") as temp:
         work = Path(temp)
         ignore = shutil.ignore_patterns("embly_build", "target")
-        for name in ("embly", "embly-no-quick", "entr", "entr-opt"):
+        for name in ("embly", "embly-no-quick", "entr", "entr-opt", "embly-large"):
             shutil.copytree(EXAMPLE, work / name, ignore=ignore)
+        add_files(work / "embly-large" / "greeter", LARGE_FILES)
         # Each embly its own home, so that one's edits are not the other's cache hits.
         quick_first = EmblySetup(work / "embly", work / "home", [])
         waiting = EmblySetup(work / "embly-no-quick", work / "home-2", ["--no-quick-first"])
@@ -195,6 +206,14 @@ def main() -> None:
         finally:
             for setup in setups:
                 setup.stop()
+        # On its own: its full check of 10,000 files once a save is quiet would slow the others.
+        large = EmblySetup(work / "embly-large", work / "home-3", [])
+        try:
+            for number in range(1, EDITS + 1):
+                time.sleep(PAUSE)
+                large.edit_and_wait(number)
+        finally:
+            large.stop()
     median = statistics.median
     theirs, theirs_optimised = median(entr.samples), median(entr_opt.samples)
     report("save-to-artifact, vs entr+cargo+wasm-strip", median(quick_first.first), theirs, 1.1)
@@ -209,6 +228,11 @@ def main() -> None:
         median(waiting.optimised),
         theirs_optimised,
         1.1,
+    )
+    info(
+        f"save-to-artifact, {LARGE_FILES:,} files more vs none",
+        median(large.first),
+        median(quick_first.first),
     )
     print(
         f"{'save with unchanged bytes':<44} embly built: {'yes' if ours_save else 'no'}; "
