@@ -181,7 +181,11 @@ class Builder:
         self, space: BuildSpace, attempt: _Attempt, inputs: BuildInputs, slot: Slot
     ) -> pb.Finished:
         job, toolchain, emit, clock = attempt.job, attempt.toolchain, attempt.emit, attempt.clock
-        synced = await asyncio.to_thread(self._sync, space, inputs)
+        self._space_trees.forget(space.root)  # until it holds what this sync writes
+        synced, checked_at = await asyncio.to_thread(self._sync, space, inputs)
+        token = space.manifest_token()
+        if inputs.tree is not None and token is not None:
+            self._space_trees.put(space.root, SpaceTree(inputs.tree, token, checked_at))
         emit(
             _log(
                 "server",
@@ -216,23 +220,19 @@ class Builder:
         self._executor.prepare(toolchain, after=NEXT_BUILD_PREPARE_DELAY, steps=steps)
         return self._succeeded(attempt.key, artifacts, attempt)
 
-    def _sync(self, space: BuildSpace, inputs: BuildInputs) -> SyncResult:
+    def _sync(self, space: BuildSpace, inputs: BuildInputs) -> tuple[SyncResult, float]:
         """Sync the space, applying only the tree's change when the space holds its base as
-        this process left it; remember what it holds now."""
-        self._space_trees.forget(space.root)
+        this process left it; and when every blob of the tree was last found in the store."""
         synced = None
         if inputs.base is not None and inputs.change is not None:
             synced = space.sync_change(inputs.base, inputs.change, inputs.files, self._store)
         checked_at = inputs.checked_at
         if synced is None:
-            if not inputs.all_found:
+            if not inputs.all_found:  # only the change's blobs were looked for
                 check_inputs_present(self._store, inputs.files)
                 checked_at = time.monotonic()
             synced = space.sync(inputs.files, self._store)
-        token = space.manifest_token()
-        if inputs.tree is not None and token is not None:
-            self._space_trees.put(space.root, SpaceTree(inputs.tree, token, checked_at))
-        return synced
+        return synced, checked_at
 
     async def _quick_result(
         self, compiled: Path, work_dir: Path, quick_key: str, attempt: _Attempt
