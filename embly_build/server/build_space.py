@@ -48,7 +48,7 @@ class BuildSpace:
         self._manifest = root / "manifest.json"
 
     def sync(self, files: Sequence[TreeFile], store: ContentStore) -> SyncResult:
-        wanted = {path: (sha256, size, executable) for path, sha256, size, executable in files}
+        wanted = _entries(files)
         for path in wanted:
             check_tree_path(path)
         previous = self._read_manifest()
@@ -87,7 +87,7 @@ class BuildSpace:
                 if replaced.get(file.path) != file:
                     self._write(file, store)
                     written += 1
-            self._write_manifest({f.path: (f.sha256, f.size_bytes, f.executable) for f in files})
+            self._write_manifest(_entries(files))
         except OSError as exc:
             raise disk_error(exc, self.root) from exc
         return SyncResult(written=written, removed=len(stale), unchanged=len(files) - written)
@@ -148,6 +148,10 @@ class BuildSpace:
 
     def _write_manifest(self, entries: dict[str, _Entry]) -> None:
         write_atomically(self._manifest, json.dumps(entries).encode("utf-8"))
+
+
+def _entries(files: Sequence[TreeFile]) -> dict[str, _Entry]:
+    return {path: (sha256, size, executable) for path, sha256, size, executable in files}
 
 
 def _sha256_of(path: Path) -> str:

@@ -73,10 +73,9 @@ def check_tree(files: list[TreeFile], crate_dir: str) -> None:
     """Every path safe, every digest valid, no path twice or both a file and a directory,
     and the crate's Cargo.toml among them."""
     paths: set[str] = set()
-    for path, sha256, size_bytes, _ in files:
-        check_tree_path(path)
-        if not valid_digest(sha256, size_bytes):  # the message is made only when needed
-            check_digest_fields(sha256, size_bytes, f"digest of {path}")
+    for file in files:
+        _check_node(file)
+        path = file.path
         if path in paths:
             raise ProtocolError(f"the input tree lists {path!r} twice")
         paths.add(path)
@@ -91,11 +90,8 @@ def check_tree(files: list[TreeFile], crate_dir: str) -> None:
 def check_tree_change(files: list[TreeFile], added: list[TreeFile], crate_dir: str) -> None:
     """`check_tree` for a tree (`files`, sorted by path) that a checked tree became by taking
     in `added` (its files that are new or changed): only what `added` can break is checked."""
-    for path, sha256, size_bytes, _ in added:
-        check_tree_path(path)
-        if not valid_digest(sha256, size_bytes):
-            check_digest_fields(sha256, size_bytes, f"digest of {path}")
     for file in added:
+        _check_node(file)
         # A clash pairs a file with one below it; the checked tree had none of its own.
         below = bisect_left(files, file.path + "/", key=_path)
         if below < len(files) and files[below].path.startswith(file.path + "/"):
@@ -105,6 +101,12 @@ def check_tree_change(files: list[TreeFile], added: list[TreeFile], crate_dir: s
                 raise ProtocolError(f"{parent!r} is both a file and a directory in the tree")
     if not _holds(files, _manifest(crate_dir)):
         raise ProtocolError(f"the input tree has no {_manifest(crate_dir)}")
+
+
+def _check_node(file: TreeFile) -> None:
+    check_tree_path(file.path)
+    if not valid_digest(file.sha256, file.size_bytes):  # the message is made only when needed
+        check_digest_fields(file.sha256, file.size_bytes, f"digest of {file.path}")
 
 
 def _holds(files: list[TreeFile], path: str) -> bool:
