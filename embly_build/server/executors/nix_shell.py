@@ -18,7 +18,11 @@ shell exits when its stdin closes, so none outlives this process; `close()` stop
 sooner, and calls off those not started yet. A running step's process group is killed when
 this process is gone, however it died (see RUN_ARGV).
 
-Each step runs in its own process group (process_group.py).
+Each step runs in its own process group (process_group.py), with a temporary directory of
+its own as TMPDIR: nix-shell's files and the step's (rustc's) go there, and it is removed
+when the group is gone, so a shell killed while it starts or a step cancelled midway leaves
+nothing behind. Those of a process that died without cleaning up are removed by the next
+executor on the same directory.
 """
 
 from __future__ import annotations
@@ -52,7 +56,9 @@ SHELLS_PER_BUILD = 2
 # The name of the tasks that start shells for a next build: the server's, not a build's.
 SHELL_START_TASK = "embly: start a nix-shell for the next build"
 # What nix-shell itself needs from our environment; --pure drops the rest anyway.
-_PASSED_ENV = ("PATH", "HOME", "USER", "TMPDIR")
+_PASSED_ENV = ("PATH", "HOME", "USER")
+# A shell's temporary directory: shell-<pid of the process that started it>-<random>.
+_SHELL_TEMP_PREFIX = "shell-"
 
 
 class NixShellExecutor:
@@ -62,6 +68,7 @@ class NixShellExecutor:
         self._nix_shell = shutil.which("nix-shell")
         self._waiting: dict[Path, list[asyncio.Task[ProcessGroup]]] = {}  # by toolchain
         self._planned: set[asyncio.TimerHandle] = set()  # prepare() calls yet to come
+        remove_orphaned_temp_dirs(temp_dir)
 
     async def run(
         self,
@@ -160,7 +167,13 @@ class NixShellExecutor:
         ]
         # Waiting in our own directory, a shell is easy to tell as ours (and to find).
         self._temp_dir.mkdir(parents=True, exist_ok=True)
-        return await ProcessGroup.start(command, self._temp_dir, _shell_env(toolchain), stdin=True)
+        shell_temp = Path(
+            tempfile.mkdtemp(prefix=f"{_SHELL_TEMP_PREFIX}{os.getpid()}-", dir=self._temp_dir)
+        )
+        env = {**_shell_env(toolchain), "TMPDIR": str(shell_temp)}
+        return await ProcessGroup.start(
+            command, self._temp_dir, env, stdin=True, temp_dir=shell_temp
+        )
 
     def _preflight(self, toolchain: Toolchain) -> str:
         """The nix-shell to run, once everything it needs is known to be there."""
@@ -187,6 +200,29 @@ class NixShellExecutor:
         with os.fdopen(fd, "wb") as file:
             file.write(b"".join(os.fsencode(arg) + b"\0" for arg in argv))
         return Path(name)
+
+
+def remove_orphaned_temp_dirs(temp_dir: Path) -> None:
+    """Remove the shells' temporary directories left by processes that are gone (killed
+    before they could clean up). Their shells died with them (see RUN_ARGV)."""
+    try:
+        entries = list(os.scandir(temp_dir))
+    except OSError:
+        return
+    for entry in entries:
+        owner = entry.name.removeprefix(_SHELL_TEMP_PREFIX).split("-", 1)[0]
+        if entry.name.startswith(_SHELL_TEMP_PREFIX) and owner.isdigit() and _gone(int(owner)):
+            shutil.rmtree(entry.path, ignore_errors=True)
+
+
+def _gone(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except OSError:  # alive, another user's
+        return False
+    return False
 
 
 def _discard(waiting: asyncio.Task[ProcessGroup]) -> None:

@@ -1,10 +1,12 @@
-"""A command in its own process group: output as lines, nothing left running afterwards."""
+"""A command in its own process group: output as lines, nothing left running afterwards,
+and nothing left in the directory it was given for its temporary files."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import os
+import shutil
 import signal
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
@@ -35,30 +37,49 @@ class ProcessGroup:
     It may be started before its work is known, waiting on its stdin (`send` gives it the
     work), and before anyone listens to it: output lines are kept until `wait` names where
     they go.
+
+    `temp_dir`, when given, is the group's own directory for temporary files: it is removed
+    once the group is gone, however it ended.
     """
 
-    def __init__(self, transport: asyncio.SubprocessTransport, protocol: _LineProtocol) -> None:
+    def __init__(
+        self,
+        transport: asyncio.SubprocessTransport,
+        protocol: _LineProtocol,
+        temp_dir: Path | None = None,
+    ) -> None:
         self._transport = transport
         self._protocol = protocol
+        self._temp_dir = temp_dir
         self.pgid = transport.get_pid()  # the session leader: its pid is the group id
 
     @classmethod
     async def start(
-        cls, command: Sequence[str], cwd: Path, env: Mapping[str, str], *, stdin: bool = False
+        cls,
+        command: Sequence[str],
+        cwd: Path,
+        env: Mapping[str, str],
+        *,
+        stdin: bool = False,
+        temp_dir: Path | None = None,
     ) -> ProcessGroup:
         loop = asyncio.get_running_loop()
         protocol = _LineProtocol(loop)
-        transport, _ = await loop.subprocess_exec(
-            lambda: protocol,
-            *command,
-            stdin=asyncio.subprocess.PIPE if stdin else asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-            cwd=cwd,
-            env=env,
-            start_new_session=True,
-        )
-        return cls(transport, protocol)
+        try:
+            transport, _ = await loop.subprocess_exec(
+                lambda: protocol,
+                *command,
+                stdin=asyncio.subprocess.PIPE if stdin else asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
+                cwd=cwd,
+                env=env,
+                start_new_session=True,
+            )
+        except BaseException:
+            _remove(temp_dir)
+            raise
+        return cls(transport, protocol, temp_dir)
 
     @property
     def running(self) -> bool:
@@ -92,6 +113,7 @@ class ProcessGroup:
             raise
         finally:
             self._transport.close()
+            _remove(self._temp_dir)
         returncode = self._transport.get_returncode()
         assert returncode is not None
         return returncode
@@ -99,15 +121,28 @@ class ProcessGroup:
     def kill(self) -> None:
         """Kill the whole group at once, for a command that was never given its work."""
         _signal_group(self.pgid, signal.SIGKILL)
-        # Closed before asyncio has seen the exit, the transport would reap the child itself
-        # and asyncio would then warn, on the user's terminal, that its exit status was lost.
-        with contextlib.suppress(RuntimeError):  # its event loop may be closed already
-            self._protocol.exited.add_done_callback(lambda _: self._transport.close())
+
+        def exited(_: object) -> None:
+            # Closed before asyncio has seen the exit, the transport would reap the child
+            # itself and asyncio would then warn, on the user's terminal, that its exit status
+            # was lost.
+            self._transport.close()
+            _remove(self._temp_dir)
+
+        try:
+            self._protocol.exited.add_done_callback(exited)
+        except RuntimeError:  # its event loop is closed: the killed group is gone or going
+            _remove(self._temp_dir)
 
     async def stop(self) -> None:
         """`kill`, then wait until the command has exited (and is reaped)."""
         self.kill()
         await asyncio.wait([self._protocol.exited], timeout=DRAIN_SECONDS)
+
+
+def _remove(temp_dir: Path | None) -> None:
+    if temp_dir is not None:
+        shutil.rmtree(temp_dir, ignore_errors=True)
 
 
 async def _stop_group(pgid: int, protocol: _LineProtocol) -> None:
