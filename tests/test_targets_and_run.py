@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -60,3 +61,69 @@ def test_foreign_target_gives_wasm_and_says_why_there_is_no_cwasm(
     output = project / "embly_build"
     assert not (output / "greeter.cwasm").exists(), "no stale .cwasm beside the new .wasm"
     assert embly("run", "greeter", "--", "Ada", cwd=project).stdout == "Hello, Ada!\n"
+
+
+# A WASI command that writes "pwned" and exits 0: what an attacker's .cwasm could do,
+# except that native code could do anything else as well.
+_OTHER_PROGRAM = """
+(module
+  (import "wasi_snapshot_preview1" "fd_write"
+    (func $fd_write (param i32 i32 i32 i32) (result i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 16) "pwned\\n")
+  (func (export "_start")
+    (i32.store (i32.const 0) (i32.const 16))
+    (i32.store (i32.const 4) (i32.const 6))
+    (drop (call $fd_write (i32.const 1) (i32.const 0) (i32.const 1) (i32.const 8)))))
+"""
+
+
+def _foreign_cwasm() -> bytes:
+    """A valid .cwasm for this machine's wasmtime, made outside any embly build."""
+    import wasmtime
+
+    return bytes(wasmtime.Module(wasmtime.Engine(), _OTHER_PROGRAM).serialize())
+
+
+def test_run_loads_no_cwasm_that_a_build_here_did_not_write(
+    project: Path, embly_home: Path
+) -> None:
+    assert embly("build", "greeter", cwd=project).returncode == 0
+    cwasm = project / "embly_build" / "greeter.cwasm"
+    cwasm.write_bytes(_foreign_cwasm())  # as if committed to the repository, or copied in
+
+    ran = embly("run", "greeter", "--", "Ada", cwd=project)
+
+    assert (ran.returncode, ran.stdout) == (0, "Hello, Ada!\n"), "the .wasm ran, not the .cwasm"
+    assert f"{cwasm} was not written by a build on this machine" in ran.stderr
+    assert "running greeter.wasm instead" in ran.stderr
+
+    rebuilt = embly("build", "greeter", cwd=project)
+    assert rebuilt.returncode == 0, rebuilt.stderr
+    again = embly("run", "greeter", "--", "Ada", cwd=project)
+    assert (again.returncode, again.stdout, again.stderr) == (0, "Hello, Ada!\n", "")
+
+    (project / "embly_build" / "greeter.wasm").unlink()
+    cwasm.write_bytes(_foreign_cwasm())
+    alone = embly("run", "greeter", cwd=project)
+    assert alone.returncode == 2
+    assert "pwned" not in alone.stdout
+    assert "a .cwasm is native code" in alone.stderr
+    assert "embly build greeter" in alone.stderr
+
+
+def test_run_takes_a_cwasm_built_here_in_any_process(project: Path, embly_home: Path) -> None:
+    """Written by a build or taken from a cache hit, a .cwasm is recorded; a copy of the
+    project elsewhere is not vouched for by the original's record."""
+    assert embly("build", cwd=project).returncode == 0
+    shutil.rmtree(project / "embly_build")
+    assert embly("build", cwd=project).returncode == 0  # every function a cache hit
+    for function in ("greeter", "counter", "shout"):
+        ran = embly("run", function, "--", "Ada", cwd=project)
+        assert (ran.returncode, ran.stderr) == (0, ""), function
+
+    copy = project.parent / "copied-project"
+    shutil.copytree(project, copy)
+    ran = embly("run", "greeter", "--", "Ada", cwd=copy)
+    assert (ran.returncode, ran.stdout) == (0, "Hello, Ada!\n")
+    assert "was not written by a build on this machine" in ran.stderr

@@ -173,8 +173,9 @@ def run(
 ) -> None:
     """Run a built function under wasmtime with WASI: `embly run greeter -- Ada`.
 
-    Loads embly_build/FUNCTION.cwasm (else the .wasm); stdout, stderr and the exit code
-    are the function's own.
+    Loads embly_build/FUNCTION.cwasm when a build on this machine wrote it (a .cwasm is
+    native code: one from elsewhere is not loaded), else the .wasm; stdout, stderr and the
+    exit code are the function's own.
     """
     from embly_build.cli.run_command import run_function
 

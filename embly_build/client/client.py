@@ -26,8 +26,10 @@ from typing import Any, Generic, TypeVar
 
 import betterproto
 
+from embly_build.client.artifact_names import artifact_path
 from embly_build.client.artifacts import ArtifactWriter, fetch_blob, file_sha256
 from embly_build.client.config import FunctionConfig, ProjectConfig, find_config, load_project
+from embly_build.client.cwasm_trust import record_written_cwasm
 from embly_build.client.events import BuildFinished, BuildStarted, ClientEvent, LogLine
 from embly_build.client.index import (
     FunctionInputs,
@@ -312,9 +314,11 @@ class Client:
     ) -> tuple[dict[str, str], dict[str, int]]:
         writer = ArtifactWriter(config.output_dir, function)
         blobs: dict[str, bytes] = {}
+        digests: dict[str, str] = {}
         try:
             for artifact in finished.artifacts:
                 path = config.output_dir / f"{function}.{artifact.kind}"
+                digests[artifact.kind] = artifact.digest.sha256
                 if file_sha256(path) == artifact.digest.sha256:
                     blobs[artifact.kind] = b""  # already in place
                     continue
@@ -329,11 +333,16 @@ class Client:
                     stale = ("cwasm",)
                 else:
                     blobs["cwasm"] = cwasm
+                    digests["cwasm"] = hashlib.sha256(cwasm).hexdigest()
                     writer.stage("cwasm", cwasm)
             writer.publish(stale_kinds=stale)
         except BaseException:
             writer.discard()
             raise
+        if "cwasm" in blobs:
+            record_written_cwasm(
+                artifact_path(config.output_dir, function, "cwasm"), digests["cwasm"]
+            )
         paths = {kind: str(config.output_dir / f"{function}.{kind}") for kind in blobs}
         sizes = {kind: Path(p).stat().st_size for kind, p in paths.items()}
         return paths, sizes

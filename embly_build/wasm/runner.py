@@ -11,14 +11,18 @@ from embly_build.errors import EmblyError
 TRAP_EXIT_CODE = 134  # what a shell reports for an aborted process; a trap is an abort
 
 
-def run_module(artifact: Path, program_name: str, args: Sequence[str]) -> int:
-    """Run `artifact` (.cwasm, else .wasm) as a WASI command; return its exit code."""
+def run_module(
+    artifact: Path, program_name: str, args: Sequence[str], *, native: bytes | None = None
+) -> int:
+    """Run `artifact` as a WASI command; return its exit code. A .wasm is compiled here;
+    for a .cwasm, `native` holds its bytes, read and vouched for by the caller (wasmtime
+    loads native code without checking it)."""
     import wasmtime
 
     engine = wasmtime.Engine()
     try:
-        if artifact.suffix == ".cwasm":
-            module = wasmtime.Module.deserialize_file(engine, str(artifact))
+        if native is not None:
+            module = wasmtime.Module.deserialize(engine, native)
         else:
             module = wasmtime.Module.from_file(engine, str(artifact))
     except wasmtime.WasmtimeError as exc:
