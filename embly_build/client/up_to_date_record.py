@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -66,11 +67,13 @@ def record_run(run: FinishedRun, home: Path) -> bool:
 
 def code_paths() -> list[Path]:
     """The code that makes the artifacts: this package's modules and wasmtime's."""
-    import wasmtime
-
     package = Path(__file__).resolve().parents[1]
     modules = sorted(p for p in package.rglob("*.py") if "__pycache__" not in p.parts)
-    wasmtime_dir = Path(wasmtime.__file__).resolve().parent
+    # Found, not imported: importing wasmtime takes longer than a cache-hit build's record.
+    spec = importlib.util.find_spec("wasmtime")
+    if spec is None or spec.origin is None:
+        raise OSError("wasmtime is not installed")
+    wasmtime_dir = Path(spec.origin).resolve().parent
     return [*modules, wasmtime_dir, wasmtime_dir / "__init__.py"]
 
 

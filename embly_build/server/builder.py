@@ -43,6 +43,8 @@ from embly_build.wasm.aot import (
     NATIVE_OPT_LEVELS,
     aot_refusal,
     compile_cwasm,
+    compiler_ready,
+    prepare_compiler,
     wasmtime_version,
 )
 
@@ -195,6 +197,8 @@ class Builder:
             )
         )
         clock.lap("sync_ms")
+        if job.options.aot and attempt.refusal is None and not compiler_ready():
+            _in_background(prepare_compiler, attempt.quick_key is not None)
         on_log = _log_sink(emit, "compile")
         compiled = await job.runtime.compile(
             CompileJob(
@@ -405,3 +409,10 @@ def _emit_finished(emit: Emit, result: pb.Finished, clock: _Clock, *, cache_hit:
             )
         )
     )
+
+
+def _in_background(work: Callable[[bool], None], argument: bool) -> None:
+    """Run `work` in a worker thread, not waited for: a failure shows where its result is
+    needed (the AOT step does the same work again and reports it)."""
+    done = asyncio.get_running_loop().run_in_executor(None, work, argument)
+    done.add_done_callback(lambda future: future.cancelled() or future.exception())

@@ -139,3 +139,20 @@ def test_the_check_imports_nothing_heavy() -> None:
         check=True,
     )
     assert result.stdout.strip() == "[]"
+
+
+def test_a_record_depends_on_the_installed_wasmtime_without_importing_it() -> None:
+    """An upgrade of wasmtime changes the .cwasm files, so it voids every record; a build
+    that compiled nothing (all cache hits) should not pay for importing it to say so."""
+    script = (
+        "import sys\n"
+        "from embly_build.client.up_to_date_record import code_paths\n"
+        "paths = code_paths()\n"
+        "imported = 'wasmtime' in sys.modules\n"
+        "import wasmtime\n"
+        "print(imported, paths[-1].samefile(wasmtime.__file__))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.split() == ["False", "True"]
