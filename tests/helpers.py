@@ -67,12 +67,14 @@ def processes_left_after(embly_home: Path, seconds: float) -> list[str]:
 
 
 @contextlib.contextmanager
-def small_disk(mount_point: Path, size: str) -> Iterator[Path]:
+def small_disk(mount_point: Path, size: str, *, inodes: int | None = None) -> Iterator[Path]:
     """A real tmpfs of `size` (mount's syntax: 64k, 4m) at `mount_point`, so writes fail
-    with the kernel's own ENOSPC; the test is skipped where mounting is not allowed."""
+    with the kernel's own ENOSPC; with `inodes`, room for that many files and directories
+    (its root included). The test is skipped where mounting is not allowed."""
     mount_point.mkdir(parents=True, exist_ok=True)
+    options = f"size={size}" + (f",nr_inodes={inodes}" if inodes is not None else "")
     mounted = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(mount_point)],
+        ["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(mount_point)],
         capture_output=True,
     )
     if mounted.returncode != 0:

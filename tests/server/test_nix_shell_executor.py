@@ -12,12 +12,13 @@ from pathlib import Path
 
 import pytest
 
-from embly_build.errors import EnvironmentProblem
+from embly_build.errors import BuildFailed, EnvironmentProblem
 from embly_build.server.executors.nix_shell import SHELLS_PER_BUILD, NixShellExecutor
 from embly_build.server.executors.process_group import TERM_GRACE_SECONDS
 from embly_build.server.toolchains import NIXEXPRS_DIR
 from embly_build.server.toolchains.base import NIX_MISSING, Toolchain
 from embly_build.server.toolchains.host import HostToolchainProvider
+from tests.helpers import small_disk
 
 # bash has no sleep builtin and the pure shell has no coreutils: block reading a pipe we hold.
 SLEEP = "read -t 300 <> <(:)"
@@ -512,3 +513,39 @@ def test_temporary_files_of_a_killed_process_are_removed_by_the_next_executor(
     NixShellExecutor(NIXEXPRS_DIR, temp_dir)
 
     assert not any(p.name == "lib.o" for p in temp_dir.rglob("*"))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "inodes_left",
+    [
+        0,  # not even for the file that takes the step's argv to the shell
+        1,  # for that file, but not for the shell's temporary directory
+    ],
+)
+async def test_no_room_for_the_steps_files_fails_the_step_saying_where(
+    toolchain: Toolchain, tmp_path: Path, inodes_left: int
+) -> None:
+    with small_disk(tmp_path / "full", "1m", inodes=64) as disk:
+        temp_dir = disk / "executor-tmp"
+        temp_dir.mkdir()
+        fillers = []
+        while True:  # take every inode left
+            filler = disk / f"filler-{len(fillers)}"
+            try:
+                filler.touch()
+            except OSError:
+                break
+            fillers.append(filler)
+        for filler in fillers[:inodes_left]:
+            filler.unlink()
+        executor = NixShellExecutor(NIXEXPRS_DIR, temp_dir)
+        try:
+            with pytest.raises(BuildFailed) as failure:
+                await _run(executor, toolchain, ["bash", "-c", "echo never"], tmp_path)
+        finally:
+            await executor.close()
+        assert str(failure.value) == (
+            f"cannot write a build step's files in {temp_dir}: No space left on device"
+        )
+        assert list(temp_dir.iterdir()) == [], "nothing half written is left"

@@ -35,7 +35,7 @@ import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from embly_build.errors import EnvironmentProblem
+from embly_build.errors import BuildFailed, EnvironmentProblem
 from embly_build.server.executors.process_group import LineSink, ProcessGroup
 from embly_build.server.toolchains.base import NIX_MISSING, OFFLINE_OPTIONS, Toolchain
 
@@ -166,10 +166,13 @@ class NixShellExecutor:
             RUN_ARGV,
         ]
         # Waiting in our own directory, a shell is easy to tell as ours (and to find).
-        self._temp_dir.mkdir(parents=True, exist_ok=True)
-        shell_temp = Path(
-            tempfile.mkdtemp(prefix=f"{_SHELL_TEMP_PREFIX}{os.getpid()}-", dir=self._temp_dir)
-        )
+        try:
+            self._temp_dir.mkdir(parents=True, exist_ok=True)
+            shell_temp = Path(
+                tempfile.mkdtemp(prefix=f"{_SHELL_TEMP_PREFIX}{os.getpid()}-", dir=self._temp_dir)
+            )
+        except OSError as exc:
+            raise self._cannot_write(exc) from exc
         env = {**_shell_env(toolchain), "TMPDIR": str(shell_temp)}
         return await ProcessGroup.start(
             command, self._temp_dir, env, stdin=True, temp_dir=shell_temp
@@ -195,11 +198,24 @@ class NixShellExecutor:
         return self._nix_shell
 
     def _write_argv_file(self, argv: Sequence[str]) -> Path:
-        self._temp_dir.mkdir(parents=True, exist_ok=True)
-        fd, name = tempfile.mkstemp(prefix="argv-", dir=self._temp_dir)
-        with os.fdopen(fd, "wb") as file:
-            file.write(b"".join(os.fsencode(arg) + b"\0" for arg in argv))
+        data = b"".join(os.fsencode(arg) + b"\0" for arg in argv)
+        try:
+            self._temp_dir.mkdir(parents=True, exist_ok=True)
+            fd, name = tempfile.mkstemp(prefix="argv-", dir=self._temp_dir)
+        except OSError as exc:
+            raise self._cannot_write(exc) from exc
+        try:
+            with os.fdopen(fd, "wb") as file:
+                file.write(data)
+        except OSError as exc:
+            os.unlink(name)
+            raise self._cannot_write(exc) from exc
         return Path(name)
+
+    def _cannot_write(self, exc: OSError) -> BuildFailed:
+        return BuildFailed(
+            f"cannot write a build step's files in {self._temp_dir}: {exc.strerror or exc}"
+        )
 
 
 def remove_orphaned_temp_dirs(temp_dir: Path) -> None:
