@@ -125,7 +125,7 @@ def main() -> None:
         edit_by_hand = median_seconds(by_hand_edit)
         report("(2) one-line edit rebuild of greeter", edit_ours, edit_theirs, 1.2)
         report("    the same with --opt-level none", edit_quick, edit_theirs, 1.2)
-        info("    baseline: cargo and post-processing by hand", edit_ours, edit_by_hand)
+        info("    vs cargo + post-processing by hand", edit_ours, edit_by_hand)
 
 
 if __name__ == "__main__":
