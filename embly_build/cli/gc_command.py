@@ -5,6 +5,7 @@ from __future__ import annotations
 from rich.console import Console
 
 from embly_build.cli import exit_codes
+from embly_build.client.cwasm_trust import remove_records_of_gone_files
 from embly_build.client.sent_trees import UNUSED_RECORD_DAYS, remove_unused_records
 from embly_build.client.up_to_date_record import remove_outdated_records
 from embly_build.errors import UsageError
@@ -23,11 +24,13 @@ def run_gc(max_size: str, dry_run: bool) -> int:
     console = Console(highlight=False, soft_wrap=True, markup=False)
     records = Tally(*remove_outdated_records(settings.home, dry_run=dry_run))
     sent = Tally(*remove_unused_records(settings.home, dry_run=dry_run))
+    written = Tally(*remove_records_of_gone_files(settings.home, dry_run=dry_run))
     console.print(f"EMBLY_HOME    {settings.home}")
     for line in [
         *report_lines(report),
         *_records_line(records, "outdated up-to-date record", "", dry_run),
         *_records_line(sent, "sent-tree record", f" unused for {UNUSED_RECORD_DAYS} days", dry_run),
+        *_records_line(written, ".cwasm record", " whose file is gone", dry_run),
     ]:
         console.print(line)
     return exit_codes.OK
@@ -36,7 +39,8 @@ def run_gc(max_size: str, dry_run: bool) -> int:
 def _records_line(records: Tally, what: str, why: str, dry_run: bool) -> list[str]:
     """Client records that can no longer help: up-to-date records (client/up_to_date.py) of
     builds whose inputs have changed since, sent-tree records (client/sent_trees.py) no
-    build has written for a month."""
+    build has written for a month, records of written .cwasm files (client/cwasm_trust.py)
+    that are gone."""
     if not records.count:
         return []
     removed = "would remove" if dry_run else "removed"

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
+import shutil
 import time
 from pathlib import Path
 
+from embly_build.client.cwasm_trust import record_written_cwasm, written_cwasm
 from embly_build.client.index import index_function
 from embly_build.client.sent_trees import SentTrees, sent_trees_dir
 from embly_build.client.up_to_date import encode_record, invocation_key, record_path, stat_key
@@ -144,3 +147,30 @@ def test_gc_removes_sent_tree_records_no_build_wrote_for_a_month(
     assert SentTrees(sent_trees_dir("a-server")).files_known(["project.recent"]) == {
         f.sha256 for f in inputs.files
     }
+
+
+def test_gc_removes_cwasm_records_whose_file_is_gone(tmp_path: Path, embly_home: Path) -> None:
+    """What a build wrote is still vouched for afterwards; a deleted project's is dropped."""
+    kept, deleted = tmp_path / "kept" / "f.cwasm", tmp_path / "deleted" / "f.cwasm"
+    for cwasm in (kept, deleted):
+        cwasm.parent.mkdir()
+        cwasm.write_bytes(b"native code " + cwasm.parent.name.encode())
+        record_written_cwasm(cwasm, hashlib.sha256(cwasm.read_bytes()).hexdigest())
+    shutil.rmtree(deleted.parent)
+    records = embly_home / "client" / "written-cwasm"
+    left_over = records / ".written-interrupted"
+    left_over.write_text("half")
+    hour_ago = time.time() - 3700
+    os.utime(left_over, (hour_ago, hour_ago))
+
+    dry = embly("gc", "--dry-run", cwd=tmp_path)
+    assert dry.returncode == 0, dry.stderr
+    assert "would remove  2 .cwasm records whose file is gone" in dry.stdout
+    assert len(list(records.iterdir())) == 3
+
+    result = embly("gc", cwd=tmp_path)
+
+    assert result.returncode == 0, result.stderr
+    assert "removed       2 .cwasm records whose file is gone" in result.stdout
+    assert len(list(records.iterdir())) == 1
+    assert written_cwasm(kept) == kept.read_bytes()
