@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import subprocess
@@ -83,3 +84,17 @@ def small_disk(mount_point: Path, size: str, *, inodes: int | None = None) -> It
         yield mount_point
     finally:
         subprocess.run(["umount", "--lazy", str(mount_point)], check=True)
+
+
+def fill_inodes(directory: Path) -> list[Path]:
+    """Create empty files in `directory` until its disk has room for no more (the kernel's
+    ENOSPC); the files made."""
+    made: list[Path] = []
+    while True:
+        filler = directory / f"filler-{len(made)}"
+        try:
+            filler.touch()
+        except OSError as exc:
+            assert exc.errno == errno.ENOSPC, exc
+            return made
+        made.append(filler)

@@ -3,23 +3,10 @@ or of inodes (room for files), on real tmpfs mounts."""
 
 from __future__ import annotations
 
-import errno
 from pathlib import Path
 
 from embly_build.server.low_disk import LOW_DISK_FILES, low_disk_hint
-from tests.helpers import small_disk
-
-
-def _fill_inodes(directory: Path) -> int:
-    """Create empty files until the disk has room for no more; how many were made."""
-    made = 0
-    while True:
-        try:
-            (directory / f"f{made}").touch()
-        except OSError as exc:
-            assert exc.errno == errno.ENOSPC
-            return made
-        made += 1
+from tests.helpers import fill_inodes, small_disk
 
 
 def test_a_disk_with_little_space_left_gets_a_hint(tmp_path: Path) -> None:
@@ -34,7 +21,7 @@ def test_a_disk_with_room_for_few_more_files_gets_a_hint(tmp_path: Path) -> None
     """Bytes to spare, but no inodes: every file create fails with ENOSPC all the same."""
     with small_disk(tmp_path / "few-files", "1g", inodes=LOW_DISK_FILES // 2) as disk:
         assert low_disk_hint(disk) is not None  # fewer inodes than the limit from the start
-        _fill_inodes(disk)
+        fill_inodes(disk)
         hint = low_disk_hint(disk)
     assert hint is not None
     assert f"the disk holding {disk} has room for only 0 more files (inodes)" in hint

@@ -18,7 +18,7 @@ from embly_build.server.executors.process_group import TERM_GRACE_SECONDS
 from embly_build.server.toolchains import NIXEXPRS_DIR
 from embly_build.server.toolchains.base import NIX_MISSING, Toolchain
 from embly_build.server.toolchains.host import HostToolchainProvider
-from tests.helpers import small_disk
+from tests.helpers import fill_inodes, small_disk
 
 # bash has no sleep builtin and the pure shell has no coreutils: block reading a pipe we hold.
 SLEEP = "read -t 300 <> <(:)"
@@ -529,15 +529,7 @@ async def test_no_room_for_the_steps_files_fails_the_step_saying_where(
     with small_disk(tmp_path / "full", "1m", inodes=64) as disk:
         temp_dir = disk / "executor-tmp"
         temp_dir.mkdir()
-        fillers = []
-        while True:  # take every inode left
-            filler = disk / f"filler-{len(fillers)}"
-            try:
-                filler.touch()
-            except OSError:
-                break
-            fillers.append(filler)
-        for filler in fillers[:inodes_left]:
+        for filler in fill_inodes(disk)[:inodes_left]:
             filler.unlink()
         executor = NixShellExecutor(NIXEXPRS_DIR, temp_dir)
         try:
