@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 from embly_build.atomic_write import write_atomically
-from embly_build.client.record_files import files_in, remove_files
+from embly_build.client.record_files import files_in, left_over, remove_files
 from embly_build.home import embly_home
 
 _TEMP_PREFIX = ".written-"
@@ -53,14 +53,14 @@ def remove_records_of_gone_files(home: Path, *, dry_run: bool = False) -> tuple[
     """Remove the records under `home` whose .cwasm no longer exists (its project moved or
     deleted, the function gone), and temporary files an interrupted write left over an hour
     ago; how many, and the bytes they took on disk. With `dry_run`, remove nothing."""
-    hour_ago = time.time() - 3600
+    now = time.time()
     gone = []
     for file in files_in(str(_records_dir(home))):
+        if file.name.startswith(_TEMP_PREFIX):
+            if left_over(file, now):
+                gone.append(file)
+            continue
         try:
-            if file.name.startswith(_TEMP_PREFIX):
-                if file.stat(follow_symlinks=False).st_mtime < hour_ago:
-                    gone.append(file)
-                continue
             with open(file.path, "rb") as record:
                 _, _, recorded_path = record.read().partition(b"\n")
         except OSError:

@@ -6,6 +6,10 @@ import contextlib
 import os
 from collections.abc import Iterable
 
+# A temporary file not written for this long belongs to a write that was interrupted, not
+# to one still going on.
+LEFT_OVER_SECONDS = 3600
+
 
 def files_in(directory: str) -> list[os.DirEntry[str]]:
     """The regular files directly in `directory`; none when it cannot be listed."""
@@ -28,3 +32,12 @@ def remove_files(files: Iterable[os.DirEntry[str]], *, dry_run: bool) -> tuple[i
             count += 1
             disk_bytes += size
     return count, disk_bytes
+
+
+def left_over(temp_file: os.DirEntry[str], now: float) -> bool:
+    """Whether a record's temporary file (the caller tells them by name) was left by an
+    interrupted write: not written for `LEFT_OVER_SECONDS`."""
+    try:
+        return now - temp_file.stat(follow_symlinks=False).st_mtime > LEFT_OVER_SECONDS
+    except OSError:
+        return False

@@ -23,7 +23,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from embly_build.atomic_write import write_atomically
-from embly_build.client.record_files import files_in, remove_files
+from embly_build.client.record_files import files_in, left_over, remove_files
 from embly_build.client.upload import TreeInputs
 from embly_build.home import embly_home
 
@@ -63,12 +63,13 @@ def remove_unused_records(home: Path, *, dry_run: bool = False) -> tuple[int, in
 
 
 def _unused(file: os.DirEntry[str], now: float) -> bool:
+    if file.name.startswith(_TEMP_PREFIX):
+        return left_over(file, now)
     try:
         idle_days = (now - file.stat(follow_symlinks=False).st_mtime) / 86400
     except OSError:
         return False
-    left_over = file.name.startswith(_TEMP_PREFIX) and idle_days > 1 / 24
-    return left_over or idle_days > UNUSED_RECORD_DAYS
+    return idle_days > UNUSED_RECORD_DAYS
 
 
 class SentTrees:
