@@ -317,9 +317,9 @@ class Client:
         digests: dict[str, str] = {}
         try:
             for artifact in finished.artifacts:
-                path = config.output_dir / f"{function}.{artifact.kind}"
                 digests[artifact.kind] = artifact.digest.sha256
-                if file_sha256(path) == artifact.digest.sha256:
+                in_place = artifact_path(config.output_dir, function, artifact.kind)
+                if file_sha256(in_place) == artifact.digest.sha256:
                     blobs[artifact.kind] = b""  # already in place
                     continue
                 blobs[artifact.kind] = await fetch_blob(self._api, artifact.digest)
@@ -343,7 +343,7 @@ class Client:
             record_written_cwasm(
                 artifact_path(config.output_dir, function, "cwasm"), digests["cwasm"]
             )
-        paths = {kind: str(config.output_dir / f"{function}.{kind}") for kind in blobs}
+        paths = {kind: str(artifact_path(config.output_dir, function, kind)) for kind in blobs}
         sizes = {kind: Path(p).stat().st_size for kind, p in paths.items()}
         return paths, sizes
 
