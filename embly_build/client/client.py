@@ -40,6 +40,7 @@ from embly_build.client.log_paths import LogPathMapper
 from embly_build.client.progress import UploadProgressReporter, index_progress
 from embly_build.client.sent_trees import SentTrees
 from embly_build.client.server_errors import server_errors
+from embly_build.client.tree_encoder import TreeEncoder
 from embly_build.client.upload import TreeInputs, UploadResult, upload_inputs
 from embly_build.errors import BlobNotFound
 from embly_build.protocol import enums, pb
@@ -93,6 +94,7 @@ class Client:
         self._api = api
         self._address = address
         self._sent_trees = sent_trees
+        self._tree_encoder = TreeEncoder()
         self.target = target or host_triple()
         self.opt_level = wasm_opt_level(opt_level)
 
@@ -145,8 +147,11 @@ class Client:
         indexed = [known[f.name] for f in selected]
         if on_indexed is not None:
             on_indexed(config, {f.name: known[f.name] for f in selected})
-        trees = [TreeInputs.of(inputs) for inputs in indexed]
         keys = [_tree_key(config, function) for function in selected]
+        trees = [
+            TreeInputs(inputs.files, self._tree_encoder.encode(key, inputs))
+            for key, inputs in zip(keys, indexed, strict=True)
+        ]
         upload = _EmittingTask(lambda emit: self._upload(trees, keys, emit))
         async with contextlib.aclosing(upload.events()) as events:
             async for event in events:

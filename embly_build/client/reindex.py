@@ -51,6 +51,12 @@ def index_after_events(
     )
 
 
+def reindexes_in_part(previous: FunctionInputs, changed: Collection[Path]) -> bool:
+    """Whether `index_after_events` lists only what the changes name, leaving the
+    boundary of the inputs and their ignore rules as `previous` found them."""
+    return _relisted(previous, changed) is not None
+
+
 def index_after_events_with_stat_cache(
     previous: FunctionInputs,
     changed: Collection[Path],

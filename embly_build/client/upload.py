@@ -41,6 +41,8 @@ class TreeInputs:
 
     @classmethod
     def of(cls, inputs: FunctionInputs) -> TreeInputs:
+        """Encoded afresh. A client building a function again and again encodes only what
+        changed (see tree_encoder.py)."""
         files = (TreeFile(f.path, f.sha256, f.size, f.executable) for f in inputs.files)
         return cls(inputs.files, encode_input_tree(files))
 

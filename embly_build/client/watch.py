@@ -40,8 +40,9 @@ from embly_build.client.index import (
     index_with_stat_cache,
     outermost,
 )
+from embly_build.client.index_delta import index_delta
 from embly_build.client.progress import IndexProgressReports, index_progress
-from embly_build.client.reindex import index_after_events_with_stat_cache
+from embly_build.client.reindex import index_after_events_with_stat_cache, reindexes_in_part
 from embly_build.client.source_graph import SourceGraph
 from embly_build.client.watch_events import (
     AnyEvent,
@@ -269,7 +270,9 @@ class Watcher:
             return
         triggers = set()
         for name in changed:
-            triggers |= _changed_files(self._built.get(name), self._inputs[name])
+            triggers |= set(
+                map(Path, index_delta(self._built.get(name), self._inputs[name]).locations)
+            )
         # Unreadable, or readable again: the batch's paths in them say why.
         named_by_batch = failures.keys() | was_unreadable.intersection(changed)
         graph = self._graph()
@@ -294,8 +297,11 @@ class Watcher:
             counters = IndexCounters()
             previous = self._inputs.get(name)
             index: _Indexer = index_with_stat_cache
+            # In part, the boundary and the ignore rules stay: the graph takes what changed.
+            in_part = False
             if events and previous is not None and not self._poll:
                 index = functools.partial(index_after_events_with_stat_cache, previous, events)
+                in_part = reindexes_in_part(previous, events)
             indexing = asyncio.ensure_future(
                 asyncio.to_thread(
                     index, function.path, function.sources, self._config.output_dir, counters
@@ -304,8 +310,9 @@ class Watcher:
             async for so_far in self._index_progress(indexing, counters):
                 self._emit(so_far)  # a large tree's first index
             try:
-                self._inputs[name] = indexing.result()
+                self._inputs[name] = new = indexing.result()
             except InputError as error:
+                self._cached_graph = None
                 failures[name] = BuildFinished(name, "failed", False, error=str(error))
                 self._unreadable.add(name)
                 # Until it can be read, its last inputs (or, when embly.hcl moved it, its
@@ -316,7 +323,14 @@ class Watcher:
                 continue
             self._unreadable.discard(name)
             indexed.append(name)
-        self._cached_graph = None
+            graph = self._cached_graph
+            if not (
+                in_part
+                and graph is not None
+                and previous is not None
+                and graph.replace(name, previous, new, index_delta(previous, new))
+            ):
+                self._cached_graph = None  # built again when next asked for
         return indexed, failures
 
     async def _reload_config(self) -> bool:
@@ -329,6 +343,7 @@ class Watcher:
             return False
         old = set(self._selected())
         self._config = config
+        self._cached_graph = None  # functions, their directories or the output may differ
         new = set(self._selected())
         for name in old - new:
             self._cancel(name)
@@ -418,17 +433,6 @@ def _declared_inputs(crate_dir: Path, sources: Sequence[Path]) -> FunctionInputs
 
 def _watched_inputs(inputs: FunctionInputs) -> tuple[tuple[Path, ...], ...]:
     return inputs.input_dirs, inputs.input_files, inputs.directories
-
-
-def _changed_files(old: FunctionInputs | None, new: FunctionInputs) -> set[Path]:
-    """Files added, removed or changed in content (or mode) between two indexes."""
-
-    def state(inputs: FunctionInputs | None) -> dict[str, tuple[str, bool]]:
-        return {f.location: (f.sha256, f.executable) for f in inputs.files} if inputs else {}
-
-    before, after = state(old), state(new)
-    changed = before.keys() | after.keys()
-    return {Path(path) for path in changed if before.get(path) != after.get(path)}
 
 
 def _undecodable_path(error: BaseException) -> bool:

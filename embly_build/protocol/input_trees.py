@@ -25,6 +25,7 @@ _INT64_SIGN = 1 << 63
 _TREE_FILES = 0x0A  # InputTree.files = 1
 _NODE_PATH, _NODE_DIGEST, _NODE_EXECUTABLE = 0x0A, 0x12, 0x18  # FileNode fields 1, 2, 3
 _DIGEST_SHA256, _DIGEST_SIZE = 0x0A, 0x10  # Digest fields 1, 2
+_ONE_BYTE_VARINTS = [bytes((value,)) for value in range(0x80)]
 
 
 class TreeFile(NamedTuple):
@@ -55,11 +56,20 @@ def tree_files(tree: pb.InputTree) -> list[TreeFile]:
 
 def encode_input_tree(files: Iterable[TreeFile]) -> EncodedTree:
     """The canonical encoding of a tree of these files, whatever order they come in."""
-    parts = []
-    for path, sha256, size_bytes, executable in sorted(files, key=itemgetter(0)):
-        node = _file_node(path, sha256, size_bytes, executable)
-        parts.append(b"%c%s%s" % (_TREE_FILES, _varint(len(node)), node))
-    data = b"".join(parts)
+    ordered = sorted(files, key=itemgetter(0))
+    return join_tree_entries([tree_entry(*file) for file in ordered])
+
+
+def tree_entry(path: str, sha256: str, size_bytes: int, executable: bool) -> bytes:
+    """One file's entry in a canonical tree: a tree's encoding is its entries, sorted by
+    path, end to end (see `join_tree_entries`)."""
+    node = _file_node(path, sha256, size_bytes, executable)
+    return b"%c%s%s" % (_TREE_FILES, _varint(len(node)), node)
+
+
+def join_tree_entries(entries: list[bytes]) -> EncodedTree:
+    """The tree whose entries (from `tree_entry`) these are, in order of their paths."""
+    data = b"".join(entries)
     return EncodedTree(data, hashlib.sha256(data).hexdigest())
 
 
@@ -180,6 +190,10 @@ def _length_delimited(data: bytes) -> bytes:
 
 
 def _varint(value: int) -> bytes:
+    if value < 0x80:  # most lengths in a tree: a path's, a digest's
+        return _ONE_BYTE_VARINTS[value]
+    if value < 0x4000:
+        return bytes((value & 0x7F | 0x80, value >> 7))
     encoded = bytearray()
     while value > 0x7F:
         encoded.append(value & 0x7F | 0x80)

@@ -38,7 +38,11 @@ def assert_same_index(found: FunctionInputs, expected: FunctionInputs) -> None:
 
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
-    project = tmp_path / "project"
+    return hello_project(tmp_path / "project")
+
+
+def hello_project(project: Path) -> Path:
+    """A crate `hello` with nested modules, and an `assets` directory of sources."""
     hello = crate(project / "hello")
     for number in range(3):
         write(hello / "src" / f"part{number}" / "mod.rs", f"// part {number}\n")
@@ -199,12 +203,12 @@ def test_random_changes_reported_as_a_watcher_would_match_a_full_index(project: 
     for _round in range(40):
         changed: set[Path] = set()
         for _change in range(rng.randint(1, 3)):
-            changed |= _random_change(project / "hello", rng)
+            changed |= random_change(project / "hello", rng)
         current = after_events(current, project, changed)
         assert_same_index(current, full_index(project))
 
 
-def _random_change(crate_dir: Path, rng: random.Random) -> set[Path]:
+def random_change(crate_dir: Path, rng: random.Random) -> set[Path]:
     directories = sorted(
         d for d in (crate_dir / "src").rglob("*") if d.is_dir() and not d.is_symlink()
     )

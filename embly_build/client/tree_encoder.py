@@ -1,0 +1,41 @@
+"""Functions' input trees encoded again after an edit at the cost of what changed.
+
+A tree's canonical encoding is one entry per file, end to end, in path order. An index after
+file events (`embly watch`) takes the `IndexedFile` of every directory it did not list again
+from the index before, the very same object, so the entry encoded for that object last time
+is still right: only the entries of new objects are encoded. Each function keeps the entries
+of its last tree only, so what is kept is what its current index holds.
+"""
+
+from __future__ import annotations
+
+from operator import attrgetter
+
+from embly_build.client.index import FunctionInputs, IndexedFile
+from embly_build.protocol.input_trees import EncodedTree, join_tree_entries, tree_entry
+
+# An entry by id() of its file, with the file itself: holding the file keeps its id from
+# being reused by another object while the entry is kept.
+_Entries = dict[int, tuple[IndexedFile, bytes]]
+
+
+class TreeEncoder:
+    def __init__(self) -> None:
+        self._last: dict[str, _Entries] = {}  # by function key
+
+    def encode(self, function_key: str, inputs: FunctionInputs) -> EncodedTree:
+        """The canonical encoding of `inputs`' tree; remembered as the function's last one."""
+        known = self._last.get(function_key, {})
+        entries: _Entries = {}
+        parts = []
+        # Sorted already (FunctionInputs.files is), which makes this sort a check in one pass.
+        for file in sorted(inputs.files, key=attrgetter("path")):
+            hit = known.get(id(file))
+            if hit is not None and hit[0] is file:
+                entry = hit[1]
+            else:
+                entry = tree_entry(file.path, file.sha256, file.size, file.executable)
+            entries[id(file)] = (file, entry)
+            parts.append(entry)
+        self._last[function_key] = entries
+        return join_tree_entries(parts)

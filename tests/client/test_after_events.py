@@ -1,0 +1,129 @@
+"""What `embly watch` updates from a re-index after file events, at the cost of what
+changed (the files that differ, the tree's encoding, the source graph), matches what it
+would work out from scratch."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+from embly_build.client.client import load
+from embly_build.client.index import FunctionInputs, index_function
+from embly_build.client.index_delta import index_delta
+from embly_build.client.reindex import index_after_events, reindexes_in_part
+from embly_build.client.source_graph import SourceGraph
+from embly_build.client.tree_encoder import TreeEncoder
+from embly_build.protocol.input_trees import TreeFile, encode_input_tree
+from tests.client.files import write
+from tests.client.test_reindex import after_events, full_index, hello_project, random_change
+
+
+def changed_locations(old: FunctionInputs, new: FunctionInputs) -> set[str]:
+    """Added, removed or changed files, by comparing every file."""
+    before = {f.location: f for f in old.files}
+    after = {f.location: f for f in new.files}
+    return {
+        location
+        for location in before.keys() | after.keys()
+        if before.get(location) != after.get(location)
+    }
+
+
+def fresh_encoding(inputs: FunctionInputs) -> bytes:
+    return encode_input_tree(
+        TreeFile(f.path, f.sha256, f.size, f.executable) for f in inputs.files
+    ).data
+
+
+def test_random_changes_give_the_delta_and_tree_a_full_comparison_gives(tmp_path: Path) -> None:
+    project = hello_project(tmp_path / "project")
+    rng = random.Random(11)
+    encoder = TreeEncoder()
+    current = full_index(project)
+    assert encoder.encode("hello", current).data == fresh_encoding(current)
+    reused_directories = 0
+    for _round in range(40):
+        changed: set[Path] = set()
+        for _change in range(rng.randint(1, 3)):
+            changed |= random_change(project / "hello", rng)
+        previous, current = current, after_events(current, project, changed)
+        reused_directories += sum(previous.walked.get(d) is w for d, w in current.walked.items())
+        delta = index_delta(previous, current)
+        assert delta.locations == changed_locations(previous, current)
+        assert {f.location for f in delta.added} == {
+            f.location for f in current.files if f not in set(previous.files)
+        }
+        encoded = encoder.encode("hello", current)
+        assert encoded.data == fresh_encoding(current)
+        assert encoded == encode_input_tree(
+            TreeFile(f.path, f.sha256, f.size, f.executable) for f in current.files
+        )
+    assert reused_directories > 0  # the cheap path was taken, not only the full comparison
+
+
+def test_a_delta_against_a_full_index_or_nothing_compares_every_file(tmp_path: Path) -> None:
+    project = hello_project(tmp_path / "project")
+    before = full_index(project)
+    write(project / "hello" / "src" / "lib.rs", "// edited\n")
+    (project / "assets" / "logo.svg").unlink()
+    after = full_index(project)  # no directory object is shared with `before`
+    delta = index_delta(before, after)
+    assert delta.locations == {
+        str(project / "hello" / "src" / "lib.rs"),
+        str(project / "assets" / "logo.svg"),
+    }
+    assert index_delta(None, after).added == after.files
+
+
+def graph_and_inputs(project: Path) -> tuple[SourceGraph, dict[str, FunctionInputs], Path]:
+    config = load(project)
+    inputs = {
+        f.name: index_function(f.path, f.sources, config.output_dir)
+        for f in config.functions.values()
+    }
+    return SourceGraph(inputs, config.output_dir), inputs, config.output_dir
+
+
+def test_a_graph_updated_after_events_follows_a_link_added_and_removed(
+    project: Path,  # the example-like project of tests/conftest.py
+) -> None:
+    scratch = project / "greeter" / "scratch"  # ignored by the project's .gitignore
+    write(scratch / "notes.rs", "// reached only through the link")
+    graph, inputs, output_dir = graph_and_inputs(project)
+    greeter = load(project).functions["greeter"]
+    assert graph.functions_of(scratch / "notes.rs") == set()
+
+    link = project / "greeter" / "src" / "notes.rs"
+    link.symlink_to(scratch / "notes.rs")
+    linked = reindex(inputs["greeter"], {link}, greeter.path, greeter.sources, output_dir)
+    assert graph.replace(
+        "greeter", inputs["greeter"], linked, index_delta(inputs["greeter"], linked)
+    )
+    assert graph.functions_of(scratch / "notes.rs") == {"greeter"}
+
+    link.unlink()
+    unlinked = reindex(linked, {link}, greeter.path, greeter.sources, output_dir)
+    assert graph.replace("greeter", linked, unlinked, index_delta(linked, unlinked))
+    assert graph.functions_of(scratch / "notes.rs") == set()
+    assert graph.functions_of(project / "greeter" / "src" / "main.rs") == {"greeter"}
+
+
+def test_a_graph_is_not_updated_when_the_input_directories_change(project: Path) -> None:
+    graph, inputs, output_dir = graph_and_inputs(project)
+    greeter = load(project).functions["greeter"]
+    moved = index_function(greeter.path, [project / "words"], output_dir)
+    assert not graph.replace(
+        "greeter", inputs["greeter"], moved, index_delta(inputs["greeter"], moved)
+    )
+    assert graph.functions_of(project / "words" / "banner.txt") == {"shout"}  # as it was
+
+
+def reindex(
+    previous: FunctionInputs,
+    changed: set[Path],
+    crate_dir: Path,
+    sources: tuple[Path, ...] | list[Path],
+    output_dir: Path,
+) -> FunctionInputs:
+    assert reindexes_in_part(previous, changed)
+    return index_after_events(previous, changed, crate_dir, list(sources), output_dir)
