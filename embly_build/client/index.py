@@ -76,10 +76,12 @@ def index_function(
     *,
     stat_cache: StatCache | None = None,
     counters: IndexCounters | None = None,
+    previous: FunctionInputs | None = None,
 ) -> FunctionInputs:
     """Index a function's inputs. With `stat_cache`, a file whose stat matches its cached
     entry takes the cached sha256 without being read. `counters` count the files indexed and
-    the bytes read, as they go."""
+    the bytes read, as they go. What is as `previous` found it is given as the objects it
+    holds (see `_Walker.earlier`)."""
     crate = _existing_dir(crate_dir)
     cargo = cargo_inputs(crate)
     dirs = tuple(dict.fromkeys([crate, *map(_existing_dir, sources), *cargo.crates]))
@@ -88,6 +90,8 @@ def index_function(
     rounds = stat_cache.indexing(root) if stat_cache is not None else nullcontext(None)
     with rounds as cache:
         walker = _Walker(root, dirs, input_filter(dirs, output_dir), cache, counters)
+        if previous is not None:
+            walker.earlier = previous.walked
         return walker.inputs(crate.relative_to(root).as_posix(), single)
 
 
@@ -115,6 +119,7 @@ def reindex_function(
     )
     with rounds as cache:
         walker = _Walker(previous.root, dirs, input_filter(dirs, output_dir), cache, counters)
+        walker.earlier = previous.walked
         walker.reusable = {
             directory: walked
             for directory, walked in previous.walked.items()
@@ -163,6 +168,11 @@ class _Walker:
         self.walked: dict[str, WalkedDirectory] = {}
         # Directories whose earlier findings are taken as they are, without listing them.
         self.reusable: Mapping[str, WalkedDirectory] = {}
+        # An earlier index's findings, by directory: a directory listed again and found as
+        # they say, or a file found as they say, is given as the same object. Consumers
+        # that kept what they made of those objects need only redo it for new ones (see
+        # index_delta.py, tree_encoder.py).
+        self.earlier: Mapping[str, WalkedDirectory] = {}
 
     def inputs(self, crate_dir: str, single: tuple[Path, ...]) -> FunctionInputs:
         """Walk every input directory, add the single files, and say what was found."""
@@ -220,7 +230,9 @@ class _Walker:
             self.counters.files += len(self.files) - before
         finally:
             os.close(fd)
-        own_files = tuple(self.files[before:])
+        earlier = self.earlier.get(directory)
+        own_files = _as_earlier(tuple(self.files[before:]), earlier)
+        self.files[before:] = own_files
         walked: list[str] = []
         for name in subdirs:
             if name in ignored:
@@ -230,8 +242,8 @@ class _Walker:
             if real not in real_parents:
                 walked.append(name)
                 self.walk(path, (*real_parents, real), via_link or name in links)
-        volatile = via_link or bool(links)
-        self.walked[directory] = WalkedDirectory(own_files, tuple(walked), volatile)
+        found = WalkedDirectory(own_files, tuple(walked), via_link or bool(links))
+        self.walked[directory] = earlier if earlier == found else found
 
     def add_file(self, location: str) -> None:
         """Index one named file, whatever the ignore rules say: cargo reads it."""
@@ -311,6 +323,20 @@ class _Walker:
         return str(target)
 
 
+def _as_earlier(
+    files: tuple[IndexedFile, ...], earlier: WalkedDirectory | None
+) -> tuple[IndexedFile, ...]:
+    """`files`, with each file `earlier` found just so as the object it holds."""
+    if earlier is None:
+        return files
+    if earlier.files == files:
+        return earlier.files
+    known = {file.location: file for file in earlier.files}
+    return tuple(
+        known_file if (known_file := known.get(file.location)) == file else file for file in files
+    )
+
+
 def _require_utf8(location: str) -> None:
     """Input paths travel as UTF-8 text; a name in another encoding cannot be sent."""
     try:
@@ -379,8 +405,16 @@ def index_with_stat_cache(
     sources: Sequence[Path],
     output_dir: Path,
     counters: IndexCounters | None = None,
+    previous: FunctionInputs | None = None,
 ) -> FunctionInputs:
     """`index_function` backed by the persistent stat cache under EMBLY_HOME, so files
     unchanged since any earlier index (in any process) are not read again."""
     with StatCache(default_stat_cache_path()) as cache:
-        return index_function(crate_dir, sources, output_dir, stat_cache=cache, counters=counters)
+        return index_function(
+            crate_dir,
+            sources,
+            output_dir,
+            stat_cache=cache,
+            counters=counters,
+            previous=previous,
+        )

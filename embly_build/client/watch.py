@@ -250,6 +250,7 @@ class Watcher:
         names = [n for n in self._selected() if n in self._unverified]
         await self._rebuild_changed(names, ())
         self._unverified.difference_update(names)
+        self._graph()  # built again now, while nothing happens, not on the next save
 
     async def _rebuild_changed(self, names: Iterable[str], paths: Collection[Path]) -> None:
         """Re-index `names` and build those whose content differs from their last build,
@@ -296,7 +297,7 @@ class Watcher:
             function = self._config.functions[name]
             counters = IndexCounters()
             previous = self._inputs.get(name)
-            index: _Indexer = index_with_stat_cache
+            index: _Indexer = functools.partial(index_with_stat_cache, previous=previous)
             # In part, the boundary and the ignore rules stay: the graph takes what changed.
             in_part = False
             if events and previous is not None and not self._poll:

@@ -15,7 +15,13 @@ from embly_build.client.source_graph import SourceGraph
 from embly_build.client.tree_encoder import TreeEncoder
 from embly_build.protocol.input_trees import TreeFile, encode_input_tree
 from tests.client.files import write
-from tests.client.test_reindex import after_events, full_index, hello_project, random_change
+from tests.client.test_reindex import (
+    after_events,
+    assert_same_index,
+    full_index,
+    hello_project,
+    random_change,
+)
 
 
 def changed_locations(old: FunctionInputs, new: FunctionInputs) -> set[str]:
@@ -46,7 +52,10 @@ def test_random_changes_give_the_delta_and_tree_a_full_comparison_gives(tmp_path
         changed: set[Path] = set()
         for _change in range(rng.randint(1, 3)):
             changed |= random_change(project / "hello", rng)
-        previous, current = current, after_events(current, project, changed)
+        if rng.random() < 0.3:  # as `embly watch` checks, once quiet, that it missed nothing
+            previous, current = current, full_index(project, previous=current)
+        else:
+            previous, current = current, after_events(current, project, changed)
         reused_directories += sum(previous.walked.get(d) is w for d, w in current.walked.items())
         delta = index_delta(previous, current)
         assert delta.locations == changed_locations(previous, current)
@@ -59,6 +68,22 @@ def test_random_changes_give_the_delta_and_tree_a_full_comparison_gives(tmp_path
             TreeFile(f.path, f.sha256, f.size, f.executable) for f in current.files
         )
     assert reused_directories > 0  # the cheap path was taken, not only the full comparison
+
+
+def test_an_index_given_the_last_one_keeps_the_objects_of_what_did_not_change(
+    tmp_path: Path,
+) -> None:
+    project = hello_project(tmp_path / "project")
+    before = full_index(project)
+    edited = write(project / "hello" / "src" / "part1" / "mod.rs", "// edited\n")
+
+    after = full_index(project, previous=before)
+
+    assert_same_index(after, full_index(project))
+    kept = {f.location: f for f in before.files}
+    assert [f.location for f in after.files if f is not kept.get(f.location)] == [str(edited)]
+    directories_found_anew = {d for d, w in after.walked.items() if w is not before.walked[d]}
+    assert directories_found_anew == {str(edited.parent)}
 
 
 def test_a_delta_against_a_full_index_or_nothing_compares_every_file(tmp_path: Path) -> None:

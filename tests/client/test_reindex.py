@@ -18,8 +18,10 @@ from embly_build.client.stat_cache import StatCache
 from tests.client.files import crate, write
 
 
-def full_index(project: Path) -> FunctionInputs:
-    return index_function(project / "hello", [project / "assets"], project / "embly_build")
+def full_index(project: Path, previous: FunctionInputs | None = None) -> FunctionInputs:
+    return index_function(
+        project / "hello", [project / "assets"], project / "embly_build", previous=previous
+    )
 
 
 def after_events(previous: FunctionInputs, project: Path, changed: set[Path]) -> FunctionInputs:
