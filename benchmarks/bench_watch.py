@@ -9,7 +9,8 @@ their latency is compared with a second baseline that also runs `wasm-opt -O2`, 
 `embly watch --no-quick-first`, which writes only those. Then a save that leaves the bytes
 as they were: embly should build nothing. Last, the same edits in a copy whose greeter
 crate holds 10,000 more files (data it does not compile, as vendored or generated files
-would be): what an edit costs should not grow with the files that did not change.
+would be), with pauses in which the watch checks every file: what an edit costs should not
+grow with the files that did not change.
 """
 
 from __future__ import annotations
@@ -32,6 +33,10 @@ EXAMPLE = REPO / "examples" / "hello-project"
 EDITS = 9
 LARGE_FILES = 10_000
 PAUSE = 0.2  # before each save, on both sides: a person does not save as a build ends
+# Before each save in the large copy: long enough for the full check that `embly watch` runs
+# once saves are quiet (VERIFY_AFTER_S after the last) to come between saves, as it does
+# between a person's saves.
+LARGE_PAUSE = 2.5
 
 
 class EmblyWatch:
@@ -210,7 +215,7 @@ def main() -> None:
         large = EmblySetup(work / "embly-large", work / "home-3", [])
         try:
             for number in range(1, EDITS + 1):
-                time.sleep(PAUSE)
+                time.sleep(LARGE_PAUSE)
                 large.edit_and_wait(number)
         finally:
             large.stop()
