@@ -1,9 +1,10 @@
 """The files that differ between two indexes of a function, found at the cost of what changed.
 
-An index after file events (see reindex.py) takes every directory it did not list again
-from the index before as the very same `WalkedDirectory`: only the directories that are not
-the same object are compared file by file. Indexes that do not both keep what they walked,
-or that have single input files (kept outside any walked directory), are compared whole.
+An index given the one before (`embly watch`'s, see `index._Walker.earlier`) gives every
+directory it did not list again, or listed and found as it was, as the very same
+`WalkedDirectory`: only the directories that are not the same object are compared file by
+file. Indexes that do not both keep what they walked, or that have single input files (kept
+outside any walked directory), are compared whole.
 """
 
 from __future__ import annotations

@@ -1,14 +1,16 @@
 """Functions' input trees encoded again after an edit at the cost of what changed.
 
-A tree's canonical encoding is one entry per file, end to end, in path order. An index after
-file events (`embly watch`) takes the `IndexedFile` of every directory it did not list again
-from the index before, the very same object, so the entry encoded for that object last time
-is still right: only the entries of new objects are encoded. Each function keeps the entries
-of its last tree only, so what is kept is what its current index holds.
+A tree's canonical encoding is one entry per file, end to end, in path order. An index
+given the one before (`embly watch`'s, see `index._Walker.earlier`) gives every file it
+finds unchanged as the very same `IndexedFile` object, so the entry encoded for that object
+last time is still right: only the entries of new objects are encoded. Each function keeps
+the entries of its last tree only, and the functions encoded least recently are forgotten
+beyond `MAX_REMEMBERED_FILES` entries in all.
 """
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from operator import attrgetter
 
 from embly_build.client.index import FunctionInputs, IndexedFile
@@ -17,15 +19,20 @@ from embly_build.protocol.input_trees import EncodedTree, join_tree_entries, tre
 # An entry by id() of its file, with the file itself: holding the file keeps its id from
 # being reused by another object while the entry is kept.
 _Entries = dict[int, tuple[IndexedFile, bytes]]
+# Entries kept over all functions (about 250 bytes each, with their files).
+MAX_REMEMBERED_FILES = 400_000
 
 
 class TreeEncoder:
-    def __init__(self) -> None:
-        self._last: dict[str, _Entries] = {}  # by function key
+    def __init__(self, max_files: int = MAX_REMEMBERED_FILES) -> None:
+        self._max_files = max_files
+        self._last: OrderedDict[str, _Entries] = OrderedDict()  # by function key
+        self._files = 0
 
     def encode(self, function_key: str, inputs: FunctionInputs) -> EncodedTree:
         """The canonical encoding of `inputs`' tree; remembered as the function's last one."""
-        known = self._last.get(function_key, {})
+        known = self._last.pop(function_key, {})
+        self._files -= len(known)
         entries: _Entries = {}
         parts = []
         # Sorted already (FunctionInputs.files is), which makes this sort a check in one pass.
@@ -38,4 +45,8 @@ class TreeEncoder:
             entries[id(file)] = (file, entry)
             parts.append(entry)
         self._last[function_key] = entries
+        self._files += len(entries)
+        while self._files > self._max_files and len(self._last) > 1:
+            _, forgotten = self._last.popitem(last=False)
+            self._files -= len(forgotten)
         return join_tree_entries(parts)

@@ -1,12 +1,15 @@
-"""What `embly watch` updates from a re-index after file events, at the cost of what
-changed (the files that differ, the tree's encoding, the source graph), matches what it
-would work out from scratch."""
+"""What `embly watch` updates from an index given the one before (after file events, or its
+full check once quiet) at the cost of what changed (the files that differ, the tree's
+encoding, the source graph) matches what it would work out from scratch."""
 
 from __future__ import annotations
 
 import random
 from pathlib import Path
 
+import pytest
+
+from embly_build.client import tree_encoder
 from embly_build.client.client import load
 from embly_build.client.index import FunctionInputs, index_function
 from embly_build.client.index_delta import index_delta
@@ -62,9 +65,7 @@ def test_random_changes_give_the_delta_and_tree_a_full_comparison_gives(tmp_path
         assert {f.location for f in delta.added} == {
             f.location for f in current.files if f not in set(previous.files)
         }
-        encoded = encoder.encode("hello", current)
-        assert encoded.data == fresh_encoding(current)
-        assert encoded == encode_input_tree(
+        assert encoder.encode("hello", current) == encode_input_tree(
             TreeFile(f.path, f.sha256, f.size, f.executable) for f in current.files
         )
     assert reused_directories > 0  # the cheap path was taken, not only the full comparison
@@ -152,3 +153,31 @@ def reindex(
 ) -> FunctionInputs:
     assert reindexes_in_part(previous, changed)
     return index_after_events(previous, changed, crate_dir, list(sources), output_dir)
+
+
+def test_the_encoder_reuses_the_entries_of_unchanged_files_and_forgets_the_oldest(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    encoded: list[str] = []
+    real_entry = tree_encoder.tree_entry
+
+    def counting_entry(path: str, sha256: str, size: int, executable: bool) -> bytes:
+        encoded.append(path)
+        return real_entry(path, sha256, size, executable)
+
+    monkeypatch.setattr(tree_encoder, "tree_entry", counting_entry)
+    first = full_index(hello_project(tmp_path / "first"))
+    second = full_index(hello_project(tmp_path / "second"))
+    encoder = TreeEncoder(max_files=len(first.files) + len(second.files) - 1)
+
+    encoder.encode("first", first)
+    write(tmp_path / "first" / "hello" / "src" / "part0" / "mod.rs", "// edited\n")
+    encoded.clear()
+    again = encoder.encode("first", full_index(tmp_path / "first", previous=first))
+    assert encoded == ["hello/src/part0/mod.rs"]
+    assert again.data == fresh_encoding(full_index(tmp_path / "first"))
+
+    encoder.encode("second", second)  # over the limit: the first function's are forgotten
+    encoded.clear()
+    encoder.encode("first", full_index(tmp_path / "first", previous=first))
+    assert len(encoded) == len(first.files)
