@@ -190,7 +190,7 @@ def _length_delimited(data: bytes) -> bytes:
 
 
 def _varint(value: int) -> bytes:
-    if value < 0x80:  # most lengths in a tree: a path's, a digest's
+    if 0 <= value < 0x80:  # most lengths in a tree: a path's, a digest's
         return _ONE_BYTE_VARINTS[value]
     if value < 0x4000:
         return bytes((value & 0x7F | 0x80, value >> 7))
