@@ -43,7 +43,12 @@ def index_after_events(
     plan = _relisted(previous, changed)
     if plan is None:
         return index_function(
-            crate_dir, sources, output_dir, stat_cache=stat_cache, counters=counters
+            crate_dir,
+            sources,
+            output_dir,
+            stat_cache=stat_cache,
+            counters=counters,
+            previous=previous,
         )
     rescan, rewalk = plan
     return reindex_function(

@@ -87,6 +87,21 @@ def test_an_index_given_the_last_one_keeps_the_objects_of_what_did_not_change(
     assert directories_found_anew == {str(edited.parent)}
 
 
+def test_a_change_that_calls_for_a_full_index_keeps_the_objects_of_the_rest(
+    tmp_path: Path,
+) -> None:
+    project = hello_project(tmp_path / "project")
+    before = full_index(project)
+    ignore_rules = write(project / "hello" / ".gitignore", "*.bak\n")
+
+    after = after_events(before, project, {ignore_rules})
+
+    assert not reindexes_in_part(before, {ignore_rules})
+    assert_same_index(after, full_index(project))
+    kept = {f.location: f for f in before.files}
+    assert [f.location for f in after.files if f is not kept.get(f.location)] == [str(ignore_rules)]
+
+
 def test_a_delta_against_a_full_index_or_nothing_compares_every_file(tmp_path: Path) -> None:
     project = hello_project(tmp_path / "project")
     before = full_index(project)
