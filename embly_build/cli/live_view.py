@@ -6,10 +6,15 @@ taken so far) and its artifacts' sizes. A failed build's compiler output is prin
 full, with the user's own paths, above the lines; each round ends with a summary line.
 A function whose stripped artifacts came first shows `ok, optimising` until the optimised
 ones are written; its time stays that of the first artifacts (the save's feedback).
+
+Events redraw the view. Between them it is redrawn only while a line's time is running
+(a function queued or building): a watch that waits for the next save writes nothing to
+its terminal, so it costs no CPU and leaves a terminal's scrollback and an ssh link alone.
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -52,6 +57,8 @@ _STYLES = {
     "failed": "red",
     "cancelled": "dim",
 }
+# Seconds between redraws while a line's time is running.
+TICK_S = 0.25
 
 
 @dataclass
@@ -71,13 +78,18 @@ class LiveView:
         self._activities = Activities()
         self._progress = ProgressLine()
         self._output = TerminalOutput()
-        self._live = Live(self, console=self._console, refresh_per_second=4, transient=True)
+        self._live = Live(self, console=self._console, auto_refresh=False, transient=True)
+        self._stopped = threading.Event()
+        self._ticker = threading.Thread(target=self._tick, name="embly-live-view", daemon=True)
 
     def __enter__(self) -> LiveView:
         self._live.__enter__()
+        self._ticker.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self._stopped.set()
+        self._ticker.join()
         self._output(lambda: self._live.__exit__(None, None, None))
         if self._lines:  # the last state of each function stays on the screen
             self._output(lambda: self._console.print(self.__rich__()))
@@ -86,7 +98,7 @@ class LiveView:
         table = Table.grid(padding=(0, 2))
         if self._progress.text is not None:
             table.add_row("", Text(self._progress.text, style="yellow"), "", "")
-        for name, line in self._lines.items():
+        for name, line in list(self._lines.items()):  # events may add lines meanwhile
             seconds = line.seconds if line.seconds is not None else time.monotonic() - line.started
             shown = line.state
             if line.state == "building" and (activity := self._activities.of(name)):
@@ -96,6 +108,15 @@ class LiveView:
                 Text(name, style="bold"), state, f"{seconds:5.1f}s", sizes_text(line.sizes)
             )
         return Group(table)
+
+    def timing(self) -> bool:
+        """Whether a line shows a time still running, which only a redraw moves on."""
+        return any(line.seconds is None for line in list(self._lines.values()))
+
+    def _tick(self) -> None:
+        while not self._stopped.wait(TICK_S):
+            if self.timing():
+                self._output(self._live.refresh)
 
     def __call__(self, event: AnyEvent) -> None:
         if isinstance(event, BuildStarted | LogLine | BuildFinished):
