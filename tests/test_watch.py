@@ -111,6 +111,10 @@ def test_broken_embly_hcl_is_reported_and_the_last_good_one_kept(
     config.write_text(good.replace('function "shout"', 'function "yell"'))
     reloaded = watching.wait_for(is_event("config_reloaded"))
     assert reloaded["added"] == ["yell"] and reloaded["removed"] == ["shout"]
+    started = watching.wait_for(is_event("round_started"))
+    assert (started["triggers"], started["functions"]) == (["embly.hcl"], ["yell"]), (
+        "a new function's files are not what changed"
+    )
     assert watching.wait_for(finished("yell"))["status"] == "ok"
     assert (project / "embly_build" / "yell.wasm").exists()
 

@@ -32,7 +32,7 @@ from pathlib import Path
 from watchfiles import Change, awatch
 
 from embly_build.client.client import Client, load
-from embly_build.client.config import load_project
+from embly_build.client.config import FunctionConfig, load_project
 from embly_build.client.events import BuildFinished
 from embly_build.client.index import (
     FunctionInputs,
@@ -252,11 +252,14 @@ class Watcher:
         self._unverified.difference_update(names)
         self._graph()  # built again now, while nothing happens, not on the next save
 
-    async def _rebuild_changed(self, names: Iterable[str], paths: Collection[Path]) -> None:
+    async def _rebuild_changed(
+        self, names: Iterable[str], paths: Collection[Path], *, redeclared: Collection[str] = ()
+    ) -> None:
         """Re-index `names` and build those whose content differs from their last build,
-        in a round triggered by `paths`. A function whose inputs cannot be read is reported
-        failed in the same round; once they can, it is built again (if only from the cache)
-        so that it does not stay "failed"."""
+        in a round triggered by `paths`, and by embly.hcl for those `redeclared` (their block
+        there is new or changed). A function whose inputs cannot be read is reported failed
+        in the same round; once they can, it is built again (if only from the cache) so that
+        it does not stay "failed"."""
         names = list(names)
         was_unreadable = self._unreadable.intersection(names)
         readable, failures = await self._index(names, paths)
@@ -271,6 +274,9 @@ class Watcher:
             return
         triggers = set()
         for name in changed:
+            if name in redeclared:  # its files are not what changed
+                triggers.add(self._config.config_file)
+                continue
             triggers |= set(
                 map(Path, index_delta(self._built.get(name), self._inputs[name]).locations)
             )
@@ -343,6 +349,7 @@ class Watcher:
             self._emit(ConfigProblem(str(error)))
             return False
         old = set(self._selected())
+        old_functions = self._config.functions
         self._config = config
         self._cached_graph = None  # functions, their directories or the output may differ
         new = set(self._selected())
@@ -358,7 +365,10 @@ class Watcher:
             )
         )
         # Changed blocks (path, sources) show up as changed inputs and rebuild below.
-        await self._rebuild_changed(self._selected(), ())
+        redeclared = [
+            n for n in new if _declared(old_functions.get(n)) != _declared(config.functions[n])
+        ]
+        await self._rebuild_changed(self._selected(), (), redeclared=redeclared)
         return True
 
     def _start_builds(self, names: list[str]) -> None:
@@ -424,6 +434,13 @@ class Watcher:
             return path.relative_to(self._config.root).as_posix()
         except ValueError:
             return str(path)
+
+
+def _declared(function: FunctionConfig | None) -> tuple[object, ...] | None:
+    """What a function's block in embly.hcl says of its build, not where the block is."""
+    if function is None:
+        return None
+    return function.runtime, function.path, function.sources
 
 
 def _declared_inputs(crate_dir: Path, sources: Sequence[Path]) -> FunctionInputs:
