@@ -8,6 +8,7 @@ from rich.console import Console
 
 from embly_build.cli.connect import connected_client
 from embly_build.cli.options import ClientOptions
+from embly_build.server.sizes import format_size
 
 
 async def show_info(options: ClientOptions, as_json: bool) -> int:
@@ -23,7 +24,7 @@ async def show_info(options: ClientOptions, as_json: bool) -> int:
     console.print(f"runtimes    {', '.join(info.runtimes)}")
     store = info.store
     console.print(
-        f"store       {store.blob_count} blobs, {store.blob_bytes / 1e6:.1f} MB; "
+        f"store       {store.blob_count} blobs, {format_size(store.blob_bytes)}; "
         f"{store.action_cache_entries} cached actions"
     )
     for toolchain in info.toolchains:
