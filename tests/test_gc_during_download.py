@@ -13,7 +13,7 @@ import pytest
 from embly_build import Client, LogLine, ServerSettings, connect
 from embly_build.client.index import index_function
 from embly_build.protocol import pb
-from embly_build.server.build_space import SPACE_LOCK
+from embly_build.server.build_space import MANIFEST_NAME, SPACE_LOCK
 from embly_build.server.gc import collect_garbage
 from embly_build.transport.api import BuildApi
 from embly_build.transport.connection import open_connection
@@ -106,7 +106,7 @@ async def test_a_resident_server_builds_an_edit_after_gc_trimmed_its_store(
                 fcntl.flock(lock, fcntl.LOCK_EX)
             report = collect_garbage(settings, 0)
         assert report.removed.blobs.count > 0
-        assert (space / "manifest.json").exists() == space_in_use
+        assert (space / MANIFEST_NAME).exists() == space_in_use
         main_rs.write_text(main_rs.read_text().replace('"{}"', '"{}?"'))
         (second,) = await client.build(project, ["greeter"])
     assert second.ok, second.error

@@ -1,7 +1,7 @@
 """`embly gc`: trim EMBLY_HOME's store, action cache and build spaces, least recently used first.
 
 Last use is an mtime: a blob's or cache entry's own (kept fresh by `mark_used`), a build
-space's manifest.json (rewritten by every sync). Sizes are disk usage, as du counts them.
+space's manifest (rewritten by every sync). Sizes are disk usage, as du counts them.
 
 Builds hold a shared lock on <home>/gc.lock for their whole run (`build_in_progress`);
 blobs and cache entries are removed only under the exclusive lock. A build space is removed
@@ -26,7 +26,7 @@ from typing import Literal
 
 from embly_build.errors import StoreError
 from embly_build.server.action_cache import ActionCache
-from embly_build.server.build_space import SPACE_LOCK
+from embly_build.server.build_space import MANIFEST_NAME, SPACE_LOCK
 from embly_build.server.file_locks import try_lock, wait_for_lock
 from embly_build.server.settings import ServerSettings
 from embly_build.server.sizes import disk_usage
@@ -152,7 +152,7 @@ def _file_item(kind: Kind, stored: StoredFile) -> _Item:
 
 def _space_last_used(root: Path) -> float:
     # No manifest: never synced, or a sync is under way; the directory changed with it.
-    for marker in (root / "manifest.json", root):
+    for marker in (root / MANIFEST_NAME, root):
         with contextlib.suppress(FileNotFoundError):
             return marker.stat().st_mtime
     return 0.0

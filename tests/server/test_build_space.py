@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import marshal
 import os
 from pathlib import Path
 
@@ -10,7 +11,7 @@ import pytest
 from embly_build.errors import ProtocolError
 from embly_build.protocol.input_trees import TreeFile, encode_input_tree
 from embly_build.protocol.tree_diff import DecodedTree, decode_after
-from embly_build.server.build_space import BuildSpace
+from embly_build.server.build_space import MANIFEST_NAME, BuildSpace
 from embly_build.server.space_trees import SpaceTree
 from embly_build.server.store import ContentStore
 
@@ -70,13 +71,33 @@ def test_removed_directories_are_cleaned_and_files_may_replace_them(
 def test_interrupted_sync_is_repaired_by_content(tmp_path: Path, store: ContentStore) -> None:
     space = BuildSpace(tmp_path / "space")
     space.sync(tree(store, {"a.rs": b"a", "b.rs": b"b"}), store)
-    (space.root / "manifest.json").unlink()  # what an interrupted sync leaves
+    (space.root / MANIFEST_NAME).unlink()  # what an interrupted sync leaves
     (space.src / "b.rs").write_bytes(b"corrupted")
     (space.src / "stray.rs").write_bytes(b"left over")
     result = space.sync(tree(store, {"a.rs": b"a", "b.rs": b"b"}), store)
     assert (space.src / "b.rs").read_bytes() == b"b"
     assert not (space.src / "stray.rs").exists()
     assert result.unchanged == 1
+
+
+@pytest.mark.parametrize(
+    "manifest",
+    [b"", b"not marshal", marshal.dumps([1, 2]), marshal.dumps({"b.rs": 7}), b"\xff" * 8],
+)
+def test_a_damaged_manifest_is_no_manifest(
+    tmp_path: Path, store: ContentStore, manifest: bytes
+) -> None:
+    """Truncated, garbage, another shape, or from a Python whose marshal differs: the space
+    is compared by content, as with no manifest at all."""
+    space = BuildSpace(tmp_path / "space")
+    space.sync(tree(store, {"a.rs": b"a", "b.rs": b"b"}), store)
+    (space.root / MANIFEST_NAME).write_bytes(manifest)
+    (space.src / "b.rs").write_bytes(b"c")  # same size, other bytes
+    result = space.sync(tree(store, {"a.rs": b"a", "b.rs": b"b"}), store)
+    assert (space.src / "b.rs").read_bytes() == b"b"
+    assert (result.written, result.unchanged) == (1, 1)
+    again = space.sync(tree(store, {"a.rs": b"a", "b.rs": b"b"}), store)
+    assert (again.written, again.unchanged) == (0, 2), "the manifest was written anew"
 
 
 def test_hostile_path_never_touches_the_disk(tmp_path: Path, store: ContentStore) -> None:
@@ -159,5 +180,5 @@ def test_a_change_is_not_applied_to_a_space_synced_by_someone_else(
     tree_after, change = decode_after(base.tree, encode_input_tree(second).data)
     assert space.sync_change(base, change, tree_after.files, store) is None
     assert (space.src / "main.rs").read_bytes() == b"other process"
-    (space.root / "manifest.json").unlink()  # an interrupted sync
+    (space.root / MANIFEST_NAME).unlink()  # an interrupted sync
     assert space.sync_change(base, change, tree_after.files, store) is None

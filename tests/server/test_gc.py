@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import fcntl
+import marshal
 import os
 import time
 from pathlib import Path
@@ -13,6 +14,7 @@ import pytest
 from embly_build.errors import UsageError
 from embly_build.protocol import pb
 from embly_build.server.action_cache import ActionCache
+from embly_build.server.build_space import MANIFEST_NAME
 from embly_build.server.gc import GC_LOCK, build_in_progress, collect_garbage
 from embly_build.server.settings import ServerSettings
 from embly_build.server.sizes import disk_usage, format_size, parse_size
@@ -48,8 +50,8 @@ class Home:
         (root / ".lock").touch()
         (root / "src" / "lib.rs").write_text("pub fn f() {}\n")
         (root / "target-0123" / "lib.wasm").write_bytes(os.urandom(size))
-        (root / "manifest.json").write_text("{}")
-        age(root / "manifest.json", days_ago)
+        (root / MANIFEST_NAME).write_bytes(marshal.dumps({}))
+        age(root / MANIFEST_NAME, days_ago)
         return root
 
     def gc(self, max_bytes: int, *, dry_run: bool = False) -> object:
