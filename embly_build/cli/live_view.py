@@ -109,13 +109,13 @@ class LiveView:
             )
         return Group(table)
 
-    def timing(self) -> bool:
+    def _timing(self) -> bool:
         """Whether a line shows a time still running, which only a redraw moves on."""
         return any(line.seconds is None for line in list(self._lines.values()))
 
     def _tick(self) -> None:
         while not self._stopped.wait(TICK_S):
-            if self.timing():
+            if self._timing():
                 self._output(self._live.refresh)
 
     def __call__(self, event: AnyEvent) -> None:
