@@ -10,11 +10,11 @@ beyond `MAX_REMEMBERED_FILES` entries in all.
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from operator import attrgetter
 
 from embly_build.client.index import FunctionInputs, IndexedFile
 from embly_build.protocol.input_trees import EncodedTree, join_tree_entries, tree_entry
+from embly_build.size_bounded_lru import SizeBoundedLru
 
 # An entry by id() of its file, with the file itself: holding the file keeps its id from
 # being reused by another object while the entry is kept.
@@ -25,14 +25,11 @@ MAX_REMEMBERED_FILES = 400_000
 
 class TreeEncoder:
     def __init__(self, max_files: int = MAX_REMEMBERED_FILES) -> None:
-        self._max_files = max_files
-        self._last: OrderedDict[str, _Entries] = OrderedDict()  # by function key
-        self._files = 0
+        self._last: SizeBoundedLru[str, _Entries] = SizeBoundedLru(max_files)  # by function
 
     def encode(self, function_key: str, inputs: FunctionInputs) -> EncodedTree:
         """The canonical encoding of `inputs`' tree; remembered as the function's last one."""
-        known = self._last.pop(function_key, {})
-        self._files -= len(known)
+        known = self._last.pop(function_key) or {}
         entries: _Entries = {}
         parts = []
         # Sorted already (FunctionInputs.files is), which makes this sort a check in one pass.
@@ -44,9 +41,5 @@ class TreeEncoder:
                 entry = tree_entry(file.path, file.sha256, file.size, file.executable)
             entries[id(file)] = (file, entry)
             parts.append(entry)
-        self._last[function_key] = entries
-        self._files += len(entries)
-        while self._files > self._max_files and len(self._last) > 1:
-            _, forgotten = self._last.popitem(last=False)
-            self._files -= len(forgotten)
+        self._last.put(function_key, entries, len(entries))
         return join_tree_entries(parts)

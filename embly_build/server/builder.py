@@ -36,9 +36,10 @@ from embly_build.server.runtimes.base import CompileJob, Runtime
 from embly_build.server.scheduler import SharedActions, Supersession
 from embly_build.server.settings import ServerSettings
 from embly_build.server.slots import Priority, Slot, Slots
-from embly_build.server.space_trees import SpaceTree, SpaceTrees
+from embly_build.server.space_trees import MAX_REMEMBERED_FILES, SpaceTree
 from embly_build.server.store import ContentStore
 from embly_build.server.toolchains.base import Toolchain, ToolchainProvider
+from embly_build.size_bounded_lru import SizeBoundedLru
 from embly_build.wasm.aot import (
     NATIVE_OPT_LEVELS,
     aot_refusal,
@@ -75,7 +76,8 @@ class Builder:
         self._slots = Slots(settings.jobs)
         self._shared: SharedActions[tuple[pb.Finished, bool]] = SharedActions()
         self._supersession = Supersession()
-        self._space_trees = SpaceTrees()
+        # By space root, sized by files.
+        self._space_trees: SizeBoundedLru[Path, SpaceTree] = SizeBoundedLru(MAX_REMEMBERED_FILES)
 
     async def build(self, job: ValidBuild) -> AsyncGenerator[pb.BuildEvent, None]:
         queue: asyncio.Queue[pb.BuildEvent | None] = asyncio.Queue()
@@ -183,11 +185,12 @@ class Builder:
         self, space: BuildSpace, attempt: _Attempt, inputs: BuildInputs, slot: Slot
     ) -> pb.Finished:
         job, toolchain, emit, clock = attempt.job, attempt.toolchain, attempt.emit, attempt.clock
-        self._space_trees.forget(space.root)  # until it holds what this sync writes
+        self._space_trees.pop(space.root)  # until it holds what this sync writes
         synced, checked_at = await asyncio.to_thread(self._sync, space, inputs)
         token = space.manifest_token()
         if inputs.tree is not None and token is not None:
-            self._space_trees.put(space.root, SpaceTree(inputs.tree, token, checked_at))
+            record = SpaceTree(inputs.tree, token, checked_at)
+            self._space_trees.put(space.root, record, len(inputs.tree.files))
         emit(
             _log(
                 "server",
