@@ -91,13 +91,13 @@ def decode_canonical_nodes(data: bytes) -> tuple[list[TreeFile], list[int]]:
         end = reader.length_end()
         files.append(_read_file_node(reader, end))
         ends.append(end)
-    check_sorted(files)
+    _check_sorted(files)
     if encode_input_tree(files).data != data:
         raise ProtocolError("the input tree blob is not the tree's canonical encoding")
     return files, ends
 
 
-def check_sorted(files: list[TreeFile]) -> None:
+def _check_sorted(files: list[TreeFile]) -> None:
     """Raise a ProtocolError unless the paths are strictly ascending."""
     paths = [file.path for file in files]
     if any(earlier >= later for earlier, later in pairwise(paths)):
