@@ -7,11 +7,12 @@ import shutil
 import signal
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
+from embly_build.client import inotify
 from tests.helpers import EMBLY, embly, processes_left_after
 from tests.watching import WatchProcess, finished, is_event, watch_running
 
@@ -162,7 +163,7 @@ def test_a_function_that_cannot_be_read_at_start_is_reported_and_built_once_fixe
     project: Path, embly_home: Path
 ) -> None:
     """The other functions are built and watched; renaming the file builds the function.
-    (The rename's event names the undecodable path, which watchfiles cannot deliver.)"""
+    (The rename's events name a path that is not UTF-8, and one that is.)"""
     bad_name = os.fsdecode(b"notes-\xff.txt")
     (project / "greeter" / bad_name).write_text("draft")
     with watch_running(project) as watch:
@@ -244,6 +245,73 @@ def test_exhausted_watch_limit_falls_back_to_polling(
         assert "sysctl fs.inotify.max_user_watches=" in notice["message"]
         assert watch.wait_for(is_event("watching"))["polling"] is True
         edit_and_wait(watch, project, "(polled)")
+
+
+def _context_switches(pid: int) -> int:
+    """How often any thread of `pid` has slept or been preempted so far."""
+    total = 0
+    for status in Path(f"/proc/{pid}/task").glob("*/status"):
+        for line in status.read_text().splitlines():
+            if line.startswith(("voluntary_ctxt_switches", "nonvoluntary_ctxt_switches")):
+                total += int(line.split()[1])
+    return total
+
+
+@pytest.mark.skipif(not inotify.available(), reason="inotify is Linux's")
+def test_a_watch_waiting_for_a_save_does_not_wake_up(
+    project: Path, embly_home: Path, watching: WatchProcess
+) -> None:
+    """No polling: a thread that checked for events every 10 ms would switch 200 times in
+    these 2 s. The few allowed are the kernel's own business (an interrupted sleep)."""
+    assert watching.quiet_for(1.0) == []
+    before = _context_switches(watching.process.pid)
+    time.sleep(2.0)
+    assert _context_switches(watching.process.pid) - before < 10
+    edit_and_wait(watching, project, "(woken)")
+
+
+@pytest.fixture
+def tiny_event_queue() -> Iterator[Callable[[], None]]:
+    """The kernel's real queue limit for file events, lowered for the inotify instances
+    made until the returned function (or the test's end) restores it."""
+    limit = Path("/proc/sys/fs/inotify/max_queued_events")
+    try:
+        original = limit.read_text()
+        limit.write_text("4\n")
+    except OSError:
+        pytest.skip("cannot change fs.inotify.max_queued_events here (needs root)")
+
+    def restore() -> None:
+        limit.write_text(original)
+
+    try:
+        yield restore
+    finally:
+        restore()
+
+
+@pytest.mark.skipif(not inotify.available(), reason="inotify is Linux's")
+def test_a_save_whose_events_the_kernel_dropped_is_still_built(
+    project: Path, embly_home: Path, tiny_event_queue: Callable[[], None]
+) -> None:
+    """The watch is stopped while logs (ignored) fill its event queue, then greeter is
+    edited: the edit's events overflow the queue and are lost. Told of the overflow, the
+    watch compares every input again and builds the edit."""
+    with watch_running(project) as watch:
+        watch.wait_for(is_event("watching"))
+        tiny_event_queue()
+        watch.process.send_signal(signal.SIGSTOP)
+        try:
+            for n in range(8):
+                (project / "greeter" / f"run{n}.log").write_text("ignored")
+            main_rs = project / "greeter" / "src" / "main.rs"
+            main_rs.write_text(main_rs.read_text().replace('"{}', '"{} (overflowed)', 1))
+        finally:
+            watch.process.send_signal(signal.SIGCONT)
+        assert watch.wait_for(is_event("round_started"))["triggers"] == ["greeter/src/main.rs"]
+        assert watch.wait_for(finished("greeter"))["status"] == "ok"
+        out = embly("run", "greeter", "--", "Ada", cwd=project).stdout
+        assert out.endswith("(overflowed)\n")
 
 
 def test_poll_flag_forces_polling(project: Path, embly_home: Path) -> None:

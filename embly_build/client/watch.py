@@ -1,8 +1,8 @@
 """`embly watch`: build, then rebuild exactly what each change needs, until cancelled.
 
-One batch of file events (debounced by watchfiles) is one round. A round rebuilds only
-the functions whose inputs changed, decided by content: files are re-indexed and a
-function whose input tree digest equals its last build's starts no build (a touch or a
+One batch of file events (see `embly_build.client.watch_batches`) is one round. A round
+rebuilds only the functions whose inputs changed, decided by content: files are re-indexed
+and a function whose input tree digest equals its last build's starts no build (a touch or a
 formatter with nothing to do). A change during a build cancels that build (its stream
 is closed, so the server kills its processes) and starts a new one. Edits to embly.hcl
 reload the configuration; a broken one is reported and the last good one kept.
@@ -13,9 +13,10 @@ ends, and reports, once every function in it has its first result.
 
 After a batch, only the directories its events name are listed again (see
 `embly_build.client.reindex`). OS events can miss a change: one written through a hard link
-elsewhere, or events the kernel dropped when its queue overflowed. So once the builds are
-done and the files have been quiet for `VERIFY_AFTER_S`, the functions are indexed in full
-(by stat, as `embly build` does) and a difference is built like any change.
+elsewhere, or (with watchfiles) events the kernel dropped when its queue overflowed; read
+directly from inotify, an overflow restarts the watch, which compares every input. So once
+the builds are done and the files have been quiet for `VERIFY_AFTER_S`, the functions are
+indexed in full (by stat, as `embly build` does) and a difference is built like any change.
 
 Every build runs as a task of one TaskGroup: cancelling `run` cancels them all.
 """
@@ -23,13 +24,12 @@ Every build runs as a task of one TaskGroup: cancelling `run` cancels them all.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import errno
 import functools
 import time
 from collections.abc import Callable, Collection, Iterable, Sequence
 from pathlib import Path
-
-from watchfiles import Change, awatch
 
 from embly_build.client.client import Client, load
 from embly_build.client.config import FunctionConfig, load_project
@@ -44,6 +44,7 @@ from embly_build.client.index_delta import index_delta
 from embly_build.client.progress import IndexProgressReports, index_progress
 from embly_build.client.reindex import index_after_events_with_stat_cache, reindexes_in_part
 from embly_build.client.source_graph import SourceGraph
+from embly_build.client.watch_batches import EventsLost, watch_batches
 from embly_build.client.watch_events import (
     AnyEvent,
     ConfigProblem,
@@ -56,11 +57,10 @@ from embly_build.client.watch_events import (
 from embly_build.errors import ConfigError, EmblyError, InputError
 from embly_build.protocol.opt_levels import NO_WASM_OPT
 
-_READY_PROBE_MS = 200  # how often an idle watcher wakes; the first wake-up means "ready"
-# A batch ends when no event came in the last SETTLE_MS (checked every SETTLE_MS, so 10-20
-# ms after the last event). An editor's save (write + rename) or a checkout writes its files
-# well within it; a burst split in two only restarts the build the first half started, while
-# every millisecond here is added to each save's feedback.
+# A batch ends when no event came in the last SETTLE_MS (with inotify exactly SETTLE_MS after
+# the last event; when watchfiles polls, 10-20 ms after). An editor's save (write + rename) or
+# a checkout writes its files well within it; a burst split in two only restarts the build the
+# first half started, while every millisecond here is added to each save's feedback.
 SETTLE_MS = 10
 VERIFY_AFTER_S = 1.0
 WATCH_LIMIT_ADVICE = (
@@ -151,38 +151,26 @@ class Watcher:
     async def _watch(self, directories: list[Path]) -> None:
         """Watch until the set of directories must change. The first (possibly empty) batch
         proves the OS watches are in place: only then are the inputs compared once more, so
-        no change made meanwhile is lost, and `watching` announced."""
+        no change made meanwhile is lost, and `watching` announced. Events lost (the
+        kernel's queue overflowed) end it too: watching again compares every input."""
         ready = False
         self._stop_verifying()  # the first batch brings a full index
-        batches = awatch(
-            *directories,
-            watch_filter=self._relevant,
-            step=self._settle_ms,
-            rust_timeout=_READY_PROBE_MS,
-            yield_on_timeout=True,
-            force_polling=self._poll,
-            recursive=False,
-            # Ignoring errors would also swallow the watch limit: directories would be
-            # silently unwatched instead of falling back to polling.
-            ignore_permission_denied=False,
+        batches = watch_batches(
+            directories, self._relevant, settle_ms=self._settle_ms, poll=self._poll
         )
         try:
-            async for batch in batches:
-                if not ready:
-                    ready = True
-                    await self._rebuild_changed(self._selected(), ())
-                    level = self._client.opt_level or NO_WASM_OPT
-                    roots = self._watched_roots()
-                    self._emit(Watching(roots, tuple(self._selected()), self._poll, level))
-                if batch and await self._on_changes({Path(path) for _, path in batch}):
-                    return
-        except BaseExceptionGroup as group:
-            _, others = group.split(_undecodable_path)
-            if others is not None:
-                raise
-            # watchfiles drops the whole batch on a file name that is not UTF-8. Watching
-            # again compares every input with its last index once ready, so a change in the
-            # lost batch is still found (and such a name in an input is reported there).
+            async with contextlib.aclosing(batches):
+                async for batch in batches:
+                    if not ready:
+                        ready = True
+                        await self._rebuild_changed(self._selected(), ())
+                        level = self._client.opt_level or NO_WASM_OPT
+                        roots = self._watched_roots()
+                        self._emit(Watching(roots, tuple(self._selected()), self._poll, level))
+                    if batch and await self._on_changes(batch):
+                        return
+        except EventsLost:
+            return
 
     def _watch_directories(self) -> list[Path]:
         """Every directory whose entries matter, each watched on its own (not recursively,
@@ -204,8 +192,7 @@ class Watcher:
         roots = {self._config.root.resolve(), *self._graph().input_dirs()}
         return tuple(map(str, sorted(outermost(roots))))
 
-    def _relevant(self, change: Change, path: str) -> bool:
-        candidate = Path(path)
+    def _relevant(self, candidate: Path) -> bool:
         if candidate.is_relative_to(self._config.output_dir):
             return False
         if candidate == self._config.config_file:
@@ -451,10 +438,6 @@ def _declared_inputs(crate_dir: Path, sources: Sequence[Path]) -> FunctionInputs
 
 def _watched_inputs(inputs: FunctionInputs) -> tuple[tuple[Path, ...], ...]:
     return inputs.input_dirs, inputs.input_files, inputs.directories
-
-
-def _undecodable_path(error: BaseException) -> bool:
-    return isinstance(error, RuntimeError) and "Unable to decode path" in str(error)
 
 
 def _watch_limit_reached(error: OSError) -> bool:

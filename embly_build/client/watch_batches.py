@@ -1,0 +1,124 @@
+"""Batches of changed paths under a set of directories, each watched on its own (not
+recursively), for `embly watch`.
+
+The first batch, possibly empty, comes once every watch is in place: a change made after it
+is reported. A batch ends when no relevant event came for `settle_ms`, or `MAX_BATCH_S` after
+its first event, so a file written without pause still gets built.
+
+On Linux the kernel's inotify events are read straight from the event loop: an idle watch
+never wakes, and a batch ends `settle_ms` after its last event. Elsewhere, and when polling
+is asked for, watchfiles watches (its thread checks for events every `settle_ms`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncGenerator, Callable, Sequence
+from pathlib import Path
+
+from watchfiles import Change, awatch
+
+from embly_build.client import inotify
+from embly_build.client.inotify import EventsLost
+
+__all__ = ["MAX_BATCH_S", "EventsLost", "Relevant", "watch_batches"]
+
+MAX_BATCH_S = 1.6
+_READY_PROBE_MS = 200  # how often an idle watchfiles thread returns; its first return means ready
+
+Relevant = Callable[[Path], bool]
+
+
+def watch_batches(
+    directories: Sequence[Path], relevant: Relevant, *, settle_ms: int, poll: bool
+) -> AsyncGenerator[set[Path], None]:
+    """The changed paths for which `relevant` is true, batch by batch, until closed. Raises
+    OSError when a watch cannot be added (ENOSPC: the user's limit on watches is reached)
+    and `EventsLost` when changes were made that no batch will name."""
+    if not poll and inotify.available():
+        return _inotify_batches(directories, relevant, settle_ms / 1000)
+    return _watchfiles_batches(directories, relevant, settle_ms, poll)
+
+
+async def _inotify_batches(
+    directories: Sequence[Path], relevant: Relevant, settle_s: float
+) -> AsyncGenerator[set[Path], None]:
+    loop = asyncio.get_running_loop()
+    with inotify.Inotify() as watches:
+        for directory in directories:
+            watches.add_directory(directory)  # one already gone is found by the next index
+        yield set()
+        batch: set[Path] = set()
+        first_event_at = last_event_at = 0.0
+        while True:
+            now = loop.time()
+            for path in watches.read_paths():
+                if relevant(path):
+                    first_event_at = first_event_at if batch else now
+                    last_event_at = now
+                    batch.add(path)
+            timeout = None
+            if batch:
+                timeout = min(last_event_at + settle_s, first_event_at + MAX_BATCH_S) - now
+            if (timeout is not None and timeout <= 0) or not await _readable(
+                loop, watches.fileno(), timeout
+            ):
+                yield batch
+                batch = set()
+
+
+async def _readable(loop: asyncio.AbstractEventLoop, fd: int, timeout: float | None) -> bool:
+    """Wait until `fd` can be read (True) or `timeout` seconds pass (False). The reader is
+    removed again before returning: it is level-triggered, so one left in place while the
+    consumer of a batch awaits other work would wake the loop over and over."""
+    ready: asyncio.Future[None] = loop.create_future()
+
+    def on_readable() -> None:
+        if not ready.done():
+            ready.set_result(None)
+
+    loop.add_reader(fd, on_readable)
+    try:
+        await asyncio.wait_for(ready, timeout)
+    except TimeoutError:
+        return False
+    finally:
+        loop.remove_reader(fd)
+    return True
+
+
+async def _watchfiles_batches(
+    directories: Sequence[Path], relevant: Relevant, settle_ms: int, poll: bool
+) -> AsyncGenerator[set[Path], None]:
+    def wanted(_change: Change, path: str) -> bool:
+        return relevant(Path(path))
+
+    ready = False
+    batches = awatch(
+        *directories,
+        watch_filter=wanted,
+        step=settle_ms,
+        debounce=int(MAX_BATCH_S * 1000),
+        rust_timeout=_READY_PROBE_MS,
+        yield_on_timeout=True,
+        force_polling=poll,
+        recursive=False,
+        # Ignoring errors would also swallow the watch limit: directories would be
+        # silently unwatched instead of falling back to polling.
+        ignore_permission_denied=False,
+    )
+    try:
+        async for changes in batches:
+            if changes or not ready:
+                ready = True
+                yield {Path(path) for _, path in changes}
+    except BaseExceptionGroup as group:
+        _, others = group.split(_undecodable_path)
+        if others is not None:
+            raise
+        # watchfiles drops the whole batch on a file name that is not UTF-8.
+        raise EventsLost("a file name that is not UTF-8 made watchfiles drop events") from None
+
+
+def _undecodable_path(error: BaseException) -> bool:
+    return isinstance(error, RuntimeError) and "Unable to decode path" in str(error)

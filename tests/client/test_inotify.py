@@ -1,0 +1,98 @@
+"""The kernel's inotify events, read through `embly_build.client.inotify`."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from embly_build.client import inotify
+from embly_build.client.inotify import EventsLost, Inotify
+
+pytestmark = pytest.mark.skipif(not inotify.available(), reason="inotify is Linux's")
+
+
+def test_events_name_the_files_created_written_renamed_and_deleted(tmp_path: Path) -> None:
+    (tmp_path / "kept.rs").write_text("old")
+    with Inotify() as watches:
+        assert watches.add_directory(tmp_path)
+        assert watches.read_paths() == [], "nothing happened yet"
+        (tmp_path / "new.rs").write_text("new")
+        (tmp_path / "kept.rs").write_text("changed")
+        (tmp_path / "new.rs").rename(tmp_path / "moved.rs")
+        (tmp_path / "moved.rs").unlink()
+        seen = set(watches.read_paths())
+        assert seen == {tmp_path / name for name in ("new.rs", "kept.rs", "moved.rs")}
+        assert watches.read_paths() == [], "each event is read once"
+
+
+def test_only_the_watched_directory_s_own_entries_are_reported(tmp_path: Path) -> None:
+    (tmp_path / "sub").mkdir()
+    with Inotify() as watches:
+        watches.add_directory(tmp_path)
+        (tmp_path / "sub" / "deep.rs").write_text("x")
+        assert watches.read_paths() == [], "not recursive: sub/ has no watch of its own"
+        (tmp_path / "sub" / "deep.rs").unlink()
+        (tmp_path / "sub").rmdir()
+        assert watches.read_paths() == [tmp_path / "sub"]
+
+
+def test_a_watched_directory_removed_is_named_itself(tmp_path: Path) -> None:
+    crate = tmp_path / "crate"
+    crate.mkdir()
+    with Inotify() as watches:
+        watches.add_directory(crate)
+        crate.rmdir()
+        assert set(watches.read_paths()) == {crate}
+
+
+def test_a_directory_that_is_gone_or_a_file_is_not_watched(tmp_path: Path) -> None:
+    (tmp_path / "file.rs").write_text("x")
+    with Inotify() as watches:
+        assert not watches.add_directory(tmp_path / "missing")
+        assert not watches.add_directory(tmp_path / "file.rs")
+
+
+def test_a_name_that_is_not_utf8_is_delivered(tmp_path: Path) -> None:
+    name = os.fsdecode(b"notes-\xff.txt")
+    with Inotify() as watches:
+        watches.add_directory(tmp_path)
+        (tmp_path / name).write_text("x")
+        assert set(watches.read_paths()) == {tmp_path / name}
+
+
+@pytest.fixture
+def tiny_event_queue() -> Iterator[None]:
+    """The kernel's real queue limit, lowered for inotify instances made meanwhile."""
+    limit = Path("/proc/sys/fs/inotify/max_queued_events")
+    try:
+        original = limit.read_text()
+        limit.write_text("4\n")
+    except OSError:
+        pytest.skip("cannot change fs.inotify.max_queued_events here (needs root)")
+    try:
+        yield
+    finally:
+        limit.write_text(original)
+
+
+def test_an_overflowed_queue_is_reported_not_skipped(
+    tmp_path: Path, tiny_event_queue: None
+) -> None:
+    with Inotify() as watches:
+        watches.add_directory(tmp_path)
+        for n in range(10):
+            (tmp_path / f"file{n}.rs").write_text("x")
+        with pytest.raises(EventsLost):
+            watches.read_paths()
+
+
+def test_the_descriptor_is_closed(tmp_path: Path) -> None:
+    watches = Inotify()
+    descriptor = watches.fileno()
+    watches.close()
+    with pytest.raises(OSError):
+        os.fstat(descriptor)
+    watches.close()  # twice is harmless
