@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from embly_build.client import inotify
+from embly_build.client.watch import VERIFY_AFTER_S
 from tests.helpers import EMBLY, embly, processes_left_after
 from tests.watching import WatchProcess, finished, is_event, watch_running
 
@@ -159,13 +160,15 @@ def test_a_function_whose_directory_comes_back_is_reported_ok_again(
     assert (back["status"], back["cache_hit"]) == ("ok", True)
 
 
+@pytest.mark.parametrize("folder", ["greeter", "greeter/src"])
 def test_a_function_that_cannot_be_read_at_start_is_reported_and_built_once_fixed(
-    project: Path, embly_home: Path
+    project: Path, embly_home: Path, folder: str
 ) -> None:
-    """The other functions are built and watched; renaming the file builds the function.
-    (The rename's events name a path that is not UTF-8, and one that is.)"""
+    """The other functions are built and watched; renaming the file builds the function,
+    wherever in the crate it is. (The rename's events name a path that is not UTF-8, and
+    one that is.)"""
     bad_name = os.fsdecode(b"notes-\xff.txt")
-    (project / "greeter" / bad_name).write_text("draft")
+    (project / folder / bad_name).write_text("draft")
     with watch_running(project) as watch:
         first = {e["function"]: e for e in _first_round(watch) if e["event"] == "build_finished"}
         assert first["greeter"]["status"] == "failed"
@@ -174,10 +177,29 @@ def test_a_function_that_cannot_be_read_at_start_is_reported_and_built_once_fixe
         watch.wait_for(is_event("watching"))
         assert watch.quiet_for(1.5) == [], "the unreadable file starts nothing by itself"
 
-        (project / "greeter" / bad_name).rename(project / "greeter" / "notes.txt")
+        (project / folder / bad_name).rename(project / folder / "notes.txt")
         fixed = watch.wait_for(finished("greeter"))
         assert fixed["status"] == "ok"
         assert watch.process.poll() is None, "still watching"
+
+
+def test_a_new_directory_with_a_problem_is_watched_until_fixed(
+    project: Path, embly_home: Path, watching: WatchProcess
+) -> None:
+    """A directory that appears with a name in it the index refuses (a checkout, say) is
+    watched although the index stopped there: renaming the file is seen, also after the
+    full check the watch runs once saves are quiet."""
+    extra = project / "greeter" / "src" / "extra"
+    extra.mkdir()
+    bad_name = os.fsdecode(b"notes-\xff.txt")
+    (extra / bad_name).write_text("draft")
+    assert watching.wait_for(finished("greeter"))["status"] == "failed"
+    watching.wait_for(is_event("round_finished"))
+    meanwhile = watching.quiet_for(VERIFY_AFTER_S + 1.0)  # the full check finds it as it was
+    assert [e["event"] for e in meanwhile if e["event"] != "watching"] == []
+    (extra / bad_name).rename(extra / "notes.txt")
+    fixed = watching.wait_for(finished("greeter"), timeout=10)
+    assert (fixed["status"], fixed["cache_hit"]) == ("ok", False), "a tree with notes.txt"
 
 
 def _first_round(watch: WatchProcess) -> list[dict[str, object]]:
@@ -312,6 +334,32 @@ def test_a_save_whose_events_the_kernel_dropped_is_still_built(
         assert watch.wait_for(finished("greeter"))["status"] == "ok"
         out = embly("run", "greeter", "--", "Ada", cwd=project).stdout
         assert out.endswith("(overflowed)\n")
+
+
+@pytest.fixture
+def exhausted_inotify_instances() -> Iterator[None]:
+    """The kernel's real limit on inotify instances, lowered so that none can be made."""
+    limit = Path("/proc/sys/fs/inotify/max_user_instances")
+    try:
+        original = limit.read_text()
+        limit.write_text("0\n")
+    except OSError:
+        pytest.skip("cannot change fs.inotify.max_user_instances here (needs root)")
+    try:
+        yield
+    finally:
+        limit.write_text(original)
+
+
+@pytest.mark.skipif(not inotify.available(), reason="inotify is Linux's")
+def test_exhausted_inotify_instances_fall_back_to_polling(
+    project: Path, embly_home: Path, exhausted_inotify_instances: None
+) -> None:
+    with watch_running(project, "greeter") as watch:
+        notice = watch.wait_for(is_event("notice"))
+        assert "sysctl fs.inotify.max_user_instances=" in notice["message"]
+        assert watch.wait_for(is_event("watching"))["polling"] is True
+        edit_and_wait(watch, project, "(polled)")
 
 
 def test_poll_flag_forces_polling(project: Path, embly_home: Path) -> None:

@@ -50,6 +50,11 @@ class EventsLost(Exception):
     """The kernel's event queue overflowed: changes happened that no event describes."""
 
 
+class InstanceLimitReached(OSError):
+    """No inotify instance can be made: the user's limit on them is reached (or this
+    process's limit on open files)."""
+
+
 @functools.cache
 def _libc() -> ctypes.CDLL | None:
     if sys.platform != "linux":
@@ -77,7 +82,10 @@ class Inotify:
         self._libc = libc
         fd = int(self._libc.inotify_init1(_IN_NONBLOCK | _IN_CLOEXEC))
         if fd < 0:
-            raise _os_error("inotify_init1")
+            error = _os_error("inotify_init1")
+            if error.errno == errno.EMFILE:
+                raise InstanceLimitReached(error.errno, error.strerror)
+            raise error
         self._fd = fd
         self._directories: dict[int, Path] = {}
 
@@ -85,12 +93,13 @@ class Inotify:
         return self._fd
 
     def add_directory(self, directory: Path) -> bool:
-        """Watch the entries of `directory`; False when it is gone (or no longer a
-        directory). Other failures raise, ENOSPC among them: the user's watch limit."""
+        """Watch the entries of `directory`; False when it is gone, no longer a directory or
+        not readable (a change to that is an event in its parent's watch). Other failures
+        raise, ENOSPC among them: the user's limit on watches is reached."""
         wd: int = self._libc.inotify_add_watch(self._fd, os.fsencode(directory), _DIRECTORY_MASK)
         if wd < 0:
             error = _os_error("inotify_add_watch", directory)
-            if error.errno in (errno.ENOENT, errno.ENOTDIR):
+            if error.errno in (errno.ENOENT, errno.ENOTDIR, errno.EACCES):
                 return False
             raise error
         self._directories[wd] = directory

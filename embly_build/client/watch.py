@@ -29,6 +29,7 @@ import errno
 import functools
 import time
 from collections.abc import Callable, Collection, Iterable, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from embly_build.client.client import Client, load
@@ -41,10 +42,12 @@ from embly_build.client.index import (
     outermost,
 )
 from embly_build.client.index_delta import index_delta
+from embly_build.client.inotify import InstanceLimitReached
+from embly_build.client.listable_directories import listable_directories
 from embly_build.client.progress import IndexProgressReports, index_progress
 from embly_build.client.reindex import index_after_events_with_stat_cache, reindexes_in_part
 from embly_build.client.source_graph import SourceGraph
-from embly_build.client.watch_batches import EventsLost, watch_batches
+from embly_build.client.watch_batches import EventsLost, WatchFailed, watch_batches
 from embly_build.client.watch_events import (
     AnyEvent,
     ConfigProblem,
@@ -54,7 +57,7 @@ from embly_build.client.watch_events import (
     RoundStarted,
     Watching,
 )
-from embly_build.errors import ConfigError, EmblyError, InputError
+from embly_build.errors import ConfigError, EmblyError, EnvironmentProblem, InputError
 from embly_build.protocol.opt_levels import NO_WASM_OPT
 
 # A batch ends when no event came in the last SETTLE_MS (with inotify exactly SETTLE_MS after
@@ -67,6 +70,11 @@ WATCH_LIMIT_ADVICE = (
     "the system's limit on watched files is reached (inotify: no space left on device); "
     "falling back to polling. To raise the limit: "
     "sudo sysctl fs.inotify.max_user_watches=524288 (add it to /etc/sysctl.conf to keep it)"
+)
+INSTANCE_LIMIT_ADVICE = (
+    "the system's limit on file watchers is reached (inotify: too many instances, or this "
+    "process has too many open files); falling back to polling. To raise the limit: "
+    "sudo sysctl fs.inotify.max_user_instances=1024 (add it to /etc/sysctl.conf to keep it)"
 )
 
 
@@ -142,10 +150,13 @@ class Watcher:
             directories = self._watch_directories()
             try:
                 await self._watch(directories)
-            except OSError as error:
-                if not _watch_limit_reached(error) or self._poll:
-                    raise
-                self._emit(Notice(WATCH_LIMIT_ADVICE))
+            except WatchFailed as failure:
+                advice = _limit_advice(failure.error)
+                if advice is None or self._poll:
+                    instead = "" if self._poll else "; `embly watch --poll` polls for changes"
+                    problem = f"cannot watch for changes: {_describe(failure.error)}{instead}"
+                    raise EnvironmentProblem(problem) from failure.error
+                self._emit(Notice(advice))
                 self._poll = True
 
     async def _watch(self, directories: list[Path]) -> None:
@@ -293,7 +304,8 @@ class Watcher:
             index: _Indexer = functools.partial(index_with_stat_cache, previous=previous)
             # In part, the boundary and the ignore rules stay: the graph takes what changed.
             in_part = False
-            if events and previous is not None and not self._poll:
+            # After a failed index, changes since `previous` are not all in `events`.
+            if events and previous is not None and not self._poll and name not in self._unreadable:
                 index = functools.partial(index_after_events_with_stat_cache, previous, events)
                 in_part = reindexes_in_part(previous, events)
             indexing = asyncio.ensure_future(
@@ -310,10 +322,13 @@ class Watcher:
                 failures[name] = BuildFinished(name, "failed", False, error=str(error))
                 self._unreadable.add(name)
                 # Until it can be read, its last inputs (or, when embly.hcl moved it, its
-                # declared directories) are where a fix shows up.
+                # declared ones) and every directory now below them are watched: a fix
+                # shows up in one of them.
                 known = self._inputs.get(name)
                 if known is None or function.path not in known.input_dirs:
-                    self._inputs[name] = _declared_inputs(function.path, function.sources)
+                    self._inputs[name] = self._declared_inputs(function)
+                else:
+                    self._inputs[name] = self._watching_more(known)
                 continue
             self._unreadable.discard(name)
             indexed.append(name)
@@ -416,6 +431,23 @@ class Watcher:
             )
         )
 
+    def _declared_inputs(self, function: FunctionConfig) -> FunctionInputs:
+        """Stand-in inputs of a function that could not be indexed: its declared directories,
+        with every directory below them that can be listed, to be watched."""
+        dirs = (function.path, *function.sources)
+        watched = listable_directories(dirs, self._config.output_dir)
+        return FunctionInputs(
+            root=function.path, crate_dir=".", input_dirs=dirs, files=(), directories=watched
+        )
+
+    def _watching_more(self, known: FunctionInputs) -> FunctionInputs:
+        """`known` (the last good index) with the directories that appeared since also
+        watched: one added with the problem in it (a checkout, say) holds its fix."""
+        listable = listable_directories(known.input_dirs, self._config.output_dir)
+        watched = set(known.directories)
+        new = [d for d in listable if d not in watched]
+        return replace(known, directories=(*known.directories, *new)) if new else known
+
     def _display(self, path: Path) -> str:
         try:
             return path.relative_to(self._config.root).as_posix()
@@ -430,15 +462,20 @@ def _declared(function: FunctionConfig | None) -> tuple[object, ...] | None:
     return function.runtime, function.path, function.sources
 
 
-def _declared_inputs(crate_dir: Path, sources: Sequence[Path]) -> FunctionInputs:
-    """Stand-in inputs of a function that could not be indexed: its declared directories."""
-    dirs = (crate_dir, *sources)
-    return FunctionInputs(root=crate_dir, crate_dir=".", input_dirs=dirs, files=())
-
-
 def _watched_inputs(inputs: FunctionInputs) -> tuple[tuple[Path, ...], ...]:
     return inputs.input_dirs, inputs.input_files, inputs.directories
 
 
-def _watch_limit_reached(error: OSError) -> bool:
-    return error.errno == errno.ENOSPC or "watch limit" in str(error).lower()
+def _describe(error: OSError) -> str:
+    if error.filename is None or error.strerror is None:
+        return str(error)
+    return f"{error.filename}: {error.strerror}"
+
+
+def _limit_advice(error: OSError) -> str | None:
+    """What to tell a user whose watches failed with `error` on a system limit, else None."""
+    if isinstance(error, InstanceLimitReached):
+        return INSTANCE_LIMIT_ADVICE
+    if error.errno == errno.ENOSPC or "watch limit" in str(error).lower():
+        return WATCH_LIMIT_ADVICE
+    return None

@@ -21,7 +21,7 @@ from watchfiles import Change, awatch
 from embly_build.client import inotify
 from embly_build.client.inotify import EventsLost
 
-__all__ = ["MAX_BATCH_S", "EventsLost", "Relevant", "watch_batches"]
+__all__ = ["MAX_BATCH_S", "EventsLost", "Relevant", "WatchFailed", "watch_batches"]
 
 MAX_BATCH_S = 1.6
 _READY_PROBE_MS = 200  # how often an idle watchfiles thread returns; its first return means ready
@@ -29,12 +29,20 @@ _READY_PROBE_MS = 200  # how often an idle watchfiles thread returns; its first 
 Relevant = Callable[[Path], bool]
 
 
+class WatchFailed(Exception):
+    """The OS could not watch (or report on) the directories: `error` says why."""
+
+    def __init__(self, error: OSError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
 def watch_batches(
     directories: Sequence[Path], relevant: Relevant, *, settle_ms: int, poll: bool
 ) -> AsyncGenerator[set[Path], None]:
     """The changed paths for which `relevant` is true, batch by batch, until closed. Raises
-    OSError when a watch cannot be added (ENOSPC: the user's limit on watches is reached)
-    and `EventsLost` when changes were made that no batch will name."""
+    `WatchFailed` when the OS cannot watch (a limit reached: ENOSPC for watches, EMFILE for
+    inotify instances) and `EventsLost` when changes were made that no batch will name."""
     if not poll and inotify.available():
         return _inotify_batches(directories, relevant, settle_ms / 1000)
     return _watchfiles_batches(directories, relevant, settle_ms, poll)
@@ -44,9 +52,16 @@ async def _inotify_batches(
     directories: Sequence[Path], relevant: Relevant, settle_s: float
 ) -> AsyncGenerator[set[Path], None]:
     loop = asyncio.get_running_loop()
-    with inotify.Inotify() as watches:
-        for directory in directories:
-            watches.add_directory(directory)  # one already gone is found by the next index
+    try:
+        watches = inotify.Inotify()
+    except OSError as error:
+        raise WatchFailed(error) from error
+    with watches:
+        try:
+            for directory in directories:
+                watches.add_directory(directory)  # one already gone is found by the next index
+        except OSError as error:
+            raise WatchFailed(error) from error
         yield set()
         batch: set[Path] = set()
         first_event_at = last_event_at = 0.0
@@ -112,6 +127,8 @@ async def _watchfiles_batches(
             if changes or not ready:
                 ready = True
                 yield {Path(path) for _, path in changes}
+    except OSError as error:
+        raise WatchFailed(error) from error
     except BaseExceptionGroup as group:
         _, others = group.split(_undecodable_path)
         if others is not None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -53,6 +55,44 @@ def test_a_directory_that_is_gone_or_a_file_is_not_watched(tmp_path: Path) -> No
     with Inotify() as watches:
         assert not watches.add_directory(tmp_path / "missing")
         assert not watches.add_directory(tmp_path / "file.rs")
+
+
+def test_a_directory_that_cannot_be_read_is_not_watched() -> None:
+    """Checked by an unprivileged user (a child process that became nobody, when the tests
+    run as root, who can read everything), in a directory anyone can search."""
+    shared = Path(tempfile.mkdtemp(prefix="embly-test-"))
+    try:
+        shared.chmod(0o755)
+        (shared / "open").mkdir()
+        (shared / "locked").mkdir(mode=0o000)
+        answers = _watched_by_an_unprivileged_user([shared / "open", shared / "locked"])
+    finally:
+        shutil.rmtree(shared)
+    assert answers == [True, False]
+
+
+def _watched_by_an_unprivileged_user(directories: list[Path]) -> list[bool]:
+    read_end, write_end = os.pipe()
+    child = os.fork()
+    if child == 0:  # pragma: no cover (the child)
+        code = 1
+        try:
+            os.close(read_end)
+            if os.geteuid() == 0:
+                os.setgid(65534)
+                os.setuid(65534)
+            with Inotify() as watches:
+                answers = [watches.add_directory(d) for d in directories]
+            os.write(write_end, repr(answers).encode())
+            code = 0
+        finally:
+            os._exit(code)
+    os.close(write_end)
+    with os.fdopen(read_end) as answer:
+        answers = answer.read()
+    _, status = os.waitpid(child, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    return [word == "True" for word in answers.strip("[]").split(", ")]
 
 
 def test_a_name_that_is_not_utf8_is_delivered(tmp_path: Path) -> None:
