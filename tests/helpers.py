@@ -9,7 +9,7 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -98,3 +98,23 @@ def fill_inodes(directory: Path) -> list[Path]:
             assert exc.errno == errno.ENOSPC, exc
             return made
         made.append(filler)
+
+
+@contextlib.contextmanager
+def inotify_limit_lowered(name: str, value: int) -> Iterator[Callable[[], None]]:
+    """The kernel's real limit `fs.inotify.NAME` set to `value` until the block ends, or the
+    function it gives restores it. Skips the test where it cannot be changed (not root)."""
+    limit = Path("/proc/sys/fs/inotify") / name
+    try:
+        original = limit.read_text()
+        limit.write_text(f"{value}\n")
+    except OSError:
+        pytest.skip(f"cannot change fs.inotify.{name} here (needs root)")
+
+    def restore() -> None:
+        limit.write_text(original)
+
+    try:
+        yield restore
+    finally:
+        restore()

@@ -14,7 +14,7 @@ import pytest
 
 from embly_build.client import inotify
 from embly_build.client.watch import VERIFY_AFTER_S
-from tests.helpers import EMBLY, embly, processes_left_after
+from tests.helpers import EMBLY, embly, inotify_limit_lowered, processes_left_after
 from tests.watching import WatchProcess, finished, is_event, watch_running
 
 pytestmark = pytest.mark.slow
@@ -240,16 +240,8 @@ def test_watch_fails_before_watching_on_a_broken_project(project: Path, embly_ho
 @pytest.fixture
 def exhausted_watch_limit() -> Iterator[None]:
     """The kernel's real inotify limit, lowered so the watcher cannot add its watches."""
-    limit = Path("/proc/sys/fs/inotify/max_user_watches")
-    try:
-        original = limit.read_text()
-        limit.write_text("2\n")
-    except OSError:
-        pytest.skip("cannot change fs.inotify.max_user_watches here (needs root)")
-    try:
+    with inotify_limit_lowered("max_user_watches", 2):
         yield
-    finally:
-        limit.write_text(original)
 
 
 def edit_and_wait(watch: WatchProcess, project: Path, text: str) -> None:
@@ -296,20 +288,8 @@ def test_a_watch_waiting_for_a_save_does_not_wake_up(
 def tiny_event_queue() -> Iterator[Callable[[], None]]:
     """The kernel's real queue limit for file events, lowered for the inotify instances
     made until the returned function (or the test's end) restores it."""
-    limit = Path("/proc/sys/fs/inotify/max_queued_events")
-    try:
-        original = limit.read_text()
-        limit.write_text("4\n")
-    except OSError:
-        pytest.skip("cannot change fs.inotify.max_queued_events here (needs root)")
-
-    def restore() -> None:
-        limit.write_text(original)
-
-    try:
+    with inotify_limit_lowered("max_queued_events", 4) as restore:
         yield restore
-    finally:
-        restore()
 
 
 @pytest.mark.skipif(not inotify.available(), reason="inotify is Linux's")
@@ -339,16 +319,8 @@ def test_a_save_whose_events_the_kernel_dropped_is_still_built(
 @pytest.fixture
 def exhausted_inotify_instances() -> Iterator[None]:
     """The kernel's real limit on inotify instances, lowered so that none can be made."""
-    limit = Path("/proc/sys/fs/inotify/max_user_instances")
-    try:
-        original = limit.read_text()
-        limit.write_text("0\n")
-    except OSError:
-        pytest.skip("cannot change fs.inotify.max_user_instances here (needs root)")
-    try:
+    with inotify_limit_lowered("max_user_instances", 0):
         yield
-    finally:
-        limit.write_text(original)
 
 
 @pytest.mark.skipif(not inotify.available(), reason="inotify is Linux's")

@@ -12,6 +12,7 @@ import pytest
 
 from embly_build.client import inotify
 from embly_build.client.inotify import EventsLost, Inotify
+from tests.helpers import inotify_limit_lowered
 
 pytestmark = pytest.mark.skipif(not inotify.available(), reason="inotify is Linux's")
 
@@ -106,16 +107,8 @@ def test_a_name_that_is_not_utf8_is_delivered(tmp_path: Path) -> None:
 @pytest.fixture
 def tiny_event_queue() -> Iterator[None]:
     """The kernel's real queue limit, lowered for inotify instances made meanwhile."""
-    limit = Path("/proc/sys/fs/inotify/max_queued_events")
-    try:
-        original = limit.read_text()
-        limit.write_text("4\n")
-    except OSError:
-        pytest.skip("cannot change fs.inotify.max_queued_events here (needs root)")
-    try:
+    with inotify_limit_lowered("max_queued_events", 4):
         yield
-    finally:
-        limit.write_text(original)
 
 
 def test_an_overflowed_queue_is_reported_not_skipped(
