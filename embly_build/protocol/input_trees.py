@@ -92,7 +92,7 @@ def decode_canonical_nodes(data: bytes) -> tuple[list[TreeFile], list[int]]:
         files.append(_read_file_node(reader, end))
         ends.append(end)
     _check_sorted(files)
-    if encode_input_tree(files).data != data:
+    if join_tree_entries([tree_entry(*file) for file in files]).data != data:
         raise ProtocolError("the input tree blob is not the tree's canonical encoding")
     return files, ends
 
