@@ -325,10 +325,11 @@ class Watcher:
                 # declared ones) and every directory now below them are watched: a fix
                 # shows up in one of them.
                 known = self._inputs.get(name)
+                # Listing them walks the directories: off the event loop, as indexing is.
                 if known is None or function.path not in known.input_dirs:
-                    self._inputs[name] = self._declared_inputs(function)
+                    self._inputs[name] = await asyncio.to_thread(self._declared_inputs, function)
                 else:
-                    self._inputs[name] = self._watching_more(known)
+                    self._inputs[name] = await asyncio.to_thread(self._watching_more, known)
                 continue
             self._unreadable.discard(name)
             indexed.append(name)
