@@ -9,7 +9,9 @@ changed (client/up_to_date.py); a touched file makes it ask the server instead, 
 every function a cache hit. Both are shown; the target is for the first.
 
 Beside (2), for scale: the same work done by hand in place (cargo, wasm-strip, wasm-opt with
-the same options, a wasmtime AOT compile), as a shell script would run it.
+the same options, a wasmtime AOT compile), as a shell script would run it; and what a new
+`embly` process spends before it reads a file: starting Python and loading the modules a
+build uses.
 """
 
 from __future__ import annotations
@@ -63,6 +65,13 @@ def by_hand(crate: Path, built: Path, work: Path) -> None:
     run(["wasm-strip", str(stripped)], work)
     run(["wasm-opt", "-O2", *WASM_OPT_FEATURES, str(stripped), "-o", str(optimised)], work)
     run([sys.executable, "-c", AOT_COMPILE, str(optimised), str(work / "out.cwasm")], work)
+
+
+# What `embly build` loads before it indexes anything (in-process server, terminal output).
+LOAD_BUILD_STACK = (
+    "import embly_build.cli.app, embly_build.cli.build_command, embly_build.server.factory, "
+    "rich.console"
+)
 
 
 def one_line_edit(path: Path, original: str, counter: list[int]) -> None:
@@ -126,6 +135,8 @@ def main() -> None:
         report("(2) one-line edit rebuild of greeter", edit_ours, edit_theirs, 1.2)
         report("    the same with --opt-level none", edit_quick, edit_theirs, 1.2)
         info("    vs cargo + post-processing by hand", edit_ours, edit_by_hand)
+        start_up = median_seconds(lambda: run([sys.executable, "-c", LOAD_BUILD_STACK], ours))
+        info("    of which Python start-up and imports", start_up, edit_theirs)
 
 
 if __name__ == "__main__":

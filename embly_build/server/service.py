@@ -41,6 +41,9 @@ _STATUS_FOR: list[tuple[type[EmblyError], Status]] = [
     (EnvironmentProblem, Status.FAILED_PRECONDITION),
     (StoreError, Status.RESOURCE_EXHAUSTED),
 ]
+# A FindMissingBlobs of more digests is answered in a worker thread: a stat per digest, and a
+# tree of 10,000 files would hold up every other call's events for about 20 ms.
+LOOKUPS_ON_THE_LOOP = 256
 
 
 @contextlib.contextmanager
@@ -78,9 +81,13 @@ class BuildService(pb.BuildServiceBase):
     async def find_missing_blobs(
         self, find_missing_blobs_request: pb.FindMissingBlobsRequest
     ) -> pb.FindMissingBlobsResponse:
+        digests = find_missing_blobs_request.digests
         with grpc_errors():
             # The store checks each digest as it reads it.
-            missing = self.store.missing(find_missing_blobs_request.digests)
+            if len(digests) <= LOOKUPS_ON_THE_LOOP:
+                missing = self.store.missing(digests)
+            else:
+                missing = await asyncio.to_thread(self.store.missing, digests)
             return pb.FindMissingBlobsResponse(missing=missing)
 
     async def upload_blobs(
