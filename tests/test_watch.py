@@ -410,6 +410,32 @@ def test_a_file_in_a_new_directory_is_built(
     assert watching.wait_for(finished("greeter"))["status"] == "ok"
 
 
+@pytest.mark.parametrize("how", ["replaced in one go", "moved away and copied back"])
+def test_a_directory_made_again_where_a_watched_one_was_is_watched(
+    project: Path, embly_home: Path, watching: WatchProcess, tmp_path: Path, how: str
+) -> None:
+    """A checkout or a restore leaves a new directory at a watched one's path. The OS watch
+    followed the old one (deleted, or moved elsewhere), so the new one is watched instead."""
+    src = project / "greeter" / "src"
+    elsewhere = tmp_path / "src"
+    if how == "replaced in one go":
+        shutil.copytree(src, elsewhere)
+        shutil.rmtree(src)
+    else:
+        src.rename(elsewhere)
+    shutil.copytree(elsewhere, src)
+    watching.wait_for(is_event("watching"), timeout=10)  # watching again
+
+    main_rs = src / "main.rs"
+    main_rs.write_text(main_rs.read_text().replace('"{}"', '"{} (again)"'))
+    optimised = watching.wait_for(lambda e: finished("greeter")(e) and not e["optimising"])
+    assert optimised["status"] == "ok"
+    assert embly("run", "greeter", "--", "Ada", cwd=project).stdout == "Hello, Ada! (again)\n"
+    # The old directory, wherever it is now, is no input.
+    (elsewhere / "main.rs").write_text("fn main() {}\n")
+    assert [e for e in watching.quiet_for(1.5) if e["event"] != "watching"] == []
+
+
 def test_ignored_trees_take_no_os_watch(project: Path, embly_home: Path) -> None:
     """`target/` (however deep) costs no inotify watch; the crate's sources have theirs."""
     deep = project / "greeter" / "target" / "release" / "deps" / "incremental"

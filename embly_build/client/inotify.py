@@ -24,7 +24,9 @@ _IN_CREATE = 0x100
 _IN_DELETE = 0x200
 _IN_DELETE_SELF = 0x400
 _IN_MOVE_SELF = 0x800
+_IN_UNMOUNT = 0x2000
 _IN_Q_OVERFLOW = 0x4000
+_IN_IGNORED = 0x8000
 _IN_ONLYDIR = 0x01000000
 _IN_NONBLOCK = os.O_NONBLOCK
 _IN_CLOEXEC = os.O_CLOEXEC
@@ -42,6 +44,9 @@ _DIRECTORY_MASK = (
     | _IN_MOVE_SELF
     | _IN_ONLYDIR
 )
+# The watch no longer sees the directory at its path: the directory was deleted (a new one
+# made there is not watched), moved (its watch follows it elsewhere) or unmounted.
+_WATCH_LOST = _IN_DELETE_SELF | _IN_MOVE_SELF | _IN_UNMOUNT | _IN_IGNORED
 _HEADER = struct.Struct("iIII")  # wd, mask, cookie, len; then len bytes of NUL-padded name
 _READ_SIZE = 64 * 1024
 
@@ -88,6 +93,7 @@ class Inotify:
             raise error
         self._fd = fd
         self._directories: dict[int, Path] = {}
+        self._lost: set[Path] = set()
 
     def fileno(self) -> int:
         return self._fd
@@ -130,7 +136,15 @@ class Inotify:
             directory = self._directories.get(wd)
             if directory is not None:
                 paths.append(directory / os.fsdecode(name) if name else directory)
+                if mask & _WATCH_LOST:
+                    self._lost.add(directory)
         return paths
+
+    def take_lost(self) -> set[Path]:
+        """The watched directories whose watch stopped following their path (deleted, moved
+        or unmounted) since the last call: what is at that path now is not watched."""
+        lost, self._lost = self._lost, set()
+        return lost
 
     def close(self) -> None:
         if self._fd >= 0:

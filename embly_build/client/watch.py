@@ -14,7 +14,8 @@ ends, and reports, once every function in it has its first result.
 After a batch, only the directories its events name are listed again (see
 `embly_build.client.reindex`). OS events can miss a change: one written through a hard link
 elsewhere, or (with watchfiles) events the kernel dropped when its queue overflowed; read
-directly from inotify, an overflow restarts the watch, which compares every input. So once
+directly from inotify, an overflow restarts the watch, which compares every input, as does a
+watched directory deleted or moved (a watch follows the directory, not its path). So once
 the builds are done and the files have been quiet for `VERIFY_AFTER_S`, the functions are
 indexed in full (by stat, as `embly build` does) and a difference is built like any change.
 
@@ -163,7 +164,8 @@ class Watcher:
         """Watch until the set of directories must change. The first (possibly empty) batch
         proves the OS watches are in place: only then are the inputs compared once more, so
         no change made meanwhile is lost, and `watching` announced. Events lost (the
-        kernel's queue overflowed) end it too: watching again compares every input."""
+        kernel's queue overflowed, a watched directory deleted or moved) end it too:
+        watching again compares every input."""
         ready = False
         self._stop_verifying()  # the first batch brings a full index
         batches = watch_batches(
@@ -282,6 +284,10 @@ class Watcher:
         named_by_batch = failures.keys() | was_unreadable.intersection(changed)
         graph = self._graph()
         triggers |= {p for p in paths if graph.functions_of(p) & named_by_batch}
+        for name in was_unreadable.intersection(changed):
+            # Readable again, as it was, with no event to name (found on watching again).
+            if not any(name in graph.functions_of(p) for p in triggers):
+                triggers.add(self._config.functions[name].path)
         self._begin_round(tuple(self._display(p) for p in sorted(triggers)), [*changed, *failures])
         for name, failure in failures.items():
             self._cancel(name)

@@ -6,8 +6,11 @@ is reported. A batch ends when no relevant event came for `settle_ms`, or `MAX_B
 its first event, so a file written without pause still gets built.
 
 On Linux the kernel's inotify events are read straight from the event loop: an idle watch
-never wakes, and a batch ends `settle_ms` after its last event. Elsewhere, and when polling
-is asked for, watchfiles watches (its thread checks for events every `settle_ms`).
+never wakes, and a batch ends `settle_ms` after its last event. A watch follows a
+directory's inode, not its path: when a watched directory is deleted or moved, the batch
+with that event is followed by `EventsLost`, and the caller watches again. Elsewhere, and
+when polling is asked for, watchfiles watches (its thread checks for events every
+`settle_ms`).
 """
 
 from __future__ import annotations
@@ -42,7 +45,8 @@ def watch_batches(
 ) -> AsyncGenerator[set[Path], None]:
     """The changed paths for which `relevant` is true, batch by batch, until closed. Raises
     `WatchFailed` when the OS cannot watch (a limit reached: ENOSPC for watches, EMFILE for
-    inotify instances) and `EventsLost` when changes were made that no batch will name."""
+    inotify instances) and `EventsLost` when changes were made, or can be made, that no batch
+    will name (the kernel's queue overflowed, a watched directory was deleted or moved)."""
     if not poll and inotify.available():
         return _inotify_batches(directories, relevant, settle_ms / 1000)
     return _watchfiles_batches(directories, relevant, settle_ms, poll)
@@ -64,22 +68,31 @@ async def _inotify_batches(
             raise WatchFailed(error) from error
         yield set()
         batch: set[Path] = set()
+        pending = lost = False  # a batch is under way; it lost the watch of a directory
         first_event_at = last_event_at = 0.0
         while True:
             now = loop.time()
-            for path in watches.read_paths():
-                if relevant(path):
-                    first_event_at = first_event_at if batch else now
-                    last_event_at = now
-                    batch.add(path)
+            changed = [path for path in watches.read_paths() if relevant(path)]
+            lost_now = bool(watches.take_lost())
+            if changed or lost_now:
+                first_event_at = first_event_at if pending else now
+                last_event_at = now
+                pending = True
+                batch.update(changed)
+                lost = lost or lost_now
             timeout = None
-            if batch:
+            if pending:
                 timeout = min(last_event_at + settle_s, first_event_at + MAX_BATCH_S) - now
             if (timeout is not None and timeout <= 0) or not await _readable(
                 loop, watches.fileno(), timeout
             ):
                 yield batch
+                if lost:
+                    # A directory made again at that path (a checkout, a restore) is not
+                    # watched: watching again compares every input and watches it.
+                    raise EventsLost("a watched directory was deleted or moved")
                 batch = set()
+                pending = False
 
 
 async def _readable(loop: asyncio.AbstractEventLoop, fd: int, timeout: float | None) -> bool:

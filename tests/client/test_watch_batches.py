@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from embly_build.client import inotify
-from embly_build.client.watch_batches import MAX_BATCH_S, watch_batches
+from embly_build.client.watch_batches import MAX_BATCH_S, EventsLost, watch_batches
 
 SETTLE_MS = 10
 needs_inotify = pytest.mark.skipif(not inotify.available(), reason="inotify is Linux's")
@@ -91,6 +91,40 @@ async def test_a_file_written_without_pause_still_gives_batches(tmp_path: Path) 
             assert not writer.done(), "the batch came while the file was still being written"
         finally:
             writer.cancel()
+
+
+@needs_inotify
+@pytest.mark.parametrize("how", ["deleted and made again", "moved away"])
+async def test_a_watched_directory_made_anew_ends_the_batches_after_its_own(
+    tmp_path: Path, how: str
+) -> None:
+    """A watch follows a directory's inode: once it is deleted or moved, what is at its path
+    is not watched, so the batch that saw it go is the last, and the caller watches again."""
+    watched = tmp_path / "src"
+    watched.mkdir()
+    async with batches_of(watched, poll=False) as batches:
+        await next_batch(batches)
+        if how == "moved away":
+            watched.rename(tmp_path / "elsewhere")
+        else:
+            watched.rmdir()
+        watched.mkdir()
+        await next_batch(batches)
+        with pytest.raises(EventsLost, match="deleted or moved"):
+            await next_batch(batches)
+
+
+@needs_inotify
+async def test_a_file_deleted_in_a_watched_directory_does_not_end_the_batches(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "old.rs").write_text("x")
+    async with batches_of(tmp_path, poll=False) as batches:
+        await next_batch(batches)
+        (tmp_path / "old.rs").unlink()
+        assert await next_batch(batches) == {tmp_path / "old.rs"}
+        (tmp_path / "new.rs").write_text("y")
+        assert await next_batch(batches) == {tmp_path / "new.rs"}
 
 
 @needs_inotify
