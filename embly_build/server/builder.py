@@ -16,7 +16,7 @@ from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from embly_build.errors import BuildFailed
+from embly_build.errors import BuildFailed, StoreError
 from embly_build.protocol import enums, pb
 from embly_build.server.action_cache import ActionCache
 from embly_build.server.action_key import ActionInputs
@@ -37,7 +37,7 @@ from embly_build.server.scheduler import SharedActions, Supersession
 from embly_build.server.settings import ServerSettings
 from embly_build.server.slots import Priority, Slot, Slots
 from embly_build.server.space_trees import MAX_REMEMBERED_FILES, SpaceTree
-from embly_build.server.store import ContentStore
+from embly_build.server.store import ContentStore, disk_error
 from embly_build.server.toolchains.base import Toolchain, ToolchainProvider
 from embly_build.size_bounded_lru import SizeBoundedLru
 from embly_build.wasm.aot import (
@@ -176,7 +176,13 @@ class Builder:
             except BuildFailed as failure:
                 hint = low_disk_hint(self._settings.spaces_dir)
                 error = f"{failure}\n{hint}" if hint else str(failure)
-                return pb.Finished(status=enums.FAILED, action_digest=key, error=error), False
+                return _failed(key, error), False
+            except StoreError as failure:  # a full disk while syncing or storing artifacts
+                return _failed(key, str(failure)), False
+            except OSError as failure:  # the space's own files: a full disk, most likely
+                written = failure.filename2 or failure.filename  # a copy's: its target
+                where = Path(written).parent if written else space.root
+                return _failed(key, str(disk_error(failure, where))), False
             # Before the space is released: a process waiting for it then finds the result.
             self._cache.put(key, finished)
         return finished, False
@@ -380,6 +386,11 @@ def _without_wasm_opt(options: pb.BuildOptions) -> pb.BuildOptions:
 
 
 _STREAMS = {"stdout": enums.STDOUT, "stderr": enums.STDERR, "server": enums.SERVER}
+
+
+def _failed(key: str, error: str) -> pb.Finished:
+    """A build that failed: reported to its client, and not cached."""
+    return pb.Finished(status=enums.FAILED, action_digest=key, error=error)
 
 
 def _log(stream: str, text: str, step: str) -> pb.BuildEvent:

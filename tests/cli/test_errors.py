@@ -134,6 +134,28 @@ def test_a_build_failing_on_a_full_disk_says_so(project: Path, tmp_path: Path) -
 
 
 @pytest.mark.slow
+def test_a_full_disk_in_post_processing_fails_that_build_alone(
+    project: Path, embly_home: Path
+) -> None:
+    """Post-processing copies the compiled module within the function's build space; a full
+    disk there fails that function's build with what to do, and the others are built."""
+    assert embly("build", cwd=project).returncode == 0
+    (space,) = (embly_home / "spaces").glob("*/greeter")
+    for function in ("greeter", "counter"):
+        main_rs = project / function / "src" / "main.rs"
+        main_rs.write_text(main_rs.read_text() + "\n// edited\n")
+
+    with small_disk(space / "out", "16k") as full:
+        result = embly("build", cwd=project)
+
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "Traceback" not in result.stderr
+    assert "greeter  failed" in result.stderr
+    assert f"no space left on the device holding {full}: free disk space" in result.stderr
+    assert "counter  built" in result.stderr
+
+
+@pytest.mark.slow
 def test_a_full_project_disk_leaves_no_temporary_or_partial_artifact(
     tmp_path: Path, embly_home: Path
 ) -> None:
