@@ -436,6 +436,72 @@ def test_a_directory_made_again_where_a_watched_one_was_is_watched(
     assert [e for e in watching.quiet_for(1.5) if e["event"] != "watching"] == []
 
 
+@pytest.mark.parametrize("rules", [".gitignore", ".git/info/exclude"])
+def test_ignore_rules_above_the_inputs_redraw_them(
+    project: Path, embly_home: Path, rules: str
+) -> None:
+    """The project's own .gitignore, or its repository's info/exclude, is no input of any
+    function, but decides what the inputs are: a change to it rebuilds what it redraws."""
+    notes = project / "greeter" / "notes.txt"
+    notes.write_text("draft\n")
+    if rules == ".git/info/exclude":
+        subprocess.run(["git", "init", "-q", str(project)], check=True)
+    with watch_running(project) as watch:
+        watch.wait_for(is_event("watching"))
+        rules_file = project / rules
+        rules_file.write_text(
+            rules_file.read_text() + "notes.txt\n" if rules_file.exists() else "notes.txt\n"
+        )
+        started = watch.wait_for(is_event("round_started"), timeout=10)
+        assert (started["triggers"], started["functions"]) == (["greeter/notes.txt"], ["greeter"])
+        assert watch.wait_for(finished("greeter"))["status"] == "ok"
+
+
+def test_a_cargo_workspace_made_above_a_crate_is_built_with(
+    project: Path, embly_home: Path, watching: WatchProcess
+) -> None:
+    """A Cargo.toml with a `[workspace]` made above a crate makes it a member: its profile
+    applies at once, not from the next save on."""
+    (project / "Cargo.toml").write_text(
+        '[workspace]\nmembers = ["greeter"]\n\n[profile.release]\nopt-level = "z"\n'
+    )
+    started = watching.wait_for(is_event("round_started"), timeout=10)
+    assert started["functions"] == ["greeter"]
+    assert "Cargo.toml" in started["triggers"]
+    assert watching.wait_for(finished("greeter"))["status"] == "ok"
+
+
+def test_a_directory_embly_hcl_names_is_built_once_it_is_made(
+    project: Path, embly_home: Path, watching: WatchProcess
+) -> None:
+    config = project / "embly.hcl"
+    config.write_text(
+        config.read_text() + '\nfunction "hello" {\n  runtime = "rust"\n  path = "./hello"\n}\n'
+    )
+    assert "hello" in watching.wait_for(is_event("config_error"), timeout=10)["message"]
+    shutil.copytree(project / "greeter", project / "hello")
+    reloaded = watching.wait_for(is_event("config_reloaded"), timeout=10)
+    assert reloaded["added"] == ["hello"]
+    assert watching.wait_for(finished("hello"))["status"] == "ok"
+
+
+def test_a_missing_path_dependency_is_built_once_its_crate_is_made(
+    project: Path, embly_home: Path, watching: WatchProcess
+) -> None:
+    manifest = project / "greeter" / "Cargo.toml"
+    manifest.write_text(manifest.read_text() + 'extra = { path = "../extra" }\n')
+    failed = watching.wait_for(finished("greeter"), timeout=10)
+    assert failed["status"] == "failed" and "../extra" in failed["error"]
+    watching.wait_for(is_event("round_finished"))
+    watching.quiet_for(VERIFY_AFTER_S + 1.0)  # past the full check once saves are quiet
+    (project / "extra" / "src").mkdir(parents=True)
+    (project / "extra" / "src" / "lib.rs").write_text("pub fn extra() {}\n")
+    (project / "extra" / "Cargo.toml").write_text(
+        '[package]\nname = "extra"\nversion = "0.1.0"\nedition = "2021"\n'
+    )
+    assert watching.wait_for(finished("greeter"), timeout=30)["status"] == "ok"
+
+
 def test_ignored_trees_take_no_os_watch(project: Path, embly_home: Path) -> None:
     """`target/` (however deep) costs no inotify watch; the crate's sources have theirs."""
     deep = project / "greeter" / "target" / "release" / "deps" / "incremental"

@@ -35,6 +35,7 @@ from pathlib import Path
 
 from embly_build.client.client import Client, load
 from embly_build.client.config import FunctionConfig, load_project
+from embly_build.client.deciding_files import DecidingFiles, deciding_files
 from embly_build.client.events import BuildFinished
 from embly_build.client.index import (
     FunctionInputs,
@@ -115,6 +116,9 @@ class Watcher:
         self._cached_graph: SourceGraph | None = None
         self._unverified: set[str] = set()  # re-indexed from events alone since a full index
         self._verifying: asyncio.Task[None] | None = None
+        self._config_broken = False  # the last reload of embly.hcl failed
+        # Files outside the inputs that decide what they are, by the functions they decide for.
+        self._deciding = DecidingFiles({})
 
     async def run(self) -> None:
         """Build everything selected, then watch until cancelled. Configuration and
@@ -196,6 +200,8 @@ class Watcher:
             directories.update(inputs.directories or inputs.input_dirs)
             directories.update(d.parent for d in inputs.input_dirs)
             directories.update(f.parent for f in inputs.input_files)
+        self._deciding = deciding_files(self._inputs, self._config.root.resolve())
+        directories.update(self._deciding.directories())
         # One that is gone (a function's directory moved away) cannot be watched.
         return sorted(d for d in directories if d.is_dir())
 
@@ -208,7 +214,11 @@ class Watcher:
     def _relevant(self, candidate: Path) -> bool:
         if candidate.is_relative_to(self._config.output_dir):
             return False
-        if candidate == self._config.config_file:
+        if candidate == self._config.config_file or self._deciding.functions_of(candidate):
+            return True
+        # While embly.hcl or a function is broken, any change may be its fix (a directory
+        # it names made, a path dependency's crate created): each is a reason to try again.
+        if self._config_broken or self._unreadable:
             return True
         return bool(self._graph().functions_of(candidate))
 
@@ -221,11 +231,13 @@ class Watcher:
         """Handle one batch; True when the watched directories must change."""
         self._stop_verifying()
         restart = False
-        if self._config.config_file in paths:
-            restart = await self._reload_config()
-        affected = [n for n in self._selected() if n in self._graph().affected(paths)]
+        if self._config.config_file in paths or self._config_broken:
+            restart = await self._reload_config(paths)
+        decided = self._deciding.affected(paths)  # their boundary or ignore rules may differ
+        touched = self._graph().affected(paths) | decided | self._unreadable
+        affected = [n for n in self._selected() if n in touched]
         before = {name: _watched_inputs(self._inputs[name]) for name in affected}
-        await self._rebuild_changed(affected, paths)
+        await self._rebuild_changed(affected, paths, in_full=decided)
         still = [n for n in affected if n in self._inputs]
         if any(_watched_inputs(self._inputs[n]) != before[n] for n in still):
             restart = True
@@ -253,16 +265,21 @@ class Watcher:
         self._graph()  # built again now, while nothing happens, not on the next save
 
     async def _rebuild_changed(
-        self, names: Iterable[str], paths: Collection[Path], *, redeclared: Collection[str] = ()
+        self,
+        names: Iterable[str],
+        paths: Collection[Path],
+        *,
+        redeclared: Collection[str] = (),
+        in_full: Collection[str] = (),
     ) -> None:
         """Re-index `names` and build those whose content differs from their last build,
         in a round triggered by `paths`, and by embly.hcl for those `redeclared` (their block
-        there is new or changed). A function whose inputs cannot be read is reported failed
-        in the same round; once they can, it is built again (if only from the cache) so that
-        it does not stay "failed"."""
+        there is new or changed); those `in_full` are indexed in full, not from `paths`. A
+        function whose inputs cannot be read is reported failed in the same round; once they
+        can, it is built again (if only from the cache) so that it does not stay "failed"."""
         names = list(names)
         was_unreadable = self._unreadable.intersection(names)
-        readable, failures = await self._index(names, paths)
+        readable, failures = await self._index(names, paths, in_full)
         for name in was_unreadable.intersection(failures):
             if not any(name in self._graph().functions_of(p) for p in paths):
                 del failures[name]  # still unreadable, nothing in it changed: said already
@@ -296,11 +313,12 @@ class Watcher:
         self._end_round_if_idle()
 
     async def _index(
-        self, names: list[str], events: Collection[Path] = ()
+        self, names: list[str], events: Collection[Path] = (), in_full: Collection[str] = ()
     ) -> tuple[list[str], dict[str, BuildFinished]]:
         """Re-index `names`; return those that could be indexed, and the failures of the
         others, to be reported. With `events` (a batch's paths, while OS watches are in place
-        since the last index) only what they name is listed again; without, everything."""
+        since the last index) only what they name is listed again, except for those `in_full`;
+        without, everything."""
         indexed = []
         failures: dict[str, BuildFinished] = {}
         for name in names:
@@ -311,7 +329,13 @@ class Watcher:
             # In part, the boundary and the ignore rules stay: the graph takes what changed.
             in_part = False
             # After a failed index, changes since `previous` are not all in `events`.
-            if events and previous is not None and not self._poll and name not in self._unreadable:
+            if (
+                events
+                and previous is not None
+                and not self._poll
+                and name not in self._unreadable
+                and name not in in_full
+            ):
                 index = functools.partial(index_after_events_with_stat_cache, previous, events)
                 in_part = reindexes_in_part(previous, events)
             indexing = asyncio.ensure_future(
@@ -349,14 +373,17 @@ class Watcher:
                 self._cached_graph = None  # built again when next asked for
         return indexed, failures
 
-    async def _reload_config(self) -> bool:
+    async def _reload_config(self, paths: Collection[Path]) -> bool:
         try:
             # The file found at start, not a new search: with it gone, a search would find
             # an enclosing directory's project and watch that instead.
             config = load_project(self._config.config_file)
         except ConfigError as error:
-            self._emit(ConfigProblem(str(error)))
+            if not self._config_broken or self._config.config_file in paths:
+                self._emit(ConfigProblem(str(error)))  # not again for every other change
+            self._config_broken = True
             return False
+        self._config_broken = False
         old = set(self._selected())
         old_functions = self._config.functions
         self._config = config
