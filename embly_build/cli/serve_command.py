@@ -36,8 +36,10 @@ async def serve_forever(
     for sig in EXIT_FOR_SIGNAL:  # SIGHUP too: a server whose terminal closed stops cleanly
         loop.add_signal_handler(sig, stop.set)
     console = Console(stderr=True, highlight=False, soft_wrap=True)  # log lines stay whole
+    started = False
     try:
         await server.start(addresses)
+        started = True
         console.print(
             f"embly serve: listening on {', '.join(map(str, addresses))} "
             f"(state in {settings.home}, {settings.jobs} jobs)"
@@ -48,18 +50,25 @@ async def serve_forever(
             loop.remove_signal_handler(sig)
         await server.close()
         await service.close()
-        console.print("embly serve: stopped")
+        if started:  # else the error that stopped it is printed
+            console.print("embly serve: stopped")
     return 0
 
 
 def _refuse_plaintext_off_loopback(address: Address) -> None:
+    """Without TLS, TCP is served on loopback addresses only: an IP literal or `localhost`
+    (a name is not resolved: what it names can change after the check)."""
     if address.kind != "tcp":
         return
     host = "127.0.0.1" if address.host == "localhost" else address.host
     try:
         loopback = ipaddress.ip_address(host).is_loopback
     except ValueError:
-        loopback = False
+        raise UsageError(
+            f"cannot listen on {address}: {address.host!r} is not a loopback address (an IP "
+            "address or localhost), and this version serves TCP on loopback only; use "
+            "127.0.0.1:PORT, [::1]:PORT, localhost:PORT or a unix socket, unix:/path/to/sock"
+        ) from None
     if not loopback:
         raise UsageError(
             f"refusing to listen on {address} without TLS: this version serves TCP on "

@@ -36,6 +36,8 @@ async def server_errors(address: str) -> AsyncIterator[None]:
         if kind is ServerError:
             detail = f"build server at {address} failed: {detail}"
         raise kind(detail) from error
+    # The transport turns every failure to connect (a name that does not resolve, no
+    # route, refused) into a ConnectionError saying why (transport/connection.py).
     except (ConnectionError, FileNotFoundError, StreamTerminatedError) as error:
         raise ServerError(
             f"cannot reach the build server at {address} ({error}): is `embly serve` running "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -9,6 +10,9 @@ from embly_build.errors import UsageError
 
 DEFAULT_PORT = 9276
 INPROC = "inproc"
+# The kernel keeps a unix socket's path in sockaddr_un.sun_path: 108 bytes on Linux, the
+# last a NUL. A longer path fails only at bind() or connect(), so it is refused here.
+MAX_SOCKET_PATH_BYTES = 107
 
 
 @dataclass(frozen=True)
@@ -34,9 +38,21 @@ def parse_address(text: str) -> Address:
         path = text.removeprefix("unix:")
         if not path:
             raise UsageError("a unix address needs a socket path: unix:/path/to/embly.sock")
-        return Address("unix", path=Path(path).expanduser().absolute())
+        absolute = Path(path).expanduser().absolute()
+        _check_socket_path_length(absolute)
+        return Address("unix", path=absolute)
     host, port = _split_host_port(text)
     return Address("tcp", host=host, port=port)
+
+
+def _check_socket_path_length(path: Path) -> None:
+    length = len(os.fsencode(path))
+    if length > MAX_SOCKET_PATH_BYTES:
+        raise UsageError(
+            f"the socket path of unix:{path} is too long: {length} bytes, and a unix socket's "
+            f"path can have at most {MAX_SOCKET_PATH_BYTES} bytes; use a shorter one (e.g. in "
+            "/tmp or $XDG_RUNTIME_DIR)"
+        )
 
 
 def _split_host_port(text: str) -> tuple[str, int]:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import socket
 import ssl
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from grpclib.client import Channel
+from grpclib.protocol import H2Protocol
 
 from embly_build.protocol import pb
 from embly_build.server.settings import ServerSettings
@@ -15,6 +18,28 @@ from embly_build.transport.api import BuildApi
 
 if TYPE_CHECKING:
     from embly_build.server.service import BuildService
+
+
+class ServerUnreachable(ConnectionError):
+    """Connecting to the server failed; the message says why, in words."""
+
+
+class _Channel(Channel):
+    """grpclib's Channel, whose every failure to connect (a host name that does not resolve,
+    no route, refused, no socket file) is a ServerUnreachable, which the client reports as a
+    server it cannot reach (client/server_errors.py)."""
+
+    async def _create_connection(self) -> H2Protocol:
+        try:
+            return await super()._create_connection()
+        except socket.gaierror as error:
+            raise ServerUnreachable(
+                f"cannot resolve the host name {self._host!r}: {error.strerror or error}"
+            ) from error
+        except OSError as error:
+            # asyncio's own words ("Connect call failed ('127.0.0.1', 1)") name no cause
+            cause = os.strerror(error.errno) if error.errno else str(error)
+            raise ServerUnreachable(cause) from error
 
 
 @dataclass
@@ -45,7 +70,7 @@ def open_connection(
         service = create_service(settings or ServerSettings())
         return Connection(service, parsed, _service=service)
     if parsed.kind == "unix":
-        channel = Channel(path=str(parsed.path))
+        channel = _Channel(path=str(parsed.path))
     else:
-        channel = Channel(parsed.host, parsed.port, ssl=ssl_context)
+        channel = _Channel(parsed.host, parsed.port, ssl=ssl_context)
     return Connection(pb.BuildServiceStub(channel), parsed, channel)

@@ -1,16 +1,18 @@
 """`embly serve` as a user runs it: it says where it listens and stops cleanly on a stop
-signal, its socket file removed."""
+signal (exit code 0), its socket file removed; where it cannot listen, it says why and exits
+2, having removed nothing."""
 
 from __future__ import annotations
 
 import signal
+import socket
 import subprocess
 import time
 from pathlib import Path
 
 import pytest
 
-from tests.helpers import EMBLY, leftover_processes, processes_left_after
+from tests.helpers import EMBLY, embly, leftover_processes, processes_left_after
 
 
 @pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP])
@@ -35,6 +37,67 @@ def test_serve_stops_cleanly_on_a_stop_signal(tmp_path: Path, stop: signal.Signa
             server.kill()
             server.wait()
     assert not socket.exists(), "the socket file is removed"
+
+
+def _serve(tmp_path: Path, *listen: str) -> subprocess.CompletedProcess[str]:
+    flags = [arg for address in listen for arg in ("--listen", address)]
+    return embly("serve", *flags, "--store", str(tmp_path / "state"), cwd=tmp_path, timeout=60)
+
+
+def _refused(result: subprocess.CompletedProcess[str], message: str) -> None:
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.startswith(f"error: {message}"), result.stderr
+    assert "Traceback" not in result.stderr
+    assert "listening" not in result.stderr and "stopped" not in result.stderr
+
+
+def test_serve_keeps_a_regular_file_at_its_socket_path(tmp_path: Path) -> None:
+    path = tmp_path / "x" / "file.sock"
+    path.parent.mkdir()
+    path.write_text("precious\n")
+    _refused(
+        _serve(tmp_path, f"unix:{path}"),
+        f"cannot listen on unix:{path}: it is a regular file, not a socket",
+    )
+    assert path.read_text() == "precious\n"
+
+
+def test_serve_keeps_a_directory_at_its_socket_path(tmp_path: Path) -> None:
+    path = tmp_path / "file.sock"
+    path.mkdir()
+    _refused(
+        _serve(tmp_path, f"unix:{path}"),
+        f"cannot listen on unix:{path}: it is a directory, not a socket",
+    )
+    assert path.is_dir()
+
+
+def test_serve_on_a_port_in_use_says_so(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = _serve(tmp_path, f"127.0.0.1:{port}")
+    _refused(result, f"cannot listen on 127.0.0.1:{port}: address already in use;")
+
+
+def test_serve_on_a_socket_path_too_long(tmp_path: Path) -> None:
+    address = f"unix:{tmp_path / ('d' * 60) / ('s' * 60)}"
+    _refused(_serve(tmp_path, address), f"the socket path of {address} is too long:")
+    assert not (tmp_path / ("d" * 60)).exists()
+
+
+def test_serve_on_a_host_name_says_which_addresses_it_takes(tmp_path: Path) -> None:
+    _refused(
+        _serve(tmp_path, "bogus"),
+        "cannot listen on bogus:9276: 'bogus' is not a loopback address (an IP address or "
+        "localhost), and this version serves TCP on loopback only; use 127.0.0.1:PORT, "
+        "[::1]:PORT, localhost:PORT or a unix socket, unix:/path/to/sock",
+    )
+
+
+def test_serve_off_loopback_asks_for_tls(tmp_path: Path) -> None:
+    _refused(_serve(tmp_path, "0.0.0.0:9276"), "refusing to listen on 0.0.0.0:9276 without TLS")
 
 
 @pytest.mark.slow
