@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from embly_build.client.gitignore import info_exclude_sources
+from embly_build.client.gitignore import info_exclude_sources, repository_of
 from embly_build.client.index import FunctionInputs
 from embly_build.client.reindex import STRUCTURAL_NAMES
 
@@ -49,7 +49,7 @@ def deciding_files(inputs: Mapping[str, FunctionInputs], project_root: Path) -> 
     for name, function in inputs.items():
         roots = {*function.input_dirs, *(file.parent for file in function.input_files)}
         for root in (r.resolve() for r in roots):
-            repository = next((d for d in (root, *root.parents) if (d / ".git").exists()), None)
+            repository = repository_of(root)
             if repository is not None:
                 top = repository
                 for file in info_exclude_sources(repository):

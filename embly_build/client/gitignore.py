@@ -41,7 +41,7 @@ class GitIgnoreFilter(ScopedFilter):
         self._above: dict[Path, list[Path]] = {
             r: _dirs_above(r, self.roots, project_root) for r in self.roots
         }
-        self._repositories = {r: _repository(r) for r in self.roots}
+        self._repositories = {r: repository_of(r) for r in self.roots}
         self._rules: dict[tuple[Path, Path | None], _Rules | None] = {}
         self._excludes: dict[tuple[Path, Path], _Rules | None] = {}
         self._chains: dict[str, list[tuple[_Rules, int]]] = {}
@@ -167,7 +167,7 @@ def _dirs_above(root: Path, roots: Sequence[Path], project_root: Path | None) ->
     up to the outermost root containing `root`, so nested roots see the same rules as the
     tree they sit in.
     """
-    repository = next((d for d in (root, *root.parents) if (d / ".git").exists()), None)
+    repository = repository_of(root)
     if repository is None and project_root is not None and root.is_relative_to(project_root):
         repository = project_root
     if repository is None:
@@ -186,7 +186,7 @@ def _without_patterns_matching(spec: GitIgnoreSpec, dirs: Sequence[str]) -> GitI
     return GitIgnoreSpec(kept)
 
 
-def _repository(root: Path) -> Path | None:
+def repository_of(root: Path) -> Path | None:
     """The nearest directory at or above `root` holding `.git`: a directory, or the file that
     points a worktree or a submodule to its git directory."""
     return next((d for d in (root, *root.parents) if (d / ".git").exists()), None)
