@@ -72,12 +72,13 @@ def test_a_burst_of_writes_is_one_round(
     for function in ("greeter", "counter"):
         main_rs = project / function / "src" / "main.rs"
         main_rs.write_text(main_rs.read_text() + "\n// checked out\n")
-        for number in range(20):
+        for number in range(60):
             (project / function / "src" / f"notes{number}.txt").write_text("checked out")
             time.sleep(0.002)
     started = watching.wait_for(is_event("round_started"))
     assert started["functions"] == ["greeter", "counter"]
-    assert len(started["triggers"]) == 42
+    assert started["trigger_count"] == 122
+    assert len(started["triggers"]) == 100, "a JSON line lists the first 100 triggers"
     watching.wait_for(is_event("round_finished"))
     rounds = [e for e in watching.quiet_for(1.0) if e["event"] == "round_started"]
     assert rounds == [], "the burst was split into several rounds"
@@ -119,6 +120,10 @@ def test_broken_embly_hcl_is_reported_and_the_last_good_one_kept(
     )
     assert watching.wait_for(finished("yell"))["status"] == "ok"
     assert (project / "embly_build" / "yell.wasm").exists()
+
+    config.write_text('dependencies = ["embly/http"]\n')
+    problem = watching.wait_for(lambda e: e["event"] in ("config_error", "config_reloaded"))
+    assert "declares no function" in problem.get("message", ""), problem
 
 
 def test_a_removed_embly_hcl_is_reported_not_replaced_by_an_enclosing_project(

@@ -60,7 +60,15 @@ class ProjectConfig:
         return self.root / OUTPUT_DIR_NAME
 
     def select(self, names: Sequence[str]) -> list[FunctionConfig]:
-        """The named functions (each once, in the order given); all of them when names is empty."""
+        """The named functions (each once, in the order given); all of them when names is empty.
+        A single name given as a string is that one function, not a list of letters."""
+        if isinstance(names, str):
+            names = [names]
+        if not self.functions:
+            raise ConfigError(
+                f"{self.config_file} declares no function, so there is nothing to build;"
+                ' add a block such as: function "hello" { runtime = "rust"  path = "./hello" }'
+            )
         if not names:
             return list(self.functions.values())
         unknown = [name for name in dict.fromkeys(names) if name not in self.functions]
@@ -68,8 +76,7 @@ class ProjectConfig:
             plural = "s" if len(unknown) > 1 else ""
             listed = ", ".join(map(_q, unknown))
             known = ", ".join(self.functions)
-            choose = f"known functions: {known}" if known else "embly.hcl declares no functions"
-            raise UsageError(f"unknown function{plural} {listed}; {choose}")
+            raise UsageError(f"unknown function{plural} {listed}; known functions: {known}")
         return [self.functions[name] for name in dict.fromkeys(names)]
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import stat
@@ -273,10 +274,7 @@ class _Walker:
             if name in links:
                 info = links[name]
                 if info is None:
-                    raise InputError(
-                        f"{base + name} -> {os.readlink(base + name)} is a dangling symlink: its "
-                        "target does not exist; remove the link or create its target"
-                    )
+                    raise _unfollowable_link(base + name)
                 self._follow(base + name)
             elif entry.is_file(follow_symlinks=False):
                 info = _stat(base, entry, False)
@@ -398,6 +396,22 @@ def _stat(base: str, entry: os.DirEntry[str], is_symlink: bool) -> os.stat_resul
         if is_symlink:
             return None
         raise InputError(f"cannot read {base + entry.name}: {exc.strerror}") from exc
+
+
+def _unfollowable_link(path: str) -> InputError:
+    """Why the symlink at `path` cannot be followed, in words, and what to do."""
+    try:
+        target = os.readlink(path)
+        os.stat(path)
+    except OSError as exc:
+        if exc.errno == errno.ENOENT:
+            why = "is a dangling symlink: its target does not exist"
+        elif exc.errno == errno.ELOOP:
+            why = "is a symlink loop: following it leads back to a link on the way"
+        else:
+            why = f"is a symlink that cannot be followed: {exc.strerror}"
+        return InputError(f"{path} -> {target} {why}; remove the link or fix its target")
+    return InputError(f"{path} -> {target} changed while it was read; index again")
 
 
 def index_with_stat_cache(

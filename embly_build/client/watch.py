@@ -378,6 +378,7 @@ class Watcher:
             # The file found at start, not a new search: with it gone, a search would find
             # an enclosing directory's project and watch that instead.
             config = load_project(self._config.config_file)
+            config.select(())  # one with no function left builds nothing: say so
         except ConfigError as error:
             if not self._config_broken or self._config.config_file in paths:
                 self._emit(ConfigProblem(str(error)))  # not again for every other change

@@ -8,6 +8,9 @@ from typing import Any
 from embly_build.client.events import ClientEvent
 
 TRIGGERS_SHOWN = 3
+# After a branch switch a round may have thousands of triggers; a JSON line that long helps no
+# reader, and `trigger_count` says how many there were.
+TRIGGERS_IN_JSON = 100
 
 
 @dataclass(frozen=True)
@@ -42,7 +45,8 @@ class RoundStarted:
     def to_json(self) -> dict[str, Any]:
         return {
             "event": "round_started",
-            "triggers": list(self.triggers),
+            "triggers": list(self.triggers[:TRIGGERS_IN_JSON]),
+            "trigger_count": len(self.triggers),
             "functions": list(self.functions),
         }
 

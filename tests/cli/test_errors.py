@@ -244,3 +244,11 @@ def test_running_a_module_with_an_import_outside_wasi_is_an_error(project: Path)
     assert result.returncode == 2
     assert "unknown import: `env::missing_symbol`" in result.stderr
     assert "provides WASI only" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_an_embly_hcl_with_no_function_is_an_error(tmp_path: Path, embly_home: Path) -> None:
+    (tmp_path / "embly.hcl").write_text('gateway {\n  type = "http"\n  port = 8080\n}\n')
+    result = embly("build", cwd=tmp_path)
+    assert result.returncode == 2, "nothing was built: not a success"
+    assert "embly.hcl declares no function, so there is nothing to build" in result.stderr
+    assert not (tmp_path / "embly_build").exists()

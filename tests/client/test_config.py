@@ -156,7 +156,10 @@ def test_file_without_functions_is_valid(tmp_path: Path) -> None:
     project = load_project(config)
 
     assert project.functions == {}
-    assert project.select([]) == []
+    with pytest.raises(ConfigError) as caught:
+        project.select([])
+    assert f"{config} declares no function, so there is nothing to build" in str(caught.value)
+    assert 'add a block such as: function "hello"' in str(caught.value)
 
 
 def test_empty_file_is_valid(tmp_path: Path) -> None:
@@ -705,6 +708,12 @@ def test_select_named_functions_in_the_order_given(tmp_path: Path) -> None:
     project = load_full(tmp_path)
 
     assert [f.name for f in project.select(["api", "hello", "api"])] == ["api", "hello"]
+
+
+def test_select_a_name_given_as_a_string_is_that_function(tmp_path: Path) -> None:
+    project = load_full(tmp_path)
+
+    assert [f.name for f in project.select("api")] == ["api"]
 
 
 def test_select_unknown_name_lists_known_functions(tmp_path: Path) -> None:

@@ -154,6 +154,19 @@ def test_dangling_symlink_is_refused(tmp_path: Path) -> None:
     )
 
 
+@pytest.mark.parametrize("target", ["loop.txt", "other.txt"])
+def test_symlink_loop_is_refused_as_a_loop(tmp_path: Path, target: str) -> None:
+    hello = crate(tmp_path / "hello")
+    (hello / "loop.txt").symlink_to(target)
+    (hello / "other.txt").symlink_to("loop.txt")
+
+    with pytest.raises(InputError) as caught:
+        index_function(hello, [], tmp_path / "out")
+
+    assert "is a symlink loop" in str(caught.value)
+    assert "remove the link or fix its target" in str(caught.value)
+
+
 def test_ignored_dangling_symlink_is_fine(tmp_path: Path) -> None:
     hello = crate(tmp_path / "hello")
     write(hello / ".gitignore", "result\n")

@@ -509,10 +509,14 @@ def test_temporary_files_of_a_killed_process_are_removed_by_the_next_executor(
     result = _prepare_in_another_process(toolchain, temp_dir, ending)
     assert result.returncode == 0, result.stderr
     assert any(p.name == "lib.o" for p in temp_dir.rglob("*")), "left behind"
+    assert list(temp_dir.glob("argv-*")), "the step's argv file is left behind too"
+    ours = temp_dir / f"argv-{os.getpid()}-of-a-live-process"
+    ours.touch()
 
     NixShellExecutor(NIXEXPRS_DIR, temp_dir)
 
     assert not any(p.name == "lib.o" for p in temp_dir.rglob("*"))
+    assert list(temp_dir.glob("argv-*")) == [ours], "a live process's file is its own"
 
 
 @pytest.mark.slow

@@ -57,8 +57,10 @@ SHELLS_PER_BUILD = 2
 SHELL_START_TASK = "embly: start a nix-shell for the next build"
 # What nix-shell itself needs from our environment; --pure drops the rest anyway.
 _PASSED_ENV = ("PATH", "HOME", "USER")
-# A shell's temporary directory: shell-<pid of the process that started it>-<random>.
+# A shell's temporary directory: shell-<pid of the process that started it>-<random>; a
+# step's argv file: argv-<pid>-<random>.
 _SHELL_TEMP_PREFIX = "shell-"
+_ARGV_FILE_PREFIX = "argv-"
 
 
 class NixShellExecutor:
@@ -201,7 +203,8 @@ class NixShellExecutor:
         data = b"".join(os.fsencode(arg) + b"\0" for arg in argv)
         try:
             self._temp_dir.mkdir(parents=True, exist_ok=True)
-            fd, name = tempfile.mkstemp(prefix="argv-", dir=self._temp_dir)
+            prefix = f"{_ARGV_FILE_PREFIX}{os.getpid()}-"
+            fd, name = tempfile.mkstemp(prefix=prefix, dir=self._temp_dir)
         except OSError as exc:
             raise self._cannot_write(exc) from exc
         try:
@@ -219,16 +222,22 @@ class NixShellExecutor:
 
 
 def remove_orphaned_temp_dirs(temp_dir: Path) -> None:
-    """Remove the shells' temporary directories left by processes that are gone (killed
-    before they could clean up). Their shells died with them (see RUN_ARGV)."""
+    """Remove the shells' temporary directories and the steps' argv files left by processes
+    that are gone (killed before they could clean up). Their shells died with them (see
+    RUN_ARGV)."""
     try:
         entries = list(os.scandir(temp_dir))
     except OSError:
         return
     for entry in entries:
-        owner = entry.name.removeprefix(_SHELL_TEMP_PREFIX).split("-", 1)[0]
-        if entry.name.startswith(_SHELL_TEMP_PREFIX) and owner.isdigit() and _gone(int(owner)):
-            shutil.rmtree(entry.path, ignore_errors=True)
+        for prefix in (_SHELL_TEMP_PREFIX, _ARGV_FILE_PREFIX):
+            owner = entry.name.removeprefix(prefix).split("-", 1)[0]
+            if entry.name.startswith(prefix) and owner.isdigit() and _gone(int(owner)):
+                if prefix == _ARGV_FILE_PREFIX:
+                    with contextlib.suppress(OSError):
+                        os.unlink(entry.path)
+                else:
+                    shutil.rmtree(entry.path, ignore_errors=True)
 
 
 def _gone(pid: int) -> bool:
