@@ -17,6 +17,7 @@ from embly_build.errors import (
     ServerError,
     StoreError,
 )
+from embly_build.transport.channel import ServerNotAnswering
 
 _KIND_FOR_STATUS: dict[Status, type[EmblyError]] = {
     Status.INVALID_ARGUMENT: ProtocolError,
@@ -30,6 +31,11 @@ _KIND_FOR_STATUS: dict[Status, type[EmblyError]] = {
 async def server_errors(address: str) -> AsyncIterator[None]:
     try:
         yield
+    except ServerNotAnswering as error:
+        raise ServerError(
+            f"the server at {address} {error}: is it an embly build server (`embly serve`), "
+            "and is it responsive? Check the address, or build in-process with `--executor nix`"
+        ) from error
     except GRPCError as error:
         kind = _KIND_FOR_STATUS.get(error.status, ServerError)
         detail = error.message or error.status.name
@@ -37,7 +43,8 @@ async def server_errors(address: str) -> AsyncIterator[None]:
             detail = f"build server at {address} failed: {detail}"
         raise kind(detail) from error
     # The transport turns every failure to connect (a name that does not resolve, no
-    # route, refused) into a ConnectionError saying why (transport/connection.py).
+    # route, refused, not accepted in time) into a ConnectionError saying why
+    # (transport/channel.py).
     except (ConnectionError, FileNotFoundError, StreamTerminatedError) as error:
         raise ServerError(
             f"cannot reach the build server at {address} ({error}): is `embly serve` running "

@@ -2,44 +2,20 @@
 
 from __future__ import annotations
 
-import os
-import socket
 import ssl
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from grpclib.client import Channel
-from grpclib.protocol import H2Protocol
 
 from embly_build.protocol import pb
 from embly_build.server.settings import ServerSettings
 from embly_build.transport.address import Address, parse_address
 from embly_build.transport.api import BuildApi
+from embly_build.transport.channel import CONNECT_TIMEOUT, BoundedChannel
 
 if TYPE_CHECKING:
     from embly_build.server.service import BuildService
-
-
-class ServerUnreachable(ConnectionError):
-    """Connecting to the server failed; the message says why, in words."""
-
-
-class _Channel(Channel):
-    """grpclib's Channel, whose every failure to connect (a host name that does not resolve,
-    no route, refused, no socket file) is a ServerUnreachable, which the client reports as a
-    server it cannot reach (client/server_errors.py)."""
-
-    async def _create_connection(self) -> H2Protocol:
-        try:
-            return await super()._create_connection()
-        except socket.gaierror as error:
-            raise ServerUnreachable(
-                f"cannot resolve the host name {self._host!r}: {error.strerror or error}"
-            ) from error
-        except OSError as error:
-            # asyncio's own words ("Connect call failed ('127.0.0.1', 1)") name no cause
-            cause = os.strerror(error.errno) if error.errno else str(error)
-            raise ServerUnreachable(cause) from error
 
 
 @dataclass
@@ -61,8 +37,11 @@ def open_connection(
     *,
     settings: ServerSettings | None = None,
     ssl_context: ssl.SSLContext | None = None,
+    connect_timeout: float = CONNECT_TIMEOUT,
 ) -> Connection:
-    """`inproc` builds a server in this process from `settings`; others open a gRPC channel."""
+    """`inproc` builds a server in this process from `settings`; others open a gRPC channel,
+    which connects at the first call and fails it with a ServerUnreachable if the server
+    cannot be reached or does not answer within `connect_timeout` seconds."""
     parsed = parse_address(address) if isinstance(address, str) else address
     if parsed.kind == "inproc":
         from embly_build.server.factory import create_service
@@ -70,7 +49,9 @@ def open_connection(
         service = create_service(settings or ServerSettings())
         return Connection(service, parsed, _service=service)
     if parsed.kind == "unix":
-        channel = _Channel(path=str(parsed.path))
+        channel = BoundedChannel(path=str(parsed.path), connect_timeout=connect_timeout)
     else:
-        channel = _Channel(parsed.host, parsed.port, ssl=ssl_context)
+        channel = BoundedChannel(
+            parsed.host, parsed.port, ssl_context=ssl_context, connect_timeout=connect_timeout
+        )
     return Connection(pb.BuildServiceStub(channel), parsed, channel)

@@ -1,0 +1,122 @@
+"""grpclib's Channel, whose connecting either succeeds within a deadline or says why not."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import ssl
+from asyncio import BaseTransport
+
+from grpclib.client import Channel, Handler
+from grpclib.protocol import H2Protocol
+
+# How long a server may take to take a connection and answer it: the TCP connect, the TLS
+# handshake and the HTTP/2 SETTINGS frame a gRPC server sends first, before any call. A
+# live server answers in milliseconds however busy its builds are, so 10 s leaves room
+# for a slow network, yet a wrong port (a service that never speaks first) is named well
+# before a user gives up waiting. Calls are not bounded: a Build stream may be silent
+# for minutes.
+CONNECT_TIMEOUT = 10.0
+
+
+class ServerUnreachable(ConnectionError):
+    """Connecting to the server failed; the message says why, in words."""
+
+
+class ServerNotAnswering(ServerUnreachable):
+    """The server took the connection but did not answer it in time: not a gRPC server (a
+    wrong port), or a hung one. The message follows "the server at ADDRESS"."""
+
+
+class _AnswerWatchingProtocol(H2Protocol):
+    """An H2Protocol that knows whether the server has sent anything yet."""
+
+    def __init__(self, channel: Channel) -> None:
+        super().__init__(Handler(), channel._config, channel._h2_config)
+        self.made = False
+        self.answered: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    def connection_made(self, transport: BaseTransport) -> None:
+        self.made = True
+        super().connection_made(transport)
+
+    def data_received(self, data: bytes) -> None:
+        if not self.answered.done():
+            self.answered.set_result(None)
+        super().data_received(data)
+
+    def connection_lost(self, exc: BaseException | None) -> None:
+        if not self.answered.done():
+            self.answered.set_exception(ServerUnreachable(_lost(exc)))
+        super().connection_lost(exc)
+
+
+def _lost(exc: BaseException | None) -> str:
+    if isinstance(exc, OSError):
+        cause = os.strerror(exc.errno) if exc.errno else str(exc)
+        return f"the connection failed before the server answered: {cause}"
+    return "the server closed the connection without answering"
+
+
+class BoundedChannel(Channel):
+    """Every failure to connect (a host name that does not resolve, no route, refused, no
+    socket file, no answer within `connect_timeout` seconds) is a ServerUnreachable, which
+    the client reports as a server it cannot reach (client/server_errors.py)."""
+
+    def __init__(
+        self,
+        host: str | None = None,
+        port: int | None = None,
+        *,
+        path: str | None = None,
+        ssl_context: ssl.SSLContext | None = None,
+        connect_timeout: float = CONNECT_TIMEOUT,
+    ) -> None:
+        super().__init__(host, port, path=path, ssl=ssl_context)
+        self._connect_timeout = connect_timeout
+        self._opening: _AnswerWatchingProtocol | None = None
+
+    def _protocol_factory(self) -> H2Protocol:
+        # asyncio asks for the protocol once the socket is connected, before any TLS handshake
+        self._opening = _AnswerWatchingProtocol(self)
+        return self._opening
+
+    async def _create_connection(self) -> H2Protocol:
+        self._opening = None
+        try:
+            async with asyncio.timeout(self._connect_timeout):
+                protocol = await self._connect()
+                assert isinstance(protocol, _AnswerWatchingProtocol)
+                await protocol.answered
+                return protocol
+        except TimeoutError:
+            raise self._no_answer() from None
+        finally:
+            self._opening = None
+
+    async def _connect(self) -> H2Protocol:
+        try:
+            return await super()._create_connection()
+        except socket.gaierror as error:
+            raise ServerUnreachable(
+                f"cannot resolve the host name {self._host!r}: {error.strerror or error}"
+            ) from error
+        except OSError as error:
+            # asyncio's own words ("Connect call failed ('127.0.0.1', 1)") name no cause
+            cause = os.strerror(error.errno) if error.errno else str(error)
+            raise ServerUnreachable(cause) from error
+
+    def _no_answer(self) -> ServerUnreachable:
+        within = f"within {self._connect_timeout:g} s"
+        opening = self._opening
+        if opening is None:
+            return ServerUnreachable(f"the connection was not accepted {within}")
+        opening.answered.cancel()
+        if opening.made:
+            opening.processor.close()
+        elif self._ssl is not None:  # asyncio closes the transport of a handshake it gives up
+            return ServerNotAnswering(
+                f"accepted the connection but did not complete the TLS handshake {within}"
+            )
+        return ServerNotAnswering(f"accepted the connection but did not answer {within}")
