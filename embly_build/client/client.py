@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import dataclasses
 import hashlib
+import inspect
 import socket
 import time
 from collections.abc import (
@@ -42,7 +43,7 @@ from embly_build.client.sent_trees import SentTrees
 from embly_build.client.server_errors import server_errors
 from embly_build.client.tree_encoder import TreeEncoder
 from embly_build.client.upload import TreeInputs, UploadResult, upload_inputs
-from embly_build.errors import BlobNotFound
+from embly_build.errors import BlobNotFound, UsageError
 from embly_build.protocol import enums, pb
 from embly_build.protocol.opt_levels import DEFAULT_OPT_LEVEL, NO_WASM_OPT, wasm_opt_level
 from embly_build.transport.api import BuildApi
@@ -93,12 +94,25 @@ class Client:
         tree only its new files are asked about (see sent_trees.py)."""
         self._api = api
         self._address = address
+        self._closed = False
         self._sent_trees = sent_trees
         self._tree_encoder = TreeEncoder()
         self.target = target or host_triple()
         self.opt_level = wasm_opt_level(opt_level)
 
+    def mark_closed(self) -> None:
+        """The connection behind this client is closed: every later call fails at once."""
+        self._closed = True
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise UsageError(
+                "this client is closed: its `async with connect()` block has ended;"
+                " use the client inside the block, or connect again"
+            )
+
     async def server_info(self) -> pb.ServerInfo:
+        self._check_open()
         async with server_errors(self._address):
             return await self._api.get_server_info(pb.GetServerInfoRequest())
 
@@ -110,15 +124,25 @@ class Client:
         *,
         on_indexed: OnIndexed | None = None,
     ) -> list[BuildFinished]:
-        """Build the named functions (all when none are named); return their results.
-        `on_indexed` is given the configuration and each function's inputs once indexed."""
-        results = []
-        async for event in self.build_events(project, functions, on_indexed=on_indexed):
+        """Build the named functions (all when none are named); return their results, in the
+        order asked for (in embly.hcl's order when none are named). `on_indexed` is given the
+        configuration and each function's inputs once indexed."""
+        if on_event is not None and inspect.iscoroutinefunction(on_event):
+            raise TypeError(
+                "on_event is called with each event as it comes and must not be async;"
+                " for an async consumer, iterate `client.build_events(...)` instead"
+            )
+        self._check_open()
+        config = project if isinstance(project, ProjectConfig) else load(project)
+        results: dict[str, BuildFinished | None] = dict.fromkeys(
+            function.name for function in config.select(functions)
+        )
+        async for event in self.build_events(config, functions, on_indexed=on_indexed):
             if on_event:
                 on_event(event)
             if isinstance(event, BuildFinished):
-                results.append(event)
-        return results
+                results[event.function] = event
+        return [result for result in results.values() if result is not None]
 
     async def build_events(
         self,
@@ -134,6 +158,7 @@ class Client:
         With `quick_first` (and a wasm-opt level), a function that is not cached gets its
         stripped artifacts written and reported (`BuildFinished.optimising`) as soon as they
         are built, then the optimised ones."""
+        self._check_open()
         config = project if isinstance(project, ProjectConfig) else load(project)
         selected = config.select(functions)
         known = dict(indexed_inputs or {})
@@ -225,13 +250,16 @@ class Client:
             ),
         )
 
+        output: list[str] = []  # the compiler's lines, for a failed build's result
+
         def report(
             finished: pb.Finished, paths: dict[str, str], sizes: dict[str, int], *, quick: bool
         ) -> None:
+            status = _STATUS_NAMES.get(finished.status, "failed")
             emit(
                 BuildFinished(
                     function=function.name,
-                    status=_STATUS_NAMES.get(finished.status, "failed"),
+                    status=status,
                     cache_hit=finished.cache_hit,
                     artifacts=paths,
                     artifact_sizes=sizes,
@@ -242,6 +270,7 @@ class Client:
                     timings=_timings(finished),
                     opt_level=NO_WASM_OPT if quick else self.opt_level or NO_WASM_OPT,
                     optimising=quick,
+                    output=tuple(output) if status == "failed" else (),
                 )
             )
 
@@ -256,8 +285,11 @@ class Client:
             paths: dict[str, str] = {}
             sizes: dict[str, int] = {}
             step = "upload"  # NOT_FOUND from the build: inputs it needs are not stored
+            output.clear()
             try:
-                final = await self._run_build(request, function.name, mapper, emit, quick_result)
+                final = await self._run_build(
+                    request, function.name, mapper, emit, quick_result, output
+                )
                 if final.status != pb.BuildStatus.SUCCEEDED:
                     break
                 step = "fetch"
@@ -292,8 +324,10 @@ class Client:
         mapper: LogPathMapper,
         emit: Callable[[ClientEvent], None],
         on_quick: Callable[[pb.Finished], Awaitable[None]],
+        output: list[str],
     ) -> pb.Finished:
-        """Run the build; its quick result, if one comes, goes to `on_quick` meanwhile."""
+        """Run the build; its quick result, if one comes, goes to `on_quick` meanwhile, and
+        the lines its tools print to `output` as well as to `emit`."""
         finished = pb.Finished(status=enums.FAILED, error="the server sent no result")
         # The stream is closed at once when this task is cancelled: the server stops the build.
         async with server_errors(self._address), _closing(self._api.build(request)) as events:
@@ -301,7 +335,10 @@ class Client:
                 kind, value = betterproto.which_one_of(event, "event")
                 if isinstance(value, pb.LogLine):
                     stream = _STREAM_NAMES.get(value.stream, "server")
-                    emit(LogLine(function, stream, mapper(value.text), value.step))
+                    text = mapper(value.text)
+                    if stream in ("stdout", "stderr"):
+                        output.append(text)
+                    emit(LogLine(function, stream, text, value.step))
                 elif kind == "quick" and isinstance(value, pb.Finished):
                     await on_quick(value)
                 elif kind == "finished" and isinstance(value, pb.Finished):

@@ -52,6 +52,9 @@ class BuildFinished:
     # A quick result: these artifacts are stripped, not optimised yet; the optimised ones
     # follow in another `BuildFinished` of the same build.
     optimising: bool = False
+    # A failed build's output (the compiler's diagnostics), also sent as `LogLine` events as
+    # it came; so not repeated in `to_json()`.
+    output: tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:

@@ -42,10 +42,15 @@ async def server_errors(address: str) -> AsyncIterator[None]:
         if kind is ServerError:
             detail = f"build server at {address} failed: {detail}"
         raise kind(detail) from error
+    except StreamTerminatedError as error:  # connected, then gone mid-call
+        raise ServerError(
+            f"lost the connection to the build server at {address} ({error}): did it stop or"
+            " restart? Run the build again once it is up"
+        ) from error
     # The transport turns every failure to connect (a name that does not resolve, no
     # route, refused, not accepted in time) into a ConnectionError saying why
     # (transport/channel.py).
-    except (ConnectionError, FileNotFoundError, StreamTerminatedError) as error:
+    except (ConnectionError, FileNotFoundError) as error:
         raise ServerError(
             f"cannot reach the build server at {address} ({error}): is `embly serve` running "
             "there? Check the address, or build in-process with `--executor nix`"
