@@ -47,7 +47,13 @@ from embly_build.errors import BlobNotFound, UsageError
 from embly_build.protocol import enums, pb
 from embly_build.protocol.opt_levels import DEFAULT_OPT_LEVEL, NO_WASM_OPT, wasm_opt_level
 from embly_build.transport.api import BuildApi
-from embly_build.wasm.aot import aot_refusal, compile_cwasm, host_triple, wasmtime_version
+from embly_build.wasm.aot import (
+    aot_refusal,
+    check_target,
+    compile_cwasm,
+    host_triple,
+    wasmtime_version,
+)
 
 T = TypeVar("T")
 OnIndexed = Callable[[ProjectConfig, Mapping[str, FunctionInputs]], None]
@@ -98,6 +104,7 @@ class Client:
         self._sent_trees = sent_trees
         self._tree_encoder = TreeEncoder()
         self.target = target or host_triple()
+        check_target(self.target)
         self.opt_level = wasm_opt_level(opt_level)
 
     def mark_closed(self) -> None:

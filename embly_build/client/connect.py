@@ -37,15 +37,17 @@ async def connect(
     server = str(connection.address)
     if settings is not None and server == "inproc":
         server += f":{settings.home}"  # each home its own store
-    client = Client(
-        connection.api,
-        str(connection.address),
-        target=target,
-        opt_level=opt_level,
-        sent_trees=SentTrees(sent_trees_dir(server)),
-    )
     try:
-        yield client
+        client = Client(
+            connection.api,
+            str(connection.address),
+            target=target,
+            opt_level=opt_level,
+            sent_trees=SentTrees(sent_trees_dir(server)),
+        )
+        try:
+            yield client
+        finally:
+            client.mark_closed()
     finally:
-        client.mark_closed()
         await connection.close()

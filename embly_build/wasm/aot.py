@@ -12,12 +12,14 @@ from functools import cache
 from importlib.metadata import version
 from typing import TYPE_CHECKING
 
-from embly_build.errors import EmblyError
+from embly_build.errors import EmblyError, UsageError
 
 if TYPE_CHECKING:
     import wasmtime
 
 _ARCH_ALIASES = {"amd64": "x86_64", "arm64": "aarch64"}
+# The architectures Cranelift, and so a .cwasm, can target.
+WASMTIME_ARCHITECTURES = ("x86_64", "aarch64", "s390x", "riscv64gc", "riscv64")
 
 
 @cache
@@ -36,10 +38,23 @@ def wasmtime_version() -> str:
     return version("wasmtime")
 
 
+def check_target(target: str) -> None:
+    """Refuse a triple no wasmtime compiles for (a typo), before anything is built for it."""
+    parts = target.split("-")
+    if len(parts) < 3 or not all(parts) or parts[0] not in WASMTIME_ARCHITECTURES:
+        raise UsageError(
+            f"target {target!r} is not one a .cwasm can be compiled for: give a triple"
+            " ARCH-VENDOR-OS[-ENV] such as x86_64-unknown-linux-gnu or aarch64-apple-darwin,"
+            f" ARCH one of {', '.join(WASMTIME_ARCHITECTURES)}; leave it out for this machine"
+        )
+
+
 def aot_refusal(target: str, wanted_wasmtime: str) -> str | None:
     """Why this process cannot produce a .cwasm for (target, wasmtime version); None if it can."""
     if target != host_triple():
-        return f"this machine is {host_triple()} and cannot compile for {target}"
+        return (
+            f"this machine's wasmtime compiles for itself ({host_triple()}) only, not for {target}"
+        )
     if wanted_wasmtime and wanted_wasmtime != wasmtime_version():
         return (
             f"this machine has wasmtime {wasmtime_version()}, "

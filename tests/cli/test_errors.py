@@ -252,3 +252,14 @@ def test_an_embly_hcl_with_no_function_is_an_error(tmp_path: Path, embly_home: P
     assert result.returncode == 2, "nothing was built: not a success"
     assert "embly.hcl declares no function, so there is nothing to build" in result.stderr
     assert not (tmp_path / "embly_build").exists()
+
+
+@pytest.mark.parametrize("target", ["bogus-triple", "x86-64-linux", "x86_64--linux"])
+def test_a_target_no_wasmtime_compiles_for_is_refused(
+    project: Path, embly_home: Path, target: str
+) -> None:
+    result = embly("build", "--target", target, cwd=project)
+    assert result.returncode == 2, result.stderr
+    assert f"target {target!r} is not one a .cwasm can be compiled for" in result.stderr
+    assert "such as x86_64-unknown-linux-gnu" in result.stderr
+    assert not (project / "embly_build").exists(), "nothing is built for a typo"
