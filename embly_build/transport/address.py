@@ -41,6 +41,12 @@ def parse_address(text: str) -> Address:
         absolute = Path(path).expanduser().absolute()
         _check_socket_path_length(absolute)
         return Address("unix", path=absolute)
+    scheme, separator, rest = text.partition("://")
+    if separator:
+        raise UsageError(
+            f"invalid address {text!r}: no URL schemes ({scheme}://); give HOST:PORT"
+            f" ({rest or 'localhost:9276'}), unix:/path/to/sock or inproc"
+        )
     host, port = _split_host_port(text)
     return Address("tcp", host=host, port=port)
 

@@ -73,6 +73,16 @@ def test_the_cli_says_an_address_does_not_resolve(
     assert f"(cannot resolve the host name '{host}':" in result.stderr
 
 
+@pytest.mark.parametrize(
+    "address", ["tcp://127.0.0.1:9276", "grpc://localhost", "http://[::1]:9276"]
+)
+def test_an_address_given_as_a_url_says_how_to_write_it(project: Path, address: str) -> None:
+    result = embly("build", "--remote", address, cwd=project, timeout=60)
+    assert result.returncode == 2, result.stderr
+    assert f"error: invalid address {address!r}: no URL schemes" in result.stderr
+    assert "give HOST:PORT" in result.stderr
+
+
 def test_the_cli_says_a_unix_socket_path_is_too_long(project: Path, tmp_path: Path) -> None:
     address = _too_long(tmp_path)
     result = embly("build", "--remote", address, cwd=project, timeout=60)
