@@ -83,6 +83,9 @@ class ProjectConfig:
 def find_config(start: Path) -> Path:
     """Search `start` and its parents for embly.hcl, like git finds .git."""
     start = start.resolve()
+    if not start.is_dir():
+        what = "is not a directory" if start.exists() else "does not exist"
+        raise ConfigError(f"{start} {what}: give --project the directory of an embly project")
     for directory in (start, *start.parents):
         candidate = directory / CONFIG_FILE_NAME
         if _is_file(candidate):

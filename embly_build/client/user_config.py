@@ -27,6 +27,8 @@ _KEYS = {
     "watch_quick_first": bool,
 }
 
+_KIND_WORDS = {str: "a quoted string", int: "a whole number", bool: "true or false"}
+
 
 @dataclass(frozen=True)
 class UserConfig:
@@ -53,6 +55,6 @@ def load_user_config(path: Path) -> UserConfig:
         if expected is None:
             raise ConfigError(f"{path}: unknown key {key!r}; known keys: {', '.join(_KEYS)}")
         if not isinstance(value, expected) or (isinstance(value, bool) and expected is not bool):
-            kind = "true or false" if expected is bool else f"a {expected.__name__}"
-            raise ConfigError(f"{path}: {key} must be {kind}")
+            kind = _KIND_WORDS[expected]
+            raise ConfigError(f"{path}: {key} must be {kind}, not {value!r}")
     return UserConfig(**raw)

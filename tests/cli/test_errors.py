@@ -263,3 +263,14 @@ def test_a_target_no_wasmtime_compiles_for_is_refused(
     assert f"target {target!r} is not one a .cwasm can be compiled for" in result.stderr
     assert "such as x86_64-unknown-linux-gnu" in result.stderr
     assert not (project / "embly_build").exists(), "nothing is built for a typo"
+
+
+@pytest.mark.parametrize("kind", ["missing", "file"])
+def test_a_project_option_that_is_no_directory_says_so(tmp_path: Path, kind: str) -> None:
+    given = tmp_path / "elsewhere"
+    if kind == "file":
+        given.write_text("not a directory")
+    result = embly("build", "--project", str(given), cwd=tmp_path)
+    assert result.returncode == 2, result.stderr
+    what = "does not exist" if kind == "missing" else "is not a directory"
+    assert f"error: {given} {what}: give --project the directory" in result.stderr
