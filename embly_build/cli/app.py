@@ -6,11 +6,12 @@ asyncio nor the client, protocol and server stack, and start in a fraction of th
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, NoReturn, TypeVar
 
 import typer
 
@@ -18,7 +19,7 @@ from embly_build.cli import exit_codes
 from embly_build.cli.help_text import reflowed
 from embly_build.cli.options import ClientOptions
 from embly_build.cli.process_exit import exit_at_once, exit_code_of
-from embly_build.errors import EmblyError
+from embly_build.errors import EmblyError, UsageError
 
 app = typer.Typer(
     name="embly",
@@ -98,16 +99,17 @@ def build(
 ) -> None:
     """Build all (or the named) functions once into <project>/embly_build/.
 
-    Exit code 0 when every build succeeded, 1 when one failed, 2 for usage or
-    configuration errors; 130, 143 or 129 when stopped by Ctrl-C, SIGTERM or SIGHUP (the
-    builds are cancelled and their processes killed).
+    Exit code 0 when every build succeeded, 1 when one failed (or was cancelled by a
+    newer build of the function on a shared server), 2 for usage or configuration errors;
+    130, 143 or 129 when stopped by Ctrl-C, SIGTERM or SIGHUP, 141 when the reader of its
+    output has gone (`| head`): the builds are cancelled and their processes killed.
     """
     from embly_build.cli.build_command import build_once
     from embly_build.cli.render import HumanRenderer, JsonRenderer
 
+    mode = _output_mode(json_output, verbose, quiet)
     options = ClientOptions(project, executor, remote, jobs, target, opt_level)
     renderer = JsonRenderer() if json_output else HumanRenderer(verbose=verbose, quiet=quiet)
-    mode = "json" if json_output else "verbose" if verbose else "quiet" if quiet else "human"
     command_line = ctx.obj.get("command_line") if isinstance(ctx.obj, dict) else None
     built = build_once(
         options, functions or [], renderer, command_line=command_line, report_mode=mode
@@ -187,13 +189,29 @@ def info(
     project: ProjectOpt = None,
     executor: ExecutorOpt = None,
     remote: RemoteOpt = None,
-    json_output: JsonOpt = False,
+    json_output: Annotated[
+        bool, typer.Option("--json", help="Print it as one JSON object on stdout.")
+    ] = False,
+    verbose: Annotated[
+        bool,
+        typer.Option(
+            "--verbose", "-v", help="Also each toolchain's identity, target and tool versions."
+        ),
+    ] = False,
+    quiet: Annotated[
+        bool,
+        typer.Option("--quiet", "-q", help="Print nothing; exit 0 if the server answers, else 2."),
+    ] = False,
 ) -> None:
-    """Show the build server's platform, toolchains, and store statistics."""
+    """Show the build server's platform, toolchains, and store statistics.
+
+    --json prints them as one JSON object, with snake_case keys and numbers as numbers.
+    """
     from embly_build.cli.info_command import show_info
 
+    mode = _output_mode(json_output, verbose, quiet)
     options = ClientOptions(project, executor, remote)
-    raise typer.Exit(_run(show_info(options, json_output)))
+    raise typer.Exit(_run(show_info(options, mode)))
 
 
 @_command()
@@ -215,7 +233,7 @@ def gc(
         typer.Option(
             "--max-size",
             metavar="SIZE",
-            help="Trim to this much disk usage: bytes, or 500M, 10G, 2GiB "
+            help="Trim to this much disk usage, from 0 to 1024T: bytes, or 500M, 10G, 2GiB "
             "(K, M, G, T count in 1024s; KB, MB, GB, TB in 1000s).",
         ),
     ] = "10G",
@@ -253,7 +271,17 @@ def serve(
     ] = None,
     executor: Annotated[str, typer.Option(help="How builds run: nix.")] = "nix",
 ) -> None:
-    """Run a build server for `--executor remote` clients until stopped (Ctrl-C)."""
+    """Run a build server for `--remote ADDR` clients until stopped.
+
+    It listens on each --listen address: unix:/path/to/sock, or HOST:PORT on a loopback
+    address (127.0.0.1, [::1], localhost: TCP without TLS is served on loopback only);
+    default 127.0.0.1:9276. Its store, action cache and build spaces are kept in --store
+    (default: EMBLY_HOME, else ~/.cache/embly).
+
+    Ctrl-C, SIGTERM or SIGHUP stop it cleanly: running builds are cancelled, their
+    processes killed and its unix sockets removed; exit code 0. Exit code 2 when it cannot
+    listen (an address in use, say).
+    """
     from embly_build.cli.serve_command import serve_forever
 
     raise typer.Exit(_run(serve_forever(listen or [], jobs, store, executor)))
@@ -268,20 +296,41 @@ def _run(coroutine: object) -> int:
     return _guard(lambda: asyncio.run(coroutine))  # type: ignore[arg-type]
 
 
+def _output_mode(json_output: bool, verbose: bool, quiet: bool) -> str:
+    """How a command reports: "json", "verbose", "quiet" or "human"."""
+    if verbose and quiet:
+        # As cargo does; which of the two was meant cannot be known.
+        _exit_for(UsageError("-v/--verbose and -q/--quiet contradict each other; give one"))
+    return "json" if json_output else "verbose" if verbose else "quiet" if quiet else "human"
+
+
 def _guard(action: object) -> int:
     try:
         result = action()  # type: ignore[operator]
     except EmblyError as error:
-        from rich.console import Console
-        from rich.markup import escape
-
-        Console(stderr=True, highlight=False, soft_wrap=True).print(
-            f"[red]error:[/red] {escape(str(error))}"
-        )
-        return exit_codes.for_error(error)
+        return _report(error)
     except KeyboardInterrupt:
         return exit_codes.INTERRUPTED
+    except BrokenPipeError:  # the reader of our output has gone (`| head`): see stop_signals.py
+        return exit_codes.BROKEN_PIPE
     return int(result)
+
+
+def _report(error: EmblyError) -> int:
+    """Print `error` on stderr; the exit code it calls for."""
+    from rich.markup import escape
+
+    from embly_build.cli.console import OutputConsole
+
+    with contextlib.suppress(OSError):  # nowhere to say it: the exit code still does
+        OutputConsole(stderr=True, highlight=False, soft_wrap=True).print(
+            f"[red]error:[/red] {escape(str(error))}"
+        )
+    return exit_codes.for_error(error)
+
+
+def _exit_for(error: EmblyError) -> NoReturn:
+    raise typer.Exit(_report(error))
 
 
 def main() -> None:

@@ -53,6 +53,7 @@ async def build_once(
         renderer(event)
 
     with cancel_on_stop_signals() as stop:
+        renderer.stop_when_reader_gone(stop.reader_gone)
         try:
             resolved = resolve(options)
             async with connected_client(options, resolved) as client:
@@ -67,6 +68,8 @@ async def build_once(
     if stop.exit_code is not None:
         return stop.exit_code
     renderer.summary(results, time.monotonic() - started)
+    if stop.exit_code is not None:  # the summary's reader had gone
+        return stop.exit_code
     # The client's own lines (a .cwasm it cannot make for `--target`) come with every run,
     # a cached one too; a report printed again without them would not be the same.
     if indexed and not client_lines:

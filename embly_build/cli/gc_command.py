@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from rich.console import Console
-
 from embly_build.cli import exit_codes
+from embly_build.cli.console import OutputConsole
 from embly_build.client.cwasm_trust import remove_records_of_gone_files
 from embly_build.client.sent_trees import UNUSED_RECORD_DAYS, remove_unused_records
 from embly_build.client.up_to_date_record import remove_outdated_records
@@ -13,15 +12,19 @@ from embly_build.server.gc import GcReport, Tally, Usage, collect_garbage
 from embly_build.server.settings import ServerSettings
 from embly_build.server.sizes import format_size, parse_size
 
+# More than any EMBLY_HOME holds: a larger --max-size is a typing mistake, not a limit.
+MAX_SIZE_LIMIT = 1024**5
+_SIZE_FORMS = (
+    "give bytes or a number with a unit from 0 to 1024T, e.g. 500M, 10G, 2GiB "
+    "(K, M, G, T are powers of 1024; KB, MB, GB, TB powers of 1000)"
+)
+
 
 def run_gc(max_size: str, dry_run: bool) -> int:
-    try:
-        max_bytes = parse_size(max_size)
-    except UsageError as error:
-        raise UsageError(f"--max-size: {error}") from None
+    max_bytes = max_size_bytes(max_size)
     settings = ServerSettings()
     report = collect_garbage(settings, max_bytes, dry_run=dry_run)
-    console = Console(highlight=False, soft_wrap=True, markup=False)
+    console = OutputConsole(highlight=False, soft_wrap=True, markup=False)
     records = Tally(*remove_outdated_records(settings.home, dry_run=dry_run))
     sent = Tally(*remove_unused_records(settings.home, dry_run=dry_run))
     written = Tally(*remove_records_of_gone_files(settings.home, dry_run=dry_run))
@@ -34,6 +37,19 @@ def run_gc(max_size: str, dry_run: bool) -> int:
     ]:
         console.print(line)
     return exit_codes.OK
+
+
+def max_size_bytes(text: str) -> int:
+    """--max-size in bytes; a `UsageError` naming the range and the forms if it is none."""
+    try:
+        size = parse_size(text)
+    except UsageError as error:
+        raise UsageError(f"--max-size: {error}") from None
+    except OverflowError:  # more digits than a float holds
+        size = MAX_SIZE_LIMIT + 1
+    if size > MAX_SIZE_LIMIT:
+        raise UsageError(f"--max-size: {text!r} is larger than 1024T (1 PiB); {_SIZE_FORMS}")
+    return size
 
 
 def _records_line(records: Tally, what: str, why: str, dry_run: bool) -> list[str]:

@@ -2,33 +2,57 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import sys
 
-from rich.console import Console
-
+from embly_build.cli import exit_codes
 from embly_build.cli.connect import connected_client
 from embly_build.cli.options import ClientOptions
+from embly_build.protocol import pb
 from embly_build.server.sizes import format_size
 
 
-async def show_info(options: ClientOptions, as_json: bool) -> int:
+async def show_info(options: ClientOptions, mode: str) -> int:
+    """Ask the server and print what it says: `mode` is "human", "verbose" (each
+    toolchain's identity, WASI target and tool versions too), "json" or "quiet" (nothing:
+    the exit code says whether the server answered)."""
     async with connected_client(options) as client:
         info = await client.server_info()
-    if as_json:
-        print(json.dumps(info.to_dict(include_default_values=True)))
-        return 0
-    console = Console(highlight=False, soft_wrap=True)
-    console.print(f"server      embly-build {info.server_version} on {info.platform}")
-    console.print(f"executor    {info.executor}")
-    console.print(f"wasmtime    {info.wasmtime_version}")
-    console.print(f"runtimes    {', '.join(info.runtimes)}")
+    if mode == "quiet":
+        return exit_codes.OK
+    if mode == "json":
+        text = json.dumps(info_json(info)) + "\n"
+    else:
+        text = "".join(line + "\n" for line in _lines(info, verbose=mode == "verbose"))
+    sys.stdout.write(text)
+    sys.stdout.flush()
+    return exit_codes.OK
+
+
+def info_json(info: pb.ServerInfo) -> dict[str, object]:
+    """The message's fields as they are: snake_case keys and numbers as numbers, as in every
+    other --json output (the proto3 JSON mapping, betterproto's `to_dict`, writes camelCase
+    and 64-bit integers as strings)."""
+    return dataclasses.asdict(info)
+
+
+def _lines(info: pb.ServerInfo, *, verbose: bool) -> list[str]:
     store = info.store
-    console.print(
+    lines = [
+        f"server      embly-build {info.server_version} on {info.platform}",
+        f"executor    {info.executor}",
+        f"wasmtime    {info.wasmtime_version}",
+        f"runtimes    {', '.join(info.runtimes)}",
         f"store       {store.blob_count} blobs, {format_size(store.blob_bytes)}; "
-        f"{store.action_cache_entries} cached actions"
-    )
+        f"{store.action_cache_entries} cached actions",
+    ]
     for toolchain in info.toolchains:
-        console.print(
+        lines.append(
             f"toolchain   {toolchain.runtime} ({toolchain.provider}) {toolchain.store_path}"
         )
-    return 0
+        if verbose:
+            details = {"identity": toolchain.identity, "target": toolchain.wasm_target}
+            details.update(sorted(toolchain.versions.items()))
+            lines += [f"            {name:<11} {value}" for name, value in details.items()]
+    return lines

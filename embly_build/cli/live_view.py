@@ -17,6 +17,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
 
@@ -27,6 +28,7 @@ from rich.table import Table
 from rich.text import Text
 
 from embly_build.cli.activity import Activities, ProgressLine
+from embly_build.cli.console import OutputConsole
 from embly_build.cli.render import sizes_text
 from embly_build.cli.result_lines import summary_markup
 from embly_build.cli.terminal_output import TerminalOutput
@@ -72,7 +74,7 @@ class _Line:
 
 class LiveView:
     def __init__(self, console: Console | None = None) -> None:
-        self._console = console or Console(stderr=True, highlight=False, soft_wrap=True)
+        self._console = console or OutputConsole(stderr=True, highlight=False, soft_wrap=True)
         self._lines: dict[str, _Line] = {}
         self._logs: dict[str, list[str]] = defaultdict(list)
         self._activities = Activities()
@@ -81,6 +83,10 @@ class LiveView:
         self._live = Live(self, console=self._console, auto_refresh=False, transient=True)
         self._stopped = threading.Event()
         self._ticker = threading.Thread(target=self._tick, name="embly-live-view", daemon=True)
+
+    def stop_when_reader_gone(self, stop: Callable[[], None]) -> None:
+        """Call `stop` when the view's reader has gone (`2>&1 | head`); from any thread."""
+        self._output.on_reader_gone = stop
 
     def __enter__(self) -> LiveView:
         self._live.__enter__()

@@ -30,6 +30,8 @@ def exit_code_of(request: SystemExit) -> int:
 def exit_at_once(code: int) -> NoReturn:
     atexit._run_exitfuncs()
     for stream in (sys.stdout, sys.stderr):
+        if stream is None:  # closed when the process started (`>&-`): Python made it None
+            continue
         with contextlib.suppress(OSError, ValueError):  # a reader gone (`| head`), or closed
             stream.flush()
     os._exit(code)

@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 import sys
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from functools import partial
 from typing import TYPE_CHECKING, TextIO
 
-from embly_build.cli.result_lines import ok_line, summary_markup
+from embly_build.cli.result_lines import cancelled_line, ok_line, summary_markup
 from embly_build.cli.terminal_output import TerminalOutput
 from embly_build.client.events import (
     BuildFinished,
@@ -32,13 +32,25 @@ if TYPE_CHECKING:
 class JsonRenderer:
     def __init__(self, out: TextIO | None = None) -> None:
         self._out = out or sys.stdout
+        self._reader_gone = False
+        self._on_reader_gone: Callable[[], None] | None = None
+
+    def stop_when_reader_gone(self, stop: Callable[[], None]) -> None:
+        """Call `stop` (once) when the events' reader has gone (`| head`), instead of
+        raising BrokenPipeError; nothing more is written then."""
+        self._on_reader_gone = stop
 
     def __call__(self, event: AnyEvent) -> None:
+        if self._reader_gone:
+            return
         try:
             self._out.write(json.dumps(event.to_json()) + "\n")
             self._out.flush()
         except BrokenPipeError:
-            raise  # the reader has gone (`| head`): the command ends quietly
+            if self._on_reader_gone is None:
+                raise
+            self._reader_gone = True
+            self._on_reader_gone()
         except OSError as error:
             raise EnvironmentProblem(
                 f"cannot write the events to standard output: {error.strerror or error}; "
@@ -73,6 +85,10 @@ class HumanRenderer:
         self._status_wanted = not (verbose or quiet)  # until a first event shows if it can be
         self._output = TerminalOutput()
 
+    def stop_when_reader_gone(self, stop: Callable[[], None]) -> None:
+        """Call `stop` when the report's reader has gone (`2>&1 | head`)."""
+        self._output.on_reader_gone = stop
+
     def __call__(self, event: ClientEvent) -> None:
         if self._status_wanted:
             self._status_wanted = False
@@ -98,6 +114,11 @@ class HumanRenderer:
             if not self._quiet:
                 self._print(_result_line(event))
             return
+        if event.status == "cancelled":  # not a failure: its log says nothing wrong
+            self._print(cancelled_line(event.function, event.duration_ms / 1000))
+            if event.error:
+                self._print(f"[dim]{escape(event.error)}[/dim]")
+            return
         self._print(_result_line(event))
         if not self._verbose:
             for line in logs:
@@ -114,9 +135,9 @@ class HumanRenderer:
 
     def _console(self) -> Console:
         if self._stderr is None:
-            from rich.console import Console
+            from embly_build.cli.console import OutputConsole
 
-            self._stderr = Console(stderr=True, highlight=False, soft_wrap=True)
+            self._stderr = OutputConsole(stderr=True, highlight=False, soft_wrap=True)
         return self._stderr
 
     def _print(self, markup: str) -> None:
@@ -133,7 +154,9 @@ class HumanRenderer:
             return
         ok = sum(r.ok for r in results)
         cached = sum(r.ok and r.cache_hit for r in results)
-        self._print(summary_markup(ok, cached, len(results) - ok, seconds))
+        cancelled = sum(r.status == "cancelled" for r in results)
+        failed = len(results) - ok - cancelled
+        self._print(summary_markup(ok, cached, failed, seconds, cancelled=cancelled))
 
 
 def progress_text(progress: IndexProgress | UploadProgress) -> str | None:

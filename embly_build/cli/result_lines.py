@@ -18,9 +18,16 @@ def ok_line(
     return f"{start}✓ {function}{end}  {state}  {seconds:.1f}s  {sizes}"
 
 
-def summary_markup(ok: int, cached: int, failed: int, seconds: float) -> str:
+def cancelled_line(function: str, seconds: float) -> str:
+    """`⊘ greeter  cancelled  0.3s`: a newer build of the function took its place."""
+    return f"[yellow]⊘ {function}[/yellow]  cancelled  {seconds:.1f}s"
+
+
+def summary_markup(ok: int, cached: int, failed: int, seconds: float, *, cancelled: int = 0) -> str:
     """The line that ends a build (or a watch round)."""
     parts = [f"{ok} ok" + (f" ({cached} cached)" if cached else "")]
     if failed:
         parts.append(f"[red]{failed} failed[/red]")
+    if cancelled:
+        parts.append(f"[yellow]{cancelled} cancelled[/yellow]")
     return f"{', '.join(parts)} in {seconds:.1f}s"

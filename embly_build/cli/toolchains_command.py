@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from rich.console import Console
-
+from embly_build.cli.console import OutputConsole
 from embly_build.server.settings import ServerSettings
 from embly_build.server.toolchains import toolchain_provider
 
@@ -11,7 +10,7 @@ from embly_build.server.toolchains import toolchain_provider
 async def show_toolchains(provision: bool) -> int:
     settings = ServerSettings()
     provider = toolchain_provider(settings.toolchains, settings.home)
-    console = Console(highlight=False, soft_wrap=True)
+    console = OutputConsole(highlight=False, soft_wrap=True)
     console.print(f"provider    {provider.describe()}")
     if not provision:
         console.print("run `embly toolchains --provision` to build them now")

@@ -38,7 +38,7 @@ def report_if_up_to_date(argv: Sequence[str]) -> int | None:
     try:
         _print_report(report, time.perf_counter() - started)
     except BrokenPipeError:
-        return 0  # the reader has gone (`| head`): end quietly, as a full build does
+        return 141  # the reader has gone (`| head`): exit_codes.BROKEN_PIPE, as a full build
     return 0
 
 

@@ -16,13 +16,17 @@ from embly_build.errors import EmblyError
 
 
 async def watch(options: ClientOptions, functions: list[str], as_json: bool, poll: bool) -> int:
-    """Watch until a signal arrives; every build is cancelled and its processes killed
-    before this returns 130 (SIGINT), 143 (SIGTERM) or 129 (SIGHUP)."""
+    """Watch until a signal arrives, or the output's reader goes away; every build is
+    cancelled and its processes killed before this returns 130 (SIGINT), 143 (SIGTERM), 129
+    (SIGHUP) or 141 (as SIGPIPE)."""
     with cancel_on_stop_signals() as stop:
         if as_json:
-            await _watch(options, functions, JsonRenderer(), poll)
+            renderer = JsonRenderer()
+            renderer.stop_when_reader_gone(stop.reader_gone)
+            await _watch(options, functions, renderer, poll)
         else:
             with LiveView() as view:
+                view.stop_when_reader_gone(stop.reader_gone)
                 await _watch(options, functions, view, poll)
     return stop.exit_code or exit_codes.OK
 

@@ -254,6 +254,15 @@ def test_an_embly_hcl_with_no_function_is_an_error(tmp_path: Path, embly_home: P
     assert not (tmp_path / "embly_build").exists()
 
 
+@pytest.mark.parametrize("command", ["build", "info"])
+def test_quiet_and_verbose_together_is_a_usage_error(project: Path, command: str) -> None:
+    """As in cargo: which of the two was meant cannot be known."""
+    result = embly(command, "-q", "-v", cwd=project)
+    assert result.returncode == 2, result.stderr
+    assert "error: -v/--verbose and -q/--quiet contradict each other; give one" in result.stderr
+    assert not (project / "embly_build").exists(), "nothing is built on a usage error"
+
+
 @pytest.mark.parametrize("target", ["bogus-triple", "x86-64-linux", "x86_64--linux"])
 def test_a_target_no_wasmtime_compiles_for_is_refused(
     project: Path, embly_home: Path, target: str

@@ -8,6 +8,8 @@ import shutil
 import time
 from pathlib import Path
 
+import pytest
+
 from embly_build.client.cwasm_trust import record_written_cwasm, written_cwasm
 from embly_build.client.index import index_function
 from embly_build.client.sent_trees import SentTrees, sent_trees_dir
@@ -174,3 +176,21 @@ def test_gc_removes_cwasm_records_whose_file_is_gone(tmp_path: Path, embly_home:
     assert "removed       2 .cwasm records whose file is gone" in result.stdout
     assert len(list(records.iterdir())) == 1
     assert written_cwasm(kept) == kept.read_bytes()
+
+
+@pytest.mark.parametrize("size", ["99999999999999999999T", "1025T", "1126000GB", "9" * 400])
+def test_a_max_size_beyond_1024T_is_refused_naming_the_range(tmp_path: Path, size: str) -> None:
+    result = embly("gc", "--max-size", size, "--dry-run", cwd=tmp_path)
+
+    assert result.returncode == 2, result.stdout
+    assert result.stdout == ""
+    assert "is larger than 1024T (1 PiB)" in result.stderr
+    assert "give bytes or a number with a unit from 0 to 1024T, e.g. 500M, 10G" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_a_max_size_of_1024T_is_taken(tmp_path: Path) -> None:
+    result = embly("gc", "--max-size", "1024T", "--dry-run", cwd=tmp_path)
+
+    assert result.returncode == 0, result.stderr
+    assert "of at most 1024.0 TiB" in result.stdout

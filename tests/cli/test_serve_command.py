@@ -142,3 +142,17 @@ def test_a_killed_server_leaves_no_build_running(
                 process.kill()
                 process.wait()
         server.wait()
+
+
+def test_help_says_where_it_listens_how_it_stops_and_where_its_state_is(tmp_path: Path) -> None:
+    shown = embly("serve", "--help", cwd=tmp_path, env={"COLUMNS": "200"})
+    assert shown.returncode == 0
+    text = " ".join(shown.stdout.split())
+    for said in (
+        "unix:/path/to/sock, or HOST:PORT on a loopback address",
+        "default 127.0.0.1:9276",
+        "kept in --store (default: EMBLY_HOME",
+        "Ctrl-C, SIGTERM or SIGHUP stop it cleanly",
+        "its unix sockets removed; exit code 0",
+    ):
+        assert said in text, said

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import re
+import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -13,7 +14,7 @@ from typing import Any
 import pytest
 
 from embly_build.client.up_to_date import RACY_WINDOW_NS
-from tests.helpers import embly, finished_by_function, json_events
+from tests.helpers import EMBLY, embly, finished_by_function, json_events
 
 pytestmark = pytest.mark.slow
 
@@ -232,3 +233,23 @@ def test_a_run_with_client_lines_is_not_answered_without_them(
         again = embly("build", *args, cwd=project)
         assert again.returncode == 0, again.stderr
         assert "no .cwasm for aarch64-unknown-linux-gnu" in again.stderr
+
+
+def test_an_answer_whose_reader_has_gone_ends_as_a_full_build_does(
+    project: Path, embly_home: Path
+) -> None:
+    """141, as SIGPIPE ends git and cargo (`embly build --json | head -0`), and quietly."""
+    _recorded(project, embly_home)
+
+    with subprocess.Popen(
+        [str(EMBLY), "build", "--json"],
+        cwd=project,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    ) as answering:
+        assert answering.stdout is not None and answering.stderr is not None
+        answering.stdout.close()
+        said = answering.stderr.read()
+        assert answering.wait(timeout=60) == 141, said
+    assert said == ""
