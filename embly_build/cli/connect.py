@@ -69,10 +69,20 @@ def _address(options: ClientOptions, user: UserConfig) -> tuple[str, ServerSetti
             "the docker executor is not available in this version; use --executor nix "
             "(needs nix installed) or --executor remote --remote ADDR"
         )
+    if options.executor not in (None, "remote") and options.remote:
+        raise UsageError(
+            f"--executor {options.executor} and --remote contradict each other: --remote ADDR"
+            " builds on the server at ADDR; give one of them"
+        )
     remote = options.remote or user.remote
     if executor == "remote" or options.remote:
         if not remote:
-            raise UsageError("--executor remote needs --remote ADDR (unix:/path or HOST:PORT)")
+            if options.executor == "remote":
+                raise UsageError("--executor remote needs --remote ADDR (unix:/path or HOST:PORT)")
+            raise ConfigError(
+                f'{config_file()}: executor = "remote" needs the server\'s address:'
+                ' add remote = "unix:/path" or "HOST:PORT" there, or give --remote ADDR'
+            )
         return remote, None
     settings = ServerSettings(
         home=embly_home(),

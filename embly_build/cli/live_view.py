@@ -194,17 +194,24 @@ class LiveView:
     def _message(self, event: AnyEvent) -> None:
         if isinstance(event, Watching):
             how = "polling" if event.polling else "watching"
+            names = event.functions
+            what = ", ".join(names) if len(names) <= 3 else f"{len(names)} functions"
             count = len(event.directories)
-            places = "1 directory" if count == 1 else f"{count} directories"
+            trees = "1 directory tree" if count == 1 else f"{count} directory trees"
+            places = f"{what} ({trees})"
             level = event.opt_level
             optimise = "no wasm-opt" if level == NO_WASM_OPT else f"wasm-opt -{level}"
             self._print(f"[dim]{how} {places}, {optimise}; Ctrl-C stops[/dim]")
         elif isinstance(event, RoundFinished):
             seconds = event.duration_ms / 1000
-            self._print(summary_markup(event.ok, event.cached, event.failed, seconds))
-        elif isinstance(event, ConfigProblem):
             self._print(
-                f"[red]embly.hcl:[/red] {escape(event.message)} "
+                summary_markup(
+                    event.ok, event.cached, event.failed, seconds, cancelled=event.cancelled
+                )
+            )
+        elif isinstance(event, ConfigProblem):
+            self._print(  # the message names embly.hcl, and where in it
+                f"[red]error:[/red] {escape(event.message)} "
                 "[dim](still serving the last good configuration)[/dim]"
             )
         elif isinstance(event, ConfigReloaded):

@@ -460,9 +460,10 @@ class Watcher:
         self._emit(
             RoundFinished(
                 ok=sum(r.ok for r in results),
-                failed=sum(not r.ok for r in results),
+                failed=sum(r.status == "failed" for r in results),
                 cached=sum(r.ok and r.cache_hit for r in results),
                 duration_ms=int((time.monotonic() - self._round_started) * 1000),
+                cancelled=sum(r.status == "cancelled" for r in results),
             )
         )
 

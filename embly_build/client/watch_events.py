@@ -57,6 +57,7 @@ class RoundFinished:
     failed: int
     cached: int
     duration_ms: int
+    cancelled: int = 0  # on the server, by a newer build of the function from elsewhere
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -64,6 +65,7 @@ class RoundFinished:
             "ok": self.ok,
             "failed": self.failed,
             "cached": self.cached,
+            "cancelled": self.cancelled,
             "duration_ms": self.duration_ms,
         }
 

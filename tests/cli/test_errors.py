@@ -283,3 +283,22 @@ def test_a_project_option_that_is_no_directory_says_so(tmp_path: Path, kind: str
     assert result.returncode == 2, result.stderr
     what = "does not exist" if kind == "missing" else "is not a directory"
     assert f"error: {given} {what}: give --project the directory" in result.stderr
+
+
+def test_executor_nix_and_remote_together_contradict(project: Path, tmp_path: Path) -> None:
+    address = f"unix:{tmp_path / 'embly.sock'}"
+    result = embly("build", "--executor", "nix", "--remote", address, cwd=project)
+    assert result.returncode == 2, result.stderr
+    assert "--executor nix and --remote contradict each other" in result.stderr
+    assert not (project / "embly_build").exists()
+
+
+def test_a_remote_executor_in_the_user_config_without_an_address_names_the_file(
+    project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text('executor = "remote"\n')
+    monkeypatch.setenv("EMBLY_CONFIG", str(config))
+    result = embly("build", cwd=project)
+    assert result.returncode == 2, result.stderr
+    assert f'error: {config}: executor = "remote" needs the server\'s address' in result.stderr

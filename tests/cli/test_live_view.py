@@ -8,7 +8,12 @@ from rich.console import Console
 
 from embly_build.cli.live_view import LiveView
 from embly_build.client.events import BuildFinished, BuildStarted, LogLine, UploadProgress
-from embly_build.client.watch_events import RoundFinished, RoundStarted, Watching
+from embly_build.client.watch_events import (
+    ConfigProblem,
+    RoundFinished,
+    RoundStarted,
+    Watching,
+)
 
 
 def plain_console() -> tuple[Console, io.StringIO]:
@@ -32,7 +37,7 @@ def test_lines_show_state_duration_and_sizes() -> None:
         BuildFinished("counter", "ok", True, artifact_sizes={"wasm": 70150}, duration_ms=30),
         RoundFinished(ok=2, failed=0, cached=1, duration_ms=1300),
     )
-    assert "watching 1 directory, wasm-opt -O2; Ctrl-C stops" in text
+    assert "watching greeter, counter (1 directory tree), wasm-opt -O2; Ctrl-C stops" in text
     assert "greeter  ok" in text and "1.2s" in text and "wasm 67.9 KiB" in text
     assert "counter  cached" in text
     assert "2 ok (1 cached) in 1.3s" in text
@@ -40,7 +45,29 @@ def test_lines_show_state_duration_and_sizes() -> None:
 
 def test_the_header_says_when_wasm_opt_is_off() -> None:
     text = render(Watching(("/p", "/lib"), ("greeter",), True, "none"))
-    assert "polling 2 directories, no wasm-opt; Ctrl-C stops" in text
+    assert "polling greeter (2 directory trees), no wasm-opt; Ctrl-C stops" in text
+
+
+def test_the_header_counts_many_functions() -> None:
+    text = render(Watching(("/p",), ("a", "b", "c", "d"), False))
+    assert "watching 4 functions (1 directory tree), wasm-opt -O2" in text
+
+
+def test_a_config_error_names_the_file_once() -> None:
+    message = "/p/embly.hcl:3:1: syntax error: unexpected end of file; expected '}'"
+    text = render(ConfigProblem(message))
+    assert f"error: {message} (still serving the last good configuration)" in text
+    assert text.count("embly.hcl") == 1
+
+
+def test_a_round_counts_a_build_cancelled_on_the_server_apart_from_failures() -> None:
+    text = render(
+        RoundStarted(("greeter/src/main.rs",), ("greeter", "counter")),
+        BuildFinished("greeter", "cancelled", False, error="a newer build took its place"),
+        BuildFinished("counter", "ok", False),
+        RoundFinished(ok=1, failed=0, cached=0, duration_ms=900, cancelled=1),
+    )
+    assert "1 ok, 1 cancelled in 0.9s" in text and "failed" not in text
 
 
 def test_failure_prints_the_compiler_output_and_keeps_the_last_good_sizes() -> None:
