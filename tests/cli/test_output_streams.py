@@ -147,10 +147,11 @@ def _no_partial_artifacts(project: Path) -> None:
 
 
 @pytest.mark.slow
-def test_build_events_whose_reader_has_gone_stop_the_builds(
-    project: Path, embly_home: Path
+@pytest.mark.parametrize("command", ["build", "watch"])
+def test_events_whose_reader_has_gone_stop_the_builds(
+    project: Path, embly_home: Path, command: str
 ) -> None:
-    result, read = embly_with_reader_gone("build", "--json", cwd=project, lines_read=1)
+    result, read = embly_with_reader_gone(command, "--json", cwd=project, lines_read=1)
 
     assert read[0].startswith('{"event": '), result.stderr
     assert result.returncode == BROKEN_PIPE, result.stderr
@@ -167,17 +168,6 @@ def test_a_build_report_whose_reader_has_gone_stops_the_builds(
 
     assert result.returncode == BROKEN_PIPE
     assert result.stdout == ""
-    assert processes_left_after(embly_home, 10) == []
-    _no_partial_artifacts(project)
-
-
-@pytest.mark.slow
-def test_watch_events_whose_reader_has_gone_stop_the_watch(project: Path, embly_home: Path) -> None:
-    result, read = embly_with_reader_gone("watch", "--json", cwd=project, lines_read=1)
-
-    assert read[0].startswith('{"event": '), result.stderr
-    assert result.returncode == BROKEN_PIPE, result.stderr
-    assert result.stderr == ""
     assert processes_left_after(embly_home, 10) == []
     _no_partial_artifacts(project)
 
