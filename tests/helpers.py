@@ -118,3 +118,28 @@ def inotify_limit_lowered(name: str, value: int) -> Iterator[Callable[[], None]]
         yield restore
     finally:
         restore()
+
+
+@contextlib.contextmanager
+def embly_serve(socket: Path, store: Path) -> Iterator[subprocess.Popen[str]]:
+    """A real `embly serve` on `socket`, listening once this yields (its first stderr line
+    read); stopped afterwards (SIGTERM) if still running."""
+    server = subprocess.Popen(
+        [str(EMBLY), "serve", "--listen", f"unix:{socket}", "--store", str(store)],
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        assert server.stderr is not None
+        first = server.stderr.readline()
+        assert f"listening on unix:{socket}" in first, first
+        yield server
+    finally:
+        if server.poll() is None:
+            server.terminate()
+        try:
+            server.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()

@@ -15,7 +15,7 @@ from rich.console import Console
 
 from embly_build.cli.render import HumanRenderer
 from embly_build.client.events import BuildFinished, LogLine
-from tests.helpers import EMBLY, embly
+from tests.helpers import EMBLY, embly, embly_serve
 
 SUPERSEDED = "cancelled: a newer build of this function started"
 
@@ -73,42 +73,34 @@ def test_a_build_superseded_on_a_shared_server_says_cancelled(
     build_rs = project / "greeter" / "build.rs"
     build_rs.write_text("fn main() { std::thread::sleep(std::time::Duration::from_secs(120)); }\n")
     socket = tmp_path / "embly.sock"
-    server = subprocess.Popen(
-        [str(EMBLY), "serve", "--listen", f"unix:{socket}", "--store", str(tmp_path / "state")],
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-    )
     older = None
-    try:
-        assert server.stderr is not None
-        assert "listening" in server.stderr.readline()
-        remote = ["--remote", f"unix:{socket}"]
-        older = subprocess.Popen(
-            [str(EMBLY), "build", "greeter", "-v", *remote],
-            cwd=project,
-            stderr=subprocess.PIPE,
-            text=True,
-            env=os.environ.copy(),
-        )
-        assert older.stderr is not None
-        seen = []
-        while "Compiling greeter-fn" not in (line := older.stderr.readline()):
-            assert line, "".join(seen)  # its build script sleeps once it is compiling
-            seen.append(line)
+    with embly_serve(socket, tmp_path / "state"):
+        try:
+            remote = ["--remote", f"unix:{socket}"]
+            older = subprocess.Popen(
+                [str(EMBLY), "build", "greeter", "-v", *remote],
+                cwd=project,
+                stderr=subprocess.PIPE,
+                text=True,
+                env=os.environ.copy(),
+            )
+            assert older.stderr is not None
+            seen = []
+            while "Compiling greeter-fn" not in (line := older.stderr.readline()):
+                assert line, "".join(seen)  # its build script sleeps once it is compiling
+                seen.append(line)
 
-        build_rs.write_text("fn main() {}\n")
-        newer = embly("build", "greeter", *remote, cwd=project, timeout=120)
-        older_output = older.stderr.read()
+            build_rs.write_text("fn main() {}\n")
+            newer = embly("build", "greeter", *remote, cwd=project, timeout=120)
+            older_output = older.stderr.read()
 
-        assert older.wait(timeout=60) == 1, older_output
-        assert newer.returncode == 0, newer.stderr
-        assert "⊘ greeter  cancelled" in older_output
-        assert SUPERSEDED in older_output
-        assert "0 ok, 1 cancelled in" in older_output
-        assert "✗" not in older_output and "failed" not in older_output.splitlines()[-1]
-    finally:
-        for process in (older, server):
-            if process is not None and process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-                process.wait(timeout=60)
+            assert older.wait(timeout=60) == 1, older_output
+            assert newer.returncode == 0, newer.stderr
+            assert "⊘ greeter  cancelled" in older_output
+            assert SUPERSEDED in older_output
+            assert "0 ok, 1 cancelled in" in older_output
+            assert "✗" not in older_output and "failed" not in older_output.splitlines()[-1]
+        finally:
+            if older is not None and older.poll() is None:
+                older.send_signal(signal.SIGTERM)
+                older.wait(timeout=60)

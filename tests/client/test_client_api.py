@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import signal
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -16,7 +15,7 @@ from embly_build.server.factory import create_service
 from embly_build.server.grpc_server import GrpcServer
 from embly_build.server.settings import ServerSettings
 from embly_build.transport.address import parse_address
-from tests.helpers import EMBLY
+from tests.helpers import embly_serve
 
 
 @pytest.mark.slow
@@ -85,27 +84,17 @@ async def test_a_server_gone_mid_build_is_said_as_lost_not_unreachable(
     project: Path, tmp_path: Path
 ) -> None:
     sock = tmp_path / "embly.sock"
-    server = subprocess.Popen(
-        [str(EMBLY), "serve", "--listen", f"unix:{sock}", "--store", str(tmp_path / "state")],
-        stderr=subprocess.PIPE,
-        start_new_session=True,
-    )
     compiling = asyncio.Event()
 
     def on_event(event: ClientEvent) -> None:
         if isinstance(event, LogLine) and event.step == "compile":
             compiling.set()
 
-    try:
-        assert server.stderr is not None and b"listening" in server.stderr.readline()
+    with embly_serve(sock, tmp_path / "state") as server:
         async with connect(f"unix:{sock}") as client:
             build = asyncio.ensure_future(client.build(project, ["greeter"], on_event=on_event))
             await asyncio.wait_for(compiling.wait(), 120)
             server.send_signal(signal.SIGKILL)
             with pytest.raises(ServerError) as caught:
                 await build
-    finally:
-        if server.poll() is None:
-            server.kill()
-        server.wait()
     assert str(caught.value).startswith(f"lost the connection to the build server at unix:{sock}")
