@@ -103,8 +103,9 @@ class Client:
         self._closed = False
         self._sent_trees = sent_trees
         self._tree_encoder = TreeEncoder()
+        if target:
+            check_target(target)  # a typo; this machine's own triple needs no check
         self.target = target or host_triple()
-        check_target(self.target)
         self.opt_level = wasm_opt_level(opt_level)
 
     def mark_closed(self) -> None:

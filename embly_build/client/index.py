@@ -402,6 +402,9 @@ def _unfollowable_link(path: str) -> InputError:
     """Why the symlink at `path` cannot be followed, in words, and what to do."""
     try:
         target = os.readlink(path)
+    except OSError:
+        return InputError(f"{path} changed while it was read; index again")
+    try:
         os.stat(path)
     except OSError as exc:
         if exc.errno == errno.ENOENT:
