@@ -13,7 +13,6 @@ import os
 import struct
 import sys
 from pathlib import Path
-from types import TracebackType
 
 _IN_MODIFY = 0x002
 _IN_ATTRIB = 0x004
@@ -78,7 +77,8 @@ def available() -> bool:
 
 
 class Inotify:
-    """One inotify instance watching directories (not recursively). Close it when done."""
+    """One inotify instance watching directories (not recursively). Close it when done
+    (`contextlib.closing`)."""
 
     def __init__(self) -> None:
         libc = _libc()
@@ -150,17 +150,6 @@ class Inotify:
         if self._fd >= 0:
             os.close(self._fd)
             self._fd = -1
-
-    def __enter__(self) -> Inotify:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()
 
 
 def _os_error(call: str, path: Path | None = None) -> OSError:

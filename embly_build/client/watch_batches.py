@@ -16,6 +16,7 @@ when polling is asked for, watchfiles watches (its thread checks for events ever
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncGenerator, Callable, Sequence
 from pathlib import Path
 
@@ -60,7 +61,7 @@ async def _inotify_batches(
         watches = inotify.Inotify()
     except OSError as error:
         raise WatchFailed(error) from error
-    with watches:
+    with contextlib.closing(watches):
         try:
             for directory in directories:
                 watches.add_directory(directory)  # one already gone is found by the next index

@@ -6,6 +6,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Iterator
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -19,7 +20,7 @@ pytestmark = pytest.mark.skipif(not inotify.available(), reason="inotify is Linu
 
 def test_events_name_the_files_created_written_renamed_and_deleted(tmp_path: Path) -> None:
     (tmp_path / "kept.rs").write_text("old")
-    with Inotify() as watches:
+    with closing(Inotify()) as watches:
         assert watches.add_directory(tmp_path)
         assert watches.read_paths() == [], "nothing happened yet"
         (tmp_path / "new.rs").write_text("new")
@@ -33,7 +34,7 @@ def test_events_name_the_files_created_written_renamed_and_deleted(tmp_path: Pat
 
 def test_only_the_watched_directory_s_own_entries_are_reported(tmp_path: Path) -> None:
     (tmp_path / "sub").mkdir()
-    with Inotify() as watches:
+    with closing(Inotify()) as watches:
         watches.add_directory(tmp_path)
         (tmp_path / "sub" / "deep.rs").write_text("x")
         assert watches.read_paths() == [], "not recursive: sub/ has no watch of its own"
@@ -45,7 +46,7 @@ def test_only_the_watched_directory_s_own_entries_are_reported(tmp_path: Path) -
 def test_a_watched_directory_removed_is_named_itself(tmp_path: Path) -> None:
     crate = tmp_path / "crate"
     crate.mkdir()
-    with Inotify() as watches:
+    with closing(Inotify()) as watches:
         watches.add_directory(crate)
         crate.rmdir()
         assert set(watches.read_paths()) == {crate}
@@ -53,7 +54,7 @@ def test_a_watched_directory_removed_is_named_itself(tmp_path: Path) -> None:
 
 def test_a_directory_that_is_gone_or_a_file_is_not_watched(tmp_path: Path) -> None:
     (tmp_path / "file.rs").write_text("x")
-    with Inotify() as watches:
+    with closing(Inotify()) as watches:
         assert not watches.add_directory(tmp_path / "missing")
         assert not watches.add_directory(tmp_path / "file.rs")
 
@@ -82,7 +83,7 @@ def _watched_by_an_unprivileged_user(directories: list[Path]) -> list[bool]:
             if os.geteuid() == 0:
                 os.setgid(65534)
                 os.setuid(65534)
-            with Inotify() as watches:
+            with closing(Inotify()) as watches:
                 answers = [watches.add_directory(d) for d in directories]
             os.write(write_end, repr(answers).encode())
             code = 0
@@ -98,7 +99,7 @@ def _watched_by_an_unprivileged_user(directories: list[Path]) -> list[bool]:
 
 def test_a_name_that_is_not_utf8_is_delivered(tmp_path: Path) -> None:
     name = os.fsdecode(b"notes-\xff.txt")
-    with Inotify() as watches:
+    with closing(Inotify()) as watches:
         watches.add_directory(tmp_path)
         (tmp_path / name).write_text("x")
         assert set(watches.read_paths()) == {tmp_path / name}
@@ -114,7 +115,7 @@ def tiny_event_queue() -> Iterator[None]:
 def test_an_overflowed_queue_is_reported_not_skipped(
     tmp_path: Path, tiny_event_queue: None
 ) -> None:
-    with Inotify() as watches:
+    with closing(Inotify()) as watches:
         watches.add_directory(tmp_path)
         for n in range(10):
             (tmp_path / f"file{n}.rs").write_text("x")
