@@ -61,6 +61,7 @@ _PASSED_ENV = ("PATH", "HOME", "USER")
 # step's argv file: argv-<pid>-<random>.
 _SHELL_TEMP_PREFIX = "shell-"
 _ARGV_FILE_PREFIX = "argv-"
+_OWNED_PREFIXES = (_SHELL_TEMP_PREFIX, _ARGV_FILE_PREFIX)
 
 
 class NixShellExecutor:
@@ -230,14 +231,23 @@ def remove_orphaned_temp_dirs(temp_dir: Path) -> None:
     except OSError:
         return
     for entry in entries:
-        for prefix in (_SHELL_TEMP_PREFIX, _ARGV_FILE_PREFIX):
-            owner = entry.name.removeprefix(prefix).split("-", 1)[0]
-            if entry.name.startswith(prefix) and owner.isdigit() and _gone(int(owner)):
-                if prefix == _ARGV_FILE_PREFIX:
-                    with contextlib.suppress(OSError):
-                        os.unlink(entry.path)
-                else:
-                    shutil.rmtree(entry.path, ignore_errors=True)
+        owner = _owner_pid(entry.name)
+        if owner is None or not _gone(owner):
+            continue
+        if entry.is_dir(follow_symlinks=False):
+            shutil.rmtree(entry.path, ignore_errors=True)
+        else:
+            with contextlib.suppress(OSError):
+                os.unlink(entry.path)
+
+
+def _owner_pid(name: str) -> int | None:
+    """The pid in a name an executor gives (shell-PID-..., argv-PID-...); None for others."""
+    for prefix in _OWNED_PREFIXES:
+        if name.startswith(prefix):
+            owner = name.removeprefix(prefix).split("-", 1)[0]
+            return int(owner) if owner.isdigit() else None
+    return None
 
 
 def _gone(pid: int) -> bool:
