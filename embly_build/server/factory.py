@@ -6,7 +6,7 @@ from embly_build.errors import EnvironmentProblem, UsageError
 from embly_build.server.executors.nix_shell import NixShellExecutor
 from embly_build.server.service import BuildService
 from embly_build.server.settings import ServerSettings
-from embly_build.server.toolchains import NIXEXPRS_DIR, toolchain_provider
+from embly_build.server.toolchains import find_nixexprs_dir, toolchain_provider
 
 EXECUTORS = ("nix",)
 
@@ -18,8 +18,9 @@ def create_service(settings: ServerSettings) -> BuildService:
         )
     try:
         settings.tmp_dir.mkdir(parents=True, exist_ok=True)
-        executor = NixShellExecutor(NIXEXPRS_DIR, settings.tmp_dir)
-        toolchains = toolchain_provider(settings.toolchains, settings.home)
+        nixexprs = find_nixexprs_dir()
+        executor = NixShellExecutor(nixexprs, settings.tmp_dir)
+        toolchains = toolchain_provider(settings.toolchains, settings.home, nixexprs)
         return BuildService(settings, toolchains, executor)
     except OSError as exc:
         raise EnvironmentProblem(

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from embly_build.server.toolchains import NIXEXPRS_DIR, host
+from embly_build.server.toolchains import find_nixexprs_dir, host
 from embly_build.server.toolchains.base import RUNTIME_TOOLS
 from embly_build.server.toolchains.host import HostToolchainProvider
 
@@ -40,9 +40,9 @@ async def test_second_provider_reuses_the_record(
     tmp_path: Path, tool_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("PATH", str(tool_dir))
-    first = await HostToolchainProvider(tmp_path / "home", NIXEXPRS_DIR).provision("rust")
+    first = await HostToolchainProvider(tmp_path / "home", find_nixexprs_dir()).provision("rust")
     forbid_probing(monkeypatch)
-    again = await HostToolchainProvider(tmp_path / "home", NIXEXPRS_DIR).provision("rust")
+    again = await HostToolchainProvider(tmp_path / "home", find_nixexprs_dir()).provision("rust")
     assert again == first
     assert again.versions == first.versions
 
@@ -51,13 +51,13 @@ async def test_a_changed_tool_is_probed_again(
     tmp_path: Path, tool_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("PATH", str(tool_dir))
-    await HostToolchainProvider(tmp_path / "home", NIXEXPRS_DIR).provision("rust")
+    await HostToolchainProvider(tmp_path / "home", find_nixexprs_dir()).provision("rust")
     forbid_probing(monkeypatch)
     (tool_dir / "newly-installed-tool").write_text("")  # the directory's mtime changes
     future = (tool_dir.stat().st_mtime_ns + 10**9,) * 2
     os.utime(tool_dir, ns=future)
     with pytest.raises(AssertionError, match="probed again"):
-        await HostToolchainProvider(tmp_path / "home", NIXEXPRS_DIR).provision("rust")
+        await HostToolchainProvider(tmp_path / "home", find_nixexprs_dir()).provision("rust")
 
 
 async def test_a_collected_toolchain_is_provisioned_again(
@@ -65,8 +65,8 @@ async def test_a_collected_toolchain_is_provisioned_again(
 ) -> None:
     monkeypatch.setenv("PATH", str(tool_dir))
     home = tmp_path / "home"
-    await HostToolchainProvider(home, NIXEXPRS_DIR).provision("rust")
+    await HostToolchainProvider(home, find_nixexprs_dir()).provision("rust")
     (home / "gcroots" / "toolchain-rust-host").unlink()  # the GC root is gone
     forbid_probing(monkeypatch)
     with pytest.raises(AssertionError, match="probed again"):
-        await HostToolchainProvider(home, NIXEXPRS_DIR).provision("rust")
+        await HostToolchainProvider(home, find_nixexprs_dir()).provision("rust")

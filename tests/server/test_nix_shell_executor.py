@@ -15,7 +15,7 @@ import pytest
 from embly_build.errors import BuildFailed, EnvironmentProblem
 from embly_build.server.executors.nix_shell import SHELLS_PER_BUILD, NixShellExecutor
 from embly_build.server.executors.process_group import TERM_GRACE_SECONDS
-from embly_build.server.toolchains import NIXEXPRS_DIR
+from embly_build.server.toolchains import find_nixexprs_dir
 from embly_build.server.toolchains.base import NIX_MISSING, Toolchain
 from embly_build.server.toolchains.host import HostToolchainProvider
 from tests.helpers import fill_inodes, small_disk
@@ -27,7 +27,7 @@ SLEEP = "read -t 300 <> <(:)"
 @pytest.fixture(scope="module")
 def toolchain(tmp_path_factory: pytest.TempPathFactory) -> Toolchain:
     home = tmp_path_factory.mktemp("embly-home")
-    return asyncio.run(HostToolchainProvider(home, NIXEXPRS_DIR).provision("rust"))
+    return asyncio.run(HostToolchainProvider(home, find_nixexprs_dir()).provision("rust"))
 
 
 @pytest.fixture
@@ -37,7 +37,7 @@ def temp_dir(tmp_path: Path) -> Path:
 
 @pytest.fixture
 async def executor(temp_dir: Path) -> AsyncIterator[NixShellExecutor]:
-    executor = NixShellExecutor(NIXEXPRS_DIR, temp_dir)
+    executor = NixShellExecutor(find_nixexprs_dir(), temp_dir)
     yield executor
     await executor.close()
 
@@ -245,7 +245,7 @@ async def test_missing_nix_shell_says_how_to_install_nix(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("PATH", str(tmp_path))
-    executor = NixShellExecutor(NIXEXPRS_DIR, tmp_path / "executor-tmp")
+    executor = NixShellExecutor(find_nixexprs_dir(), tmp_path / "executor-tmp")
     toolchain = Toolchain("rust", "host", tmp_path, "0" * 64, "wasm32-wasip1", {})
 
     with pytest.raises(EnvironmentProblem) as caught:
@@ -388,12 +388,12 @@ import asyncio, os
 from pathlib import Path
 from embly_build.server.executors.child_watcher import use_pidfd_child_watcher
 from embly_build.server.executors.nix_shell import SHELLS_PER_BUILD, NixShellExecutor
-from embly_build.server.toolchains import NIXEXPRS_DIR
+from embly_build.server.toolchains import find_nixexprs_dir
 from embly_build.server.toolchains.base import Toolchain
 
 async def main():
     toolchain = Toolchain("rust", "host", Path({str(toolchain.store_path)!r}), "0" * 64, "w", {{}})
-    executor = NixShellExecutor(NIXEXPRS_DIR, Path({str(temp_dir)!r}))
+    executor = NixShellExecutor(find_nixexprs_dir(), Path({str(temp_dir)!r}))
     executor.prepare(toolchain)
     await asyncio.sleep(1)  # the shell is up and waiting
     {ending}
@@ -452,7 +452,7 @@ async def test_shells_stopped_while_they_start_leave_no_temporary_files(
     system_tmp.mkdir()
     monkeypatch.setenv("TMPDIR", str(system_tmp))
     for delay in (0.0, 0.005, 0.01, 0.02, 0.04, 0.08):
-        executor = NixShellExecutor(NIXEXPRS_DIR, temp_dir)
+        executor = NixShellExecutor(find_nixexprs_dir(), temp_dir)
         executor.prepare(toolchain)
         await asyncio.sleep(delay)
         await executor.close()
@@ -513,7 +513,7 @@ def test_temporary_files_of_a_killed_process_are_removed_by_the_next_executor(
     ours = temp_dir / f"argv-{os.getpid()}-of-a-live-process"
     ours.touch()
 
-    NixShellExecutor(NIXEXPRS_DIR, temp_dir)
+    NixShellExecutor(find_nixexprs_dir(), temp_dir)
 
     assert not any(p.name == "lib.o" for p in temp_dir.rglob("*"))
     assert list(temp_dir.glob("argv-*")) == [ours], "a live process's file is its own"
@@ -535,7 +535,7 @@ async def test_no_room_for_the_steps_files_fails_the_step_saying_where(
         temp_dir.mkdir()
         for filler in fill_inodes(disk)[:inodes_left]:
             filler.unlink()
-        executor = NixShellExecutor(NIXEXPRS_DIR, temp_dir)
+        executor = NixShellExecutor(find_nixexprs_dir(), temp_dir)
         try:
             with pytest.raises(BuildFailed) as failure:
                 await _run(executor, toolchain, ["bash", "-c", "echo never"], tmp_path)

@@ -7,22 +7,22 @@ import shutil
 import subprocess
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from embly_build.errors import EnvironmentProblem
 from embly_build.server.toolchains import (
-    NIXEXPRS_DIR,
     find_nixexprs_dir,
     host,
     toolchain_provider,
 )
-from embly_build.server.toolchains.base import RUNTIME_TOOLS, CommandResult, Toolchain
-from embly_build.server.toolchains.base import nix_build as real_nix_build
+from embly_build.server.toolchains.base import RUNTIME_TOOLS, Toolchain
 from embly_build.server.toolchains.host import HostToolchainProvider
 from embly_build.server.toolchains.nixpkgs import NETWORK_NEEDED, NixpkgsToolchainProvider
 
 RUST_TOOLS = set(RUNTIME_TOOLS["rust"])
+NIXEXPRS_DIR = find_nixexprs_dir()
 
 
 def _gc_roots() -> str:
@@ -46,8 +46,10 @@ async def test_host_toolchain_holds_exactly_the_tools_and_a_gc_root(tmp_path: Pa
 
     assert toolchain.store_path.is_relative_to("/nix/store")
     assert {p.name for p in toolchain.bin_dir.iterdir()} == RUST_TOOLS | {"embly-rustc-wrapper"}
-    setup = (toolchain.store_path / "setup").read_text()
-    assert setup == f"export PATH={toolchain.store_path}/bin\n"
+    # nix-shell exports the shell derivation's stdenv: this store path.
+    assert (toolchain.store_path / "setup").read_text() == "export PATH=$stdenv/bin\n"
+    wrapper = (toolchain.bin_dir / "embly-rustc-wrapper").read_text()
+    assert wrapper.startswith(f"#!{(toolchain.bin_dir / 'bash').readlink()}\n")
     assert set(toolchain.versions) == RUST_TOOLS
     assert len(toolchain.identity) == 64
     gcroot = tmp_path / "gcroots" / "toolchain-rust-host"
@@ -84,13 +86,14 @@ async def test_concurrent_provisions_build_once(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     builds = 0
+    real_add = host.add_to_store_with_root
 
-    async def counting_nix_build(*args: object, **kwargs: object) -> CommandResult:
+    async def counting_add(*args: Any, **kwargs: Any) -> Path:
         nonlocal builds
         builds += 1
-        return await real_nix_build(*args, **kwargs)  # type: ignore[arg-type]
+        return await real_add(*args, **kwargs)
 
-    monkeypatch.setattr(host, "nix_build", counting_nix_build)
+    monkeypatch.setattr(host, "add_to_store_with_root", counting_add)
     provider = HostToolchainProvider(tmp_path, NIXEXPRS_DIR)
 
     results = await asyncio.gather(*(provider.provision("rust") for _ in range(4)))
@@ -167,7 +170,7 @@ def test_provider_kinds(tmp_path: Path) -> None:
 
 def test_nixexprs_dir_default_and_override(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert (NIXEXPRS_DIR / "shell.nix").is_file()
-    assert NIXEXPRS_DIR.parent == Path(__file__).resolve().parents[2]
+    assert NIXEXPRS_DIR.parent == Path(host.__file__).resolve().parents[2]
     monkeypatch.setenv("EMBLY_NIXEXPRS", str(tmp_path))
     assert find_nixexprs_dir() == tmp_path.resolve()
     with pytest.raises(EnvironmentProblem, match="EMBLY_NIXEXPRS"):
@@ -176,7 +179,7 @@ def test_nixexprs_dir_default_and_override(tmp_path: Path, monkeypatch: pytest.M
 
 def test_every_nix_file_parses() -> None:
     nix_files = sorted(NIXEXPRS_DIR.rglob("*.nix"))
-    assert {p.name for p in nix_files} >= {"shell.nix", "host.nix", "nixpkgs.nix"}
+    assert {p.name for p in nix_files} >= {"shell.nix", "nixpkgs.nix"}
     for path in nix_files:
         result = subprocess.run(
             ["nix-instantiate", "--parse", str(path)], capture_output=True, text=True

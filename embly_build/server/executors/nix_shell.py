@@ -37,7 +37,8 @@ from pathlib import Path
 
 from embly_build.errors import BuildFailed, EnvironmentProblem
 from embly_build.server.executors.process_group import LineSink, ProcessGroup
-from embly_build.server.toolchains.base import NIX_MISSING, OFFLINE_OPTIONS, Toolchain
+from embly_build.server.toolchains.base import NIX_MISSING, Toolchain
+from embly_build.server.toolchains.nix_options import nix_options
 
 # The file holds the step's directory, then `env K=V... argv`. Stdin stays open while this
 # process waits for the step: a watchdog in the step's process group waits for its end of
@@ -160,7 +161,7 @@ class NixShellExecutor:
         command = [
             nix_shell,
             "--pure",
-            *OFFLINE_OPTIONS,
+            *await nix_options(),
             str(self._shell_nix),
             "--argstr",
             "toolchain",
@@ -187,8 +188,8 @@ class NixShellExecutor:
             raise EnvironmentProblem(NIX_MISSING)
         if not self._shell_nix.is_file():
             raise EnvironmentProblem(
-                f"{self._shell_nix} is missing: set EMBLY_NIXEXPRS to the `nixexprs` directory "
-                "of an embly-build source checkout"
+                f"{self._shell_nix} is missing: reinstall embly-build (the Nix expressions "
+                "ship inside the package), or set EMBLY_NIXEXPRS to a `nixexprs` directory"
             )
         if (
             not (toolchain.store_path / "setup").is_file()

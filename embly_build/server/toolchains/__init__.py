@@ -14,7 +14,6 @@ from embly_build.server.toolchains.host import HostToolchainProvider
 from embly_build.server.toolchains.nixpkgs import NixpkgsToolchainProvider
 
 __all__ = [
-    "NIXEXPRS_DIR",
     "PROVIDER_KINDS",
     "Toolchain",
     "ToolchainProvider",
@@ -27,14 +26,11 @@ PROVIDER_KINDS = ("host", "nixpkgs")
 
 
 def find_nixexprs_dir() -> Path:
-    """$EMBLY_NIXEXPRS, else the `nixexprs/` directory next to the `embly_build` package."""
+    """$EMBLY_NIXEXPRS, else the `nixexprs/` directory shipped inside the package."""
     override = os.environ.get(NIXEXPRS_ENV)
     if override:
         return Path(override).resolve()
-    return Path(__file__).resolve().parents[3] / "nixexprs"
-
-
-NIXEXPRS_DIR = find_nixexprs_dir()
+    return Path(__file__).resolve().parents[2] / "nixexprs"
 
 
 def toolchain_provider(
@@ -49,8 +45,8 @@ def toolchain_provider(
     nixexprs = nixexprs_dir or find_nixexprs_dir()
     if not (nixexprs / "shell.nix").is_file():
         raise EnvironmentProblem(
-            f"the Nix expressions are not at {nixexprs}: set {NIXEXPRS_ENV} to the `nixexprs` "
-            "directory of an embly-build source checkout"
+            f"the Nix expressions are not at {nixexprs}: reinstall embly-build (they ship "
+            f"inside the package), or set {NIXEXPRS_ENV} to a `nixexprs` directory"
         )
     if kind == "host":
         return HostToolchainProvider(embly_home, nixexprs)

@@ -17,6 +17,7 @@ from types import MappingProxyType
 from typing import Protocol
 
 from embly_build.errors import EnvironmentProblem
+from embly_build.server.toolchains.nix_options import nix_options
 
 LogSink = Callable[[str], None]
 
@@ -25,9 +26,6 @@ NIX_MISSING = (
     "see the Nix manual's installation chapter), or build on a machine that has it: "
     "`embly serve` there, `--executor remote --remote ADDR` here"
 )
-
-# Without this every nix call first waits ~5 s for the default binary cache on an offline machine.
-OFFLINE_OPTIONS = ("--option", "substituters", "")
 
 # The tools each runtime's toolchain holds. cc needs ld and as to link build scripts.
 RUNTIME_TOOLS: Mapping[str, tuple[str, ...]] = {
@@ -186,8 +184,7 @@ async def nix_build(
 ) -> CommandResult:
     """nix-build `expr` with `--argstr` args, keeping the result alive with a GC root."""
     argv = [find_nix_tool("nix-build"), str(expr), "-o", str(gcroot)]
-    if offline:
-        argv += OFFLINE_OPTIONS
+    argv += await nix_options(offline=offline)
     for name, value in args.items():
         argv += ["--argstr", name, value]
     gcroot.parent.mkdir(parents=True, exist_ok=True)

@@ -1,13 +1,17 @@
 """The `host` toolchain provider: tools already installed on this machine, wrapped by Nix.
 
-Works offline. The store path links exactly the detected tools and its name depends on
+Works offline. The store path links exactly the detected tools and its hash depends on
 their paths and `--version` output, so upgrading a host tool gives a new toolchain identity.
+It is added to the store as a prepared directory (`nix-store --add`), not built: no build
+users and no sandbox are involved, so it works with Nix as installed (sandbox on, no
+`nixbld` group, or a daemon and a user who is not trusted).
 """
 
 from __future__ import annotations
 
-import json
 import os
+import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,17 +20,15 @@ from embly_build.server.toolchains.base import (
     LogSink,
     ProvisionCache,
     Toolchain,
-    built_path,
     find_nix_tool,
     first_line,
-    nix_build,
     run_command,
     runtime_tools,
-    stderr_tail,
     tool_versions,
     toolchain_identity,
 )
 from embly_build.server.toolchains.host_record import load_record, save_record
+from embly_build.server.toolchains.nix_store import add_to_store_with_root
 
 WASM_TARGETS = ("wasm32-wasip1", "wasm32-wasi")  # newest name first; wasm32-wasi left in 1.84
 INSTALL_HINT = (
@@ -51,7 +53,7 @@ class HostToolchainProvider:
         self, embly_home: Path, nixexprs_dir: Path, *, search_path: str | None = None
     ) -> None:
         self._embly_home = embly_home
-        self._expr = nixexprs_dir / "toolchains" / "host.nix"
+        self._rustc_wrapper = nixexprs_dir / "toolchains" / "rustc-wrapper.sh"
         self._search_path = search_path
         self._cache = ProvisionCache()
 
@@ -63,7 +65,7 @@ class HostToolchainProvider:
         return await self._cache.get(runtime, lambda: self._provision(runtime, on_log))
 
     async def _provision(self, runtime: str, on_log: LogSink | None) -> Toolchain:
-        find_nix_tool("nix-build")  # no nix is the first thing to say, before any tool
+        find_nix_tool("nix-store")  # no nix is the first thing to say, before any tool
         search_path = self._search_path or os.environ.get("PATH", os.defpath)
         gcroot = self._embly_home / "gcroots" / f"toolchain-{runtime}-host"
         record = gcroot.with_name(gcroot.name + ".json")
@@ -72,23 +74,13 @@ class HostToolchainProvider:
             return remembered
         found = await detect_tools(runtime_tools(runtime), search_path)
         outputs = await tool_versions(found.tools)
-        result = await nix_build(
-            self._expr,
-            {
-                "name": f"embly-toolchain-{runtime}-host",
-                "toolsJson": json.dumps(
-                    {k: str(v) for k, v in found.tools.items()}, sort_keys=True
-                ),
-                "identity": "\n".join(f"{k}: {outputs[k]}" for k in sorted(outputs)),
-            },
-            gcroot=gcroot,
-            on_log=on_log,
-        )
-        if result.returncode != 0:
-            raise EnvironmentProblem(
-                f"nix-build of the host toolchain failed:\n{stderr_tail(result)}"
+        identity_text = "\n".join(f"{k}: {outputs[k]}" for k in sorted(outputs))
+        with tempfile.TemporaryDirectory(prefix="toolchain-", dir=self._temp_parent()) as temp:
+            prepared = Path(temp) / f"embly-toolchain-{runtime}-host"
+            write_toolchain_directory(
+                prepared, found.tools, self._rustc_wrapper.read_text(), identity_text
             )
-        store_path = built_path(result)
+            store_path = await add_to_store_with_root(prepared, gcroot, on_log=on_log)
         versions = {name: first_line(text) for name, text in outputs.items()}
         toolchain = Toolchain(
             runtime=runtime,
@@ -100,6 +92,37 @@ class HostToolchainProvider:
         )
         save_record(record, search_path, found.tools, toolchain)
         return toolchain
+
+    def _temp_parent(self) -> Path:
+        parent = self._embly_home / "tmp"
+        try:
+            parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise EnvironmentProblem(
+                f"cannot prepare the host toolchain in {parent}: {exc.strerror or exc}; "
+                "set EMBLY_HOME to a directory you can write"
+            ) from exc
+        return parent
+
+
+def write_toolchain_directory(
+    directory: Path, tools: Mapping[str, Path], rustc_wrapper: str, identity: str
+) -> None:
+    """The toolchain's tree: bin/ with a link to each tool (and the rustc wrapper), a `setup`
+    that nix-shell sources, and the identity text, so other tool versions give another path.
+
+    The wrapper cannot name its own store path (that depends on its content), so its
+    interpreter is the host bash that bin/bash links to."""
+    bin_dir = directory / "bin"
+    bin_dir.mkdir(parents=True)
+    for name, path in sorted(tools.items()):
+        (bin_dir / name).symlink_to(path)
+    wrapper = bin_dir / "embly-rustc-wrapper"
+    wrapper.write_text(f"#!{tools['bash']}\n{rustc_wrapper}")
+    wrapper.chmod(0o555)
+    # nix-shell exports the shell derivation's `stdenv`, which is this store path.
+    (directory / "setup").write_text("export PATH=$stdenv/bin\n")
+    (directory / "identity").write_text(f"{identity}\n")
 
 
 async def detect_tools(names: tuple[str, ...], search_path: str) -> HostTools:
@@ -180,7 +203,10 @@ def _existing(path: Path) -> Path | None:
 
 
 def _is_executable(path: Path) -> bool:
-    return path.is_file() and os.access(path, os.X_OK)
+    try:
+        return path.is_file() and os.access(path, os.X_OK)
+    except OSError:  # a PATH directory this user may not look into
+        return False
 
 
 def _is_rustup_proxy(path: Path) -> bool:
