@@ -5,7 +5,7 @@ one workspace in a copy of the project (one cargo process, its fastest form). Me
 several runs, measured side by side in one run.
 
 A no-op `embly build` answers from the record of its last run when nothing it depends on
-changed (client/up_to_date.py); a touched file makes it ask the server instead, which finds
+changed (client/records/up_to_date.py); a touched file makes it ask the server instead, which finds
 every function a cache hit. Both are shown; the target is for the first.
 
 Beside (2), for scale: the same work done by hand in place (cargo, wasm-strip, wasm-opt with
@@ -25,7 +25,7 @@ from pathlib import Path
 
 from common import CARGO_ENV, EMBLY, REPO, info, median_seconds, report, run
 
-from embly_build.server.postprocess import WASM_OPT_FEATURES
+from embly_build.server.build.postprocess import WASM_OPT_FEATURES
 
 EXAMPLE = REPO / "examples" / "hello-project"
 CARGO_BUILD = ["/usr/bin/cargo", "build", "--release", "--target", "wasm32-wasi"]

@@ -29,9 +29,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from embly_build.client.index import FunctionInputs, index_function
-from embly_build.client.reindex import index_after_events
-from embly_build.client.stat_cache import StatCache
+from embly_build.client.inputs.index import FunctionInputs, index_function
+from embly_build.client.inputs.reindex import index_after_events
+from embly_build.client.inputs.stat_cache import StatCache
 
 WARM_TARGET = 0.10  # warm index / cold index, at most
 THROUGHPUT_TARGET = 0.50  # cold index throughput / sha256sum throughput, at least

@@ -17,9 +17,9 @@ from pathlib import Path
 
 from common import median_seconds, report
 
+from embly_build.server.build.scheduler import SharedActions
 from embly_build.server.executors.child_watcher import use_pidfd_child_watcher
 from embly_build.server.executors.process_group import run_in_process_group
-from embly_build.server.scheduler import SharedActions
 
 ACTIONS = 200
 JOBS = os.cpu_count() or 2

@@ -9,14 +9,14 @@ from __future__ import annotations
 import importlib
 
 # Not `typing.TYPE_CHECKING`: importing typing alone takes longer than `embly build` needs to
-# find it has nothing to do (client/up_to_date.py). Type checkers read any TYPE_CHECKING so.
+# find it has nothing to do (client/records/up_to_date.py). Type checkers read any TYPE_CHECKING so.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
-    from embly_build.client.client import Client
-    from embly_build.client.connect import connect
-    from embly_build.client.events import (
+    from embly_build.client.session.client import Client
+    from embly_build.client.session.connect import connect
+    from embly_build.client.session.events import (
         BuildFinished,
         BuildStarted,
         ClientEvent,
@@ -43,16 +43,16 @@ __all__ = [
 # Loaded on first use: importing any part of the package (as `embly run` does) must not
 # pull in the whole client, protocol and server stack.
 _HOMES = {
-    "BuildFinished": "embly_build.client.events",
-    "BuildStarted": "embly_build.client.events",
-    "Client": "embly_build.client.client",
-    "ClientEvent": "embly_build.client.events",
+    "BuildFinished": "embly_build.client.session.events",
+    "BuildStarted": "embly_build.client.session.events",
+    "Client": "embly_build.client.session.client",
+    "ClientEvent": "embly_build.client.session.events",
     "EmblyError": "embly_build.errors",
-    "IndexProgress": "embly_build.client.events",
-    "LogLine": "embly_build.client.events",
+    "IndexProgress": "embly_build.client.session.events",
+    "LogLine": "embly_build.client.session.events",
     "ServerSettings": "embly_build.server.settings",
-    "UploadProgress": "embly_build.client.events",
-    "connect": "embly_build.client.connect",
+    "UploadProgress": "embly_build.client.session.events",
+    "connect": "embly_build.client.session.connect",
 }
 
 

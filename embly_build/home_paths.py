@@ -1,6 +1,6 @@
 """EMBLY_HOME and EMBLY_CONFIG as strings, with only `os` and `sys`: `embly build` looks in
 EMBLY_HOME before it imports anything else, to see whether it has anything to do (see
-client/up_to_date.py). home.py gives them as Paths."""
+client/records/up_to_date.py). home.py gives them as Paths."""
 
 from __future__ import annotations
 

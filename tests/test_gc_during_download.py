@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from embly_build import Client, LogLine, ServerSettings, connect
-from embly_build.client.index import index_function
+from embly_build.client.inputs.index import index_function
 from embly_build.protocol import pb
-from embly_build.server.build_space import MANIFEST_NAME, SPACE_LOCK
+from embly_build.server.build.build_space import MANIFEST_NAME, SPACE_LOCK
 from embly_build.server.gc import collect_garbage
 from embly_build.transport.api import BuildApi
 from embly_build.transport.connection import open_connection

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from embly_build import ServerSettings, connect
-from embly_build.server.build_space import BuildSpace
+from embly_build.server.build.build_space import BuildSpace
 from tests.conftest import EXAMPLE
 from tests.helpers import embly, finished_by_function
 

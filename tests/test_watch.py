@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from embly_build.client import inotify
-from embly_build.client.watch import VERIFY_AFTER_S
+from embly_build.client.watch import inotify
+from embly_build.client.watch.watcher import VERIFY_AFTER_S
 from tests.helpers import EMBLY, embly, inotify_limit_lowered, processes_left_after
 from tests.watching import WatchProcess, finished, is_event, watch_running
 

@@ -11,8 +11,8 @@ import pytest
 
 from embly_build import IndexProgress, ServerSettings, connect
 from embly_build.client.progress import index_progress
-from embly_build.client.watch import Watcher
-from embly_build.client.watch_events import AnyEvent, Watching
+from embly_build.client.watch.events import AnyEvent, Watching
+from embly_build.client.watch.watcher import Watcher
 
 pytestmark = pytest.mark.slow
 

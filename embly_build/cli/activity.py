@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 
 from embly_build.cli.render import progress_text
-from embly_build.client.events import (
+from embly_build.client.session.events import (
     BuildFinished,
     BuildStarted,
     ClientEvent,

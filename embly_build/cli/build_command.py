@@ -14,11 +14,11 @@ from embly_build.cli.options import ClientOptions
 from embly_build.cli.render import HumanRenderer, JsonRenderer
 from embly_build.cli.stop_signals import cancel_on_stop_signals
 from embly_build.cli.up_to_date_report import REPORT_MODES, report_of
-from embly_build.client.config import ProjectConfig
-from embly_build.client.events import BuildFinished, ClientEvent, LogLine
-from embly_build.client.index import FunctionInputs
-from embly_build.client.up_to_date import invocation_key
-from embly_build.client.up_to_date_record import FinishedRun, code_paths, record_run
+from embly_build.client.config.project import ProjectConfig
+from embly_build.client.inputs.index import FunctionInputs
+from embly_build.client.records.up_to_date import invocation_key
+from embly_build.client.records.up_to_date_record import FinishedRun, code_paths, record_run
+from embly_build.client.session.events import BuildFinished, ClientEvent, LogLine
 
 
 @dataclass(frozen=True)

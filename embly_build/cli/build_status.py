@@ -12,7 +12,7 @@ from rich.table import Table
 from rich.text import Text
 
 from embly_build.cli.activity import Activities, ProgressLine
-from embly_build.client.events import (
+from embly_build.client.session.events import (
     BuildFinished,
     BuildStarted,
     ClientEvent,

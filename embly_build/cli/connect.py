@@ -8,9 +8,9 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 from embly_build.cli.options import ClientOptions
-from embly_build.client.client import Client
-from embly_build.client.connect import connect
-from embly_build.client.user_config import UserConfig, load_user_config
+from embly_build.client.config.user_config import UserConfig, load_user_config
+from embly_build.client.session.client import Client
+from embly_build.client.session.connect import connect
 from embly_build.errors import ConfigError, UsageError
 from embly_build.home import config_file, embly_home
 from embly_build.protocol.opt_levels import DEFAULT_OPT_LEVEL, wasm_opt_level

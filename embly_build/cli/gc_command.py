@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from embly_build.cli import exit_codes
 from embly_build.cli.console import OutputConsole
-from embly_build.client.cwasm_trust import remove_records_of_gone_files
-from embly_build.client.sent_trees import UNUSED_RECORD_DAYS, remove_unused_records
-from embly_build.client.up_to_date_record import remove_outdated_records
+from embly_build.client.records.cwasm_trust import remove_records_of_gone_files
+from embly_build.client.records.sent_trees import UNUSED_RECORD_DAYS, remove_unused_records
+from embly_build.client.records.up_to_date_record import remove_outdated_records
 from embly_build.errors import UsageError
 from embly_build.server.gc import GcReport, Tally, Usage, collect_garbage
 from embly_build.server.settings import ServerSettings
@@ -53,9 +53,9 @@ def max_size_bytes(text: str) -> int:
 
 
 def _records_line(records: Tally, what: str, why: str, dry_run: bool) -> list[str]:
-    """Client records that can no longer help: up-to-date records (client/up_to_date.py) of
-    builds whose inputs have changed since, sent-tree records (client/sent_trees.py) no
-    build has written for a month, records of written .cwasm files (client/cwasm_trust.py)
+    """Client records that can no longer help: up-to-date records (client/records/up_to_date.py) of
+    builds whose inputs have changed since, sent-tree records (client/records/sent_trees.py) no
+    build has written for a month, records of written .cwasm files (client/records/cwasm_trust.py)
     that are gone."""
     if not records.count:
         return []

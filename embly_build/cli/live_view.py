@@ -32,14 +32,14 @@ from embly_build.cli.console import OutputConsole
 from embly_build.cli.render import sizes_text
 from embly_build.cli.result_lines import summary_markup
 from embly_build.cli.terminal_output import TerminalOutput
-from embly_build.client.events import (
+from embly_build.client.session.events import (
     BuildFinished,
     BuildStarted,
     IndexProgress,
     LogLine,
     UploadProgress,
 )
-from embly_build.client.watch_events import (
+from embly_build.client.watch.events import (
     AnyEvent,
     ConfigProblem,
     ConfigReloaded,

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, TextIO
 
 from embly_build.cli.result_lines import cancelled_line, ok_line, summary_markup
 from embly_build.cli.terminal_output import TerminalOutput
-from embly_build.client.events import (
+from embly_build.client.session.events import (
     BuildFinished,
     BuildStarted,
     ClientEvent,
@@ -19,7 +19,7 @@ from embly_build.client.events import (
     LogLine,
     UploadProgress,
 )
-from embly_build.client.watch_events import AnyEvent
+from embly_build.client.watch.events import AnyEvent
 from embly_build.errors import EnvironmentProblem
 from embly_build.server.sizes import format_size
 

@@ -6,9 +6,9 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from embly_build.client.artifact_names import artifact_path
-from embly_build.client.config import find_config, load_project
-from embly_build.client.cwasm_trust import written_cwasm
+from embly_build.client.config.project import find_config, load_project
+from embly_build.client.records.cwasm_trust import written_cwasm
+from embly_build.client.session.artifact_names import artifact_path
 from embly_build.errors import UsageError
 from embly_build.wasm.runner import run_module
 

@@ -12,9 +12,9 @@ from rich.console import Console
 from embly_build.cli.stop_signals import EXIT_FOR_SIGNAL
 from embly_build.errors import UsageError
 from embly_build.server.factory import create_service
-from embly_build.server.grpc_server import GrpcServer
 from embly_build.server.settings import ServerSettings
 from embly_build.transport.address import Address, parse_address
+from embly_build.transport.grpc_server import GrpcServer
 
 
 async def serve_forever(

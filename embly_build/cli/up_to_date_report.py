@@ -1,7 +1,7 @@
 """`embly build` with nothing to do: its last run's report, printed again at once.
 
 `report_if_up_to_date` runs before the command line is even parsed (entry.py), so this
-module imports only what client/up_to_date.py does; `report_of`, which the full command
+module imports only what client/records/up_to_date.py does; `report_of`, which the full command
 calls after a build, imports what it needs when called.
 """
 
@@ -12,13 +12,13 @@ import sys
 import time
 
 from embly_build.cli.result_lines import ANSI_GREEN, NO_COLOUR, ok_line, summary_markup
-from embly_build.client.up_to_date import Report, invocation_key, unchanged_report
+from embly_build.client.records.up_to_date import Report, invocation_key, unchanged_report
 
-TYPE_CHECKING = False  # not typing's: see client/up_to_date.py
+TYPE_CHECKING = False  # not typing's: see client/records/up_to_date.py
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-    from embly_build.client.events import BuildFinished
+    from embly_build.client.session.events import BuildFinished
 
 # How each kind of output reports a build, as `embly build` chose its renderer. Verbose
 # output (every log line) is not recorded: who asks for it wants to see the build asked for.
@@ -48,7 +48,7 @@ def report_of(results: Sequence[BuildFinished], mode: str) -> Report:
     import json
 
     from embly_build.cli.render import sizes_text
-    from embly_build.client.events import BuildStarted
+    from embly_build.client.session.events import BuildStarted
 
     functions = []
     for result in results:

@@ -11,7 +11,7 @@ from embly_build.cli.live_view import LiveView
 from embly_build.cli.options import ClientOptions
 from embly_build.cli.render import JsonRenderer
 from embly_build.cli.stop_signals import cancel_on_stop_signals
-from embly_build.client.watch import Watcher
+from embly_build.client.watch.watcher import Watcher
 from embly_build.errors import EmblyError
 
 

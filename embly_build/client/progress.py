@@ -12,8 +12,8 @@ import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any, TypeVar
 
-from embly_build.client.events import IndexProgress, UploadProgress
-from embly_build.client.index import IndexCounters
+from embly_build.client.inputs.index import IndexCounters
+from embly_build.client.session.events import IndexProgress, UploadProgress
 
 T = TypeVar("T")
 

@@ -22,14 +22,14 @@ from embly_build.errors import (
 from embly_build.protocol import pb
 from embly_build.protocol.blob_batches import batch_blobs
 from embly_build.protocol.digests import check_digest, digest_key
-from embly_build.server.action_cache import ActionCache
-from embly_build.server.builder import Builder
+from embly_build.server.build.builder import Builder
+from embly_build.server.cas.action_cache import ActionCache
+from embly_build.server.cas.store import BlobWriter, ContentStore
 from embly_build.server.executors.base import Executor
 from embly_build.server.requests import validate_build
 from embly_build.server.runtimes.base import Runtime
 from embly_build.server.runtimes.rust import RustRuntime
 from embly_build.server.settings import ServerSettings
-from embly_build.server.store import BlobWriter, ContentStore
 from embly_build.server.toolchains.base import ToolchainProvider
 from embly_build.wasm.aot import host_triple, wasmtime_version
 

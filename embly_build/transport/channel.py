@@ -62,7 +62,7 @@ def _lost(exc: BaseException | None) -> str:
 class BoundedChannel(Channel):
     """Every failure to connect (a host name that does not resolve, no route, refused, no
     socket file, no answer within `connect_timeout` seconds) is a ServerUnreachable, which
-    the client reports as a server it cannot reach (client/server_errors.py)."""
+    the client reports as a server it cannot reach (client/session/server_errors.py)."""
 
     def __init__(
         self,

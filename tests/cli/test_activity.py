@@ -9,7 +9,7 @@ from rich.console import Console
 
 from embly_build.cli.activity import Activities
 from embly_build.cli.render import HumanRenderer
-from embly_build.client.events import (
+from embly_build.client.session.events import (
     BuildFinished,
     BuildStarted,
     ClientEvent,

@@ -14,7 +14,7 @@ import pytest
 from rich.console import Console
 
 from embly_build.cli.render import HumanRenderer
-from embly_build.client.events import BuildFinished, LogLine
+from embly_build.client.session.events import BuildFinished, LogLine
 from tests.helpers import EMBLY, embly, embly_serve
 
 SUPERSEDED = "cancelled: a newer build of this function started"

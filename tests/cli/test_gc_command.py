@@ -10,15 +10,20 @@ from pathlib import Path
 
 import pytest
 
-from embly_build.client.cwasm_trust import record_written_cwasm, written_cwasm
-from embly_build.client.index import index_function
-from embly_build.client.sent_trees import SentTrees, sent_trees_dir
-from embly_build.client.up_to_date import encode_record, invocation_key, record_path, stat_key
-from embly_build.client.upload import TreeInputs
+from embly_build.client.inputs.index import index_function
+from embly_build.client.records.cwasm_trust import record_written_cwasm, written_cwasm
+from embly_build.client.records.sent_trees import SentTrees, sent_trees_dir
+from embly_build.client.records.up_to_date import (
+    encode_record,
+    invocation_key,
+    record_path,
+    stat_key,
+)
+from embly_build.client.session.upload import TreeInputs
 from embly_build.protocol import pb
+from embly_build.server.cas.store import ContentStore
 from embly_build.server.gc import build_in_progress
 from embly_build.server.sizes import disk_usage
-from embly_build.server.store import ContentStore
 from tests.helpers import embly
 
 

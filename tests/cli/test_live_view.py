@@ -7,8 +7,8 @@ import io
 from rich.console import Console
 
 from embly_build.cli.live_view import LiveView
-from embly_build.client.events import BuildFinished, BuildStarted, LogLine, UploadProgress
-from embly_build.client.watch_events import (
+from embly_build.client.session.events import BuildFinished, BuildStarted, LogLine, UploadProgress
+from embly_build.client.watch.events import (
     ConfigProblem,
     RoundFinished,
     RoundStarted,

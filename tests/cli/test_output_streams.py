@@ -18,7 +18,7 @@ import pytest
 from embly_build.cli.console import OutputConsole
 from embly_build.cli.render import HumanRenderer, JsonRenderer
 from embly_build.cli.stop_signals import cancel_on_stop_signals
-from embly_build.client.events import BuildFinished, BuildStarted
+from embly_build.client.session.events import BuildFinished, BuildStarted
 from tests.helpers import EMBLY, processes_left_after
 
 BROKEN_PIPE = 141  # 128 + SIGPIPE, what a shell shows for git killed by SIGPIPE

@@ -14,7 +14,7 @@ try:
     app(prog_name="embly")  # as main() runs it, which then ends the process at once
 except SystemExit:
     pass
-heavy = ("asyncio", "betterproto", "grpclib", "embly_build.client.client")
+heavy = ("asyncio", "betterproto", "grpclib", "embly_build.client.session.client")
 print(sorted(name for name in heavy if name in sys.modules))
 """
 

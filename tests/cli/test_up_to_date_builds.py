@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from embly_build.client.up_to_date import RACY_WINDOW_NS
+from embly_build.client.records.up_to_date import RACY_WINDOW_NS
 from tests.helpers import EMBLY, embly, finished_by_function, json_events
 
 pytestmark = pytest.mark.slow

@@ -13,12 +13,12 @@ import pytest
 
 from embly_build.errors import UsageError
 from embly_build.protocol import pb
-from embly_build.server.action_cache import ActionCache
-from embly_build.server.build_space import MANIFEST_NAME
+from embly_build.server.build.build_space import MANIFEST_NAME
+from embly_build.server.cas.action_cache import ActionCache
+from embly_build.server.cas.store import ContentStore
 from embly_build.server.gc import GC_LOCK, build_in_progress, collect_garbage
 from embly_build.server.settings import ServerSettings
 from embly_build.server.sizes import disk_usage, format_size, parse_size
-from embly_build.server.store import ContentStore
 
 DAY = 86400.0
 HUGE = 1 << 50

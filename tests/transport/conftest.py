@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 
 from embly_build.server.factory import create_service
-from embly_build.server.grpc_server import GrpcServer
 from embly_build.server.settings import ServerSettings
 from embly_build.transport.address import parse_address
 from embly_build.transport.connection import Connection, open_connection
+from embly_build.transport.grpc_server import GrpcServer
 
 
 @pytest.fixture

@@ -15,9 +15,9 @@ from embly_build.protocol import pb
 from embly_build.protocol.blob_batches import make_batch
 from embly_build.protocol.input_trees import TreeFile, encode_input_tree
 from embly_build.server.factory import create_service
-from embly_build.server.grpc_server import GrpcServer
 from embly_build.server.settings import ServerSettings
 from embly_build.transport.address import parse_address
+from embly_build.transport.grpc_server import GrpcServer
 
 
 @pytest.fixture

@@ -13,11 +13,11 @@ import pytest
 from embly_build.errors import UsageError
 from embly_build.protocol import pb
 from embly_build.server.factory import create_service
-from embly_build.server.grpc_server import GrpcServer
 from embly_build.server.service import BuildService
 from embly_build.server.settings import ServerSettings
 from embly_build.transport.address import parse_address
 from embly_build.transport.connection import open_connection
+from embly_build.transport.grpc_server import GrpcServer
 
 
 @pytest.fixture

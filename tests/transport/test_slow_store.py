@@ -11,12 +11,12 @@ from pathlib import Path
 from grpclib.client import Channel
 
 from embly_build.protocol import pb
+from embly_build.server.cas.store import ContentStore
 from embly_build.server.factory import create_service
-from embly_build.server.grpc_server import GrpcServer
 from embly_build.server.service import LOOKUPS_ON_THE_LOOP
 from embly_build.server.settings import ServerSettings
-from embly_build.server.store import ContentStore
 from embly_build.transport.address import parse_address
+from embly_build.transport.grpc_server import GrpcServer
 
 
 class StoreOnAHungDisk(ContentStore):

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from embly_build import Client, connect
-from embly_build.client.events import BuildFinished, LogLine
-from embly_build.client.index import index_function
-from embly_build.client.sent_trees import SentTrees
+from embly_build.client.inputs.index import index_function
+from embly_build.client.records.sent_trees import SentTrees
+from embly_build.client.session.events import BuildFinished, LogLine
 from embly_build.protocol import pb
 from embly_build.server.settings import ServerSettings
 from embly_build.transport.api import BuildApi

@@ -10,8 +10,8 @@ import pytest
 from grpclib.const import Handler
 from grpclib.server import Server
 
-from embly_build.client.index import index_function
-from embly_build.client.upload import TreeInputs, upload_inputs
+from embly_build.client.inputs.index import index_function
+from embly_build.client.session.upload import TreeInputs, upload_inputs
 from embly_build.errors import InputError
 from embly_build.protocol import pb
 from embly_build.protocol.blob_batches import BATCH_BLOB_LIMIT

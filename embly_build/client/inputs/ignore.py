@@ -1,0 +1,45 @@
+"""Which paths under a function's input directories are not inputs.
+
+The indexer and the file watcher share the one filter built by `input_filter`, so a file
+that is not indexed never triggers a rebuild either.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from embly_build.client.inputs.gitignore import GitIgnoreFilter
+from embly_build.client.inputs.ignore_filters import (
+    AnyOf,
+    CargoTargetFilter,
+    EditorFileFilter,
+    IgnoreFilter,
+    NameFilter,
+    PathFilter,
+)
+
+__all__ = [
+    "ALWAYS_IGNORED_NAMES",
+    "IgnoreFilter",
+    "NameFilter",
+    "PathFilter",
+    "input_filter",
+]
+
+# Git's own data: a directory, or in a worktree or submodule a file naming where it lives.
+ALWAYS_IGNORED_NAMES = frozenset({".git"})
+
+
+def input_filter(roots: Sequence[Path], output_dir: Path) -> IgnoreFilter:
+    """The one filter for a function's input directories."""
+    resolved = [r.resolve() for r in roots]
+    return AnyOf(
+        (
+            PathFilter([output_dir.resolve()]),
+            NameFilter(resolved, ALWAYS_IGNORED_NAMES),
+            CargoTargetFilter(resolved),
+            EditorFileFilter(resolved),
+            GitIgnoreFilter(resolved, project_root=output_dir.resolve().parent),
+        )
+    )
