@@ -5,11 +5,12 @@ PY := $(VENV)/bin/python
 EMBLY := $(abspath $(VENV))/bin/embly
 PYTHON ?= python3
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-# nix, Rust with the wasm32-wasi std, the wasm tools, and what build scripts link with.
-APT_PACKAGES := nix-bin rustc cargo libstd-rust-dev-wasm32 wabt binaryen lld-14 gcc
+# nix, Rust with the wasm32-wasi std, the wasm tools, what build scripts link with, and git
+# (the tests compare input selection with it).
+APT_PACKAGES := nix-bin rustc cargo libstd-rust-dev-wasm32 wabt binaryen lld-14 gcc git
 EXAMPLE := examples/hello-project
 
-.PHONY: setup system-packages toolchain demo test test-fast lint proto bench clean
+.PHONY: setup system-packages toolchain demo test test-fast lint proto bench fresh-check clean
 
 setup: system-packages $(VENV)/.installed toolchain
 
@@ -26,6 +27,11 @@ system-packages:
 	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing
 
 $(VENV)/.installed: pyproject.toml
+	@# Debian's python3 makes a virtualenv only with python3-venv (its ensurepip) installed.
+	@[ -x $(PY) ] || $(PYTHON) -c 'import ensurepip' 2>/dev/null || ! command -v apt-get >/dev/null || { \
+		echo "Installing system packages: python3-venv"; \
+		$(SUDO) apt-get update -q && \
+		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends python3-venv; }
 	[ -x $(PY) ] || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	@# compat: the checkout goes on sys.path through a plain .pth. The default editable mode's
@@ -46,7 +52,7 @@ demo: setup
 test: setup
 	$(VENV)/bin/pytest -q
 
-test-fast: $(VENV)/.installed
+test-fast: system-packages $(VENV)/.installed
 	$(VENV)/bin/pytest -q -m "not slow"
 
 # Speed targets, each measured side by side with its baseline in one run.
@@ -68,6 +74,11 @@ proto: $(VENV)/.installed
 	PATH=$(abspath $(VENV))/bin:$$PATH $(PY) -m grpc_tools.protoc -I protos \
 		--python_betterproto_out=embly_build/generated.tmp protos/embly/build/v1/build.proto
 	rm -rf embly_build/generated && mv embly_build/generated.tmp embly_build/generated
+
+# The set-up above (make demo) in a new Debian 12 container where nothing was installed by
+# hand; FRESH_CHECK_TESTS=fast (or full) runs make test-fast (make test) there after it.
+fresh-check:
+	.ci/fresh_machine/run.sh
 
 clean:
 	rm -rf $(VENV) *.egg-info $(EXAMPLE)/embly_build
