@@ -69,7 +69,7 @@ def by_hand(crate: Path, built: Path, work: Path) -> None:
 
 # What `embly build` loads before it indexes anything (in-process server, terminal output).
 LOAD_BUILD_STACK = (
-    "import embly_build.cli.app, embly_build.cli.build_command, embly_build.server.factory, "
+    "import embly_build.cli.app, embly_build.cli.commands.build, embly_build.server.factory, "
     "rich.console"
 )
 

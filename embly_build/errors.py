@@ -63,13 +63,14 @@ class BlobNotFound(EmblyError):
     """A blob asked for is not, or no longer, in the store (gc may have trimmed it)."""
 
 
+class AccessDenied(EmblyError):
+    """The server refuses a call: it came without the credentials the server asks for, or
+    with ones it does not accept."""
+
+
 class ServerError(EmblyError):
     """The build server answered with an error or could not be reached."""
 
 
 class BuildFailed(EmblyError):
     """A build ran and failed (compile error, tool failure)."""
-
-
-class BuildCancelled(EmblyError):
-    """A build was cancelled before it finished."""

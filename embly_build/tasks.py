@@ -1,8 +1,9 @@
 """Task owners: every task embly starts belongs to something that cancels and awaits it.
 
-asyncio.TaskGroup owns tasks within one `async with`; these cover the two shapes it does
-not: a producer whose events a caller reads as they come (`events_of`), and tasks that live
-as long as an object rather than a block (`TaskOwner`).
+asyncio.TaskGroup owns tasks within one `async with`; these cover the shapes it does not: a
+producer whose events a caller reads as they come (`events_of`), tasks that live as long as
+an object rather than a block (`TaskOwner`), and cleanup that must run to its end even when
+its caller is cancelled meanwhile (`shielded`).
 """
 
 from __future__ import annotations
@@ -78,3 +79,23 @@ class TaskOwner:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def shielded(work: Coroutine[Any, Any, T]) -> T:
+    """Run `work` as a task and wait for its end even when the caller is cancelled meanwhile
+    (as anyio's shielded cancel scope): cleanup that must not stop halfway, such as killing
+    a process group. A cancellation that came meanwhile is raised once `work` is done."""
+    task = asyncio.ensure_future(work)
+    cancelled = False
+    while True:
+        try:
+            result = await asyncio.shield(task)
+        except asyncio.CancelledError:
+            if task.cancelled():  # the work itself was cancelled (its event loop is ending)
+                raise
+            cancelled = True
+        else:
+            break
+    if cancelled:
+        raise asyncio.CancelledError
+    return result

@@ -5,7 +5,7 @@ from collections.abc import Callable
 
 import pytest
 
-from embly_build.tasks import TaskOwner, all_or_none, events_of
+from embly_build.tasks import TaskOwner, all_or_none, events_of, shielded
 
 
 async def test_events_come_as_emitted_and_the_failure_after_them() -> None:
@@ -75,3 +75,23 @@ async def test_task_owner_close_cancels_and_waits() -> None:
     await asyncio.sleep(0.01)
     await owner.close()
     assert finished == ["forever"]
+
+
+async def test_shielded_work_ends_before_the_callers_cancellation_is_raised() -> None:
+    finished = asyncio.Event()
+
+    async def cleanup() -> str:
+        await asyncio.sleep(0.05)
+        finished.set()
+        return "done"
+
+    caller = asyncio.ensure_future(shielded(cleanup()))
+    await asyncio.sleep(0)
+    for _ in range(2):  # cancelled again while it cleans up: still to the end
+        caller.cancel()
+        await asyncio.sleep(0.01)
+    assert not caller.done()
+    with pytest.raises(asyncio.CancelledError):
+        await caller
+    assert finished.is_set()
+    assert await shielded(cleanup()) == "done"

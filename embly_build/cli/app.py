@@ -20,6 +20,7 @@ from embly_build.cli.help_text import reflowed
 from embly_build.cli.options import ClientOptions
 from embly_build.cli.process_exit import exit_at_once, exit_code_of
 from embly_build.errors import EmblyError, UsageError
+from embly_build.server.executors import DEFAULT_EXECUTOR, EXECUTORS
 
 app = typer.Typer(
     name="embly",
@@ -52,7 +53,8 @@ ProjectOpt = Annotated[
 ExecutorOpt = Annotated[
     str | None,
     typer.Option(
-        help="Where builds run: nix (in this process) or remote (default: user config, else nix)."
+        help=f"Where builds run: {', '.join(EXECUTORS)} (in this process) or remote"
+        f" (default: user config, else {DEFAULT_EXECUTOR})."
     ),
 ]
 RemoteOpt = Annotated[
@@ -104,8 +106,8 @@ def build(
     130, 143 or 129 when stopped by Ctrl-C, SIGTERM or SIGHUP, 141 when the reader of its
     output has gone (`| head`): the builds are cancelled and their processes killed.
     """
-    from embly_build.cli.build_command import build_once
-    from embly_build.cli.render import HumanRenderer, JsonRenderer
+    from embly_build.cli.commands.build import build_once
+    from embly_build.cli.terminal.render import HumanRenderer, JsonRenderer
 
     mode = _output_mode(json_output, verbose, quiet)
     options = ClientOptions(project, executor, remote, jobs, target, opt_level)
@@ -157,7 +159,7 @@ def watch(
     Exit code 130 after Ctrl-C, 143 after SIGTERM, 129 after SIGHUP (the terminal closed), 2
     when the first build cannot start (configuration, nix or toolchain missing).
     """
-    from embly_build.cli.watch_command import watch as watch_forever
+    from embly_build.cli.commands.watch import watch as watch_forever
 
     options = ClientOptions(
         project, executor, remote, jobs, target, opt_level, watching=True, quick_first=quick_first
@@ -179,7 +181,7 @@ def run(
     native code: one from elsewhere is not loaded), else the .wasm; stdout, stderr and the
     exit code are the function's own.
     """
-    from embly_build.cli.run_command import run_function
+    from embly_build.cli.commands.run import run_function
 
     raise typer.Exit(_guard(lambda: run_function(project, function, args or [])))
 
@@ -207,7 +209,7 @@ def info(
 
     --json prints them as one JSON object, with snake_case keys and numbers as numbers.
     """
-    from embly_build.cli.info_command import show_info
+    from embly_build.cli.commands.info import show_info
 
     mode = _output_mode(json_output, verbose, quiet)
     options = ClientOptions(project, executor, remote)
@@ -217,11 +219,12 @@ def info(
 @_command()
 def toolchains(
     provision: Annotated[
-        bool, typer.Option("--provision", help="Build the toolchains now.")
+        bool, typer.Option("--provision", help="Put the toolchains in the Nix store now.")
     ] = False,
 ) -> None:
-    """Show the pinned toolchains; with --provision, build them (nix-build, with GC roots)."""
-    from embly_build.cli.toolchains_command import show_toolchains
+    """Show the pinned toolchains; with --provision, put them in the Nix store now (with GC
+    roots)."""
+    from embly_build.cli.commands.toolchains import show_toolchains
 
     raise typer.Exit(_run(show_toolchains(provision)))
 
@@ -255,7 +258,7 @@ def gc(
     not on a remote server. Toolchains and cargo's download cache are
     neither counted nor removed.
     """
-    from embly_build.cli.gc_command import run_gc
+    from embly_build.cli.commands.gc import run_gc
 
     raise typer.Exit(_guard(lambda: run_gc(max_size, dry_run)))
 
@@ -269,7 +272,9 @@ def serve(
     store: Annotated[
         Path | None, typer.Option(help="State directory (default: EMBLY_HOME).")
     ] = None,
-    executor: Annotated[str, typer.Option(help="How builds run: nix.")] = "nix",
+    executor: Annotated[
+        str, typer.Option(help=f"How builds run: {', '.join(EXECUTORS)}.")
+    ] = DEFAULT_EXECUTOR,
 ) -> None:
     """Run a build server for `--remote ADDR` clients until stopped.
 
@@ -282,7 +287,7 @@ def serve(
     processes killed and its unix sockets removed; exit code 0. Exit code 2 when it cannot
     listen (an address in use, say).
     """
-    from embly_build.cli.serve_command import serve_forever
+    from embly_build.cli.commands.serve import serve_forever
 
     raise typer.Exit(_run(serve_forever(listen or [], jobs, store, executor)))
 
@@ -320,7 +325,7 @@ def _report(error: EmblyError) -> int:
     """Print `error` on stderr; the exit code it calls for."""
     from rich.markup import escape
 
-    from embly_build.cli.console import OutputConsole
+    from embly_build.cli.terminal.console import OutputConsole
 
     with contextlib.suppress(OSError):  # nowhere to say it: the exit code still does
         OutputConsole(stderr=True, highlight=False, soft_wrap=True).print(
@@ -335,7 +340,7 @@ def _exit_for(error: EmblyError) -> NoReturn:
 
 def main() -> None:
     try:
-        # The command line, for `embly build` to record its run under (build_command.py).
+        # The command line, for `embly build` to record its run under (commands/build.py).
         app(prog_name="embly", obj={"command_line": sys.argv[1:]})
     except SystemExit as request:
         exit_at_once(exit_code_of(request))

@@ -14,9 +14,15 @@ from embly_build.client.session.connect import connect
 from embly_build.errors import ConfigError, UsageError
 from embly_build.home import config_file, embly_home
 from embly_build.protocol.opt_levels import DEFAULT_OPT_LEVEL, wasm_opt_level
+from embly_build.server.executors import DEFAULT_EXECUTOR, EXECUTORS
 from embly_build.server.settings import ServerSettings, default_jobs
+from embly_build.server.toolchains import DEFAULT_PROVIDER
 
-EXECUTORS = ("nix", "docker", "remote")
+# Besides an in-process server with one of the server's executors: a build server in a
+# local container (not in this version), or the one at --remote ADDR.
+DOCKER = "docker"
+REMOTE = "remote"
+CHOICES = (*EXECUTORS, DOCKER, REMOTE)
 
 
 @dataclass(frozen=True)
@@ -61,23 +67,23 @@ def _opt_level(options: ClientOptions, user: UserConfig) -> str:
 
 
 def _address(options: ClientOptions, user: UserConfig) -> tuple[str, ServerSettings | None]:
-    executor = options.executor or user.executor or "nix"
-    if executor not in EXECUTORS:
-        raise UsageError(f"unknown executor {executor!r}; choose one of {', '.join(EXECUTORS)}")
-    if executor == "docker":
+    executor = options.executor or user.executor or DEFAULT_EXECUTOR
+    if executor not in CHOICES:
+        raise UsageError(f"unknown executor {executor!r}; choose one of {', '.join(CHOICES)}")
+    if executor == DOCKER:
         raise UsageError(
             "the docker executor is not available in this version; use --executor nix "
             "(needs nix installed) or --executor remote --remote ADDR"
         )
-    if options.executor not in (None, "remote") and options.remote:
+    if options.executor not in (None, REMOTE) and options.remote:
         raise UsageError(
             f"--executor {options.executor} and --remote contradict each other: --remote ADDR"
             " builds on the server at ADDR; give one of them"
         )
     remote = options.remote or user.remote
-    if executor == "remote" or options.remote:
+    if executor == REMOTE or options.remote:
         if not remote:
-            if options.executor == "remote":
+            if options.executor == REMOTE:
                 raise UsageError("--executor remote needs --remote ADDR (unix:/path or HOST:PORT)")
             raise ConfigError(
                 f'{config_file()}: executor = "remote" needs the server\'s address:'
@@ -87,7 +93,7 @@ def _address(options: ClientOptions, user: UserConfig) -> tuple[str, ServerSetti
     settings = ServerSettings(
         home=embly_home(),
         jobs=options.jobs or user.jobs or default_jobs(),
-        toolchains=os.environ.get("EMBLY_TOOLCHAINS") or user.toolchains or "host",
+        toolchains=os.environ.get("EMBLY_TOOLCHAINS") or user.toolchains or DEFAULT_PROVIDER,
     )
     return "inproc", settings
 

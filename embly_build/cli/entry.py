@@ -1,7 +1,7 @@
 """The `embly` command's entry point.
 
 An `embly build` whose last identical run is still up to date is answered here, before
-the command line parser and the client stack are imported (see up_to_date_report.py).
+the command line parser and the client stack are imported (see commands/up_to_date_report.py).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import sys
 def main() -> None:
     _open_closed_standard_streams()
     if sys.argv[1:2] == ["build"]:
-        from embly_build.cli.up_to_date_report import report_if_up_to_date
+        from embly_build.cli.commands.up_to_date_report import report_if_up_to_date
 
         code = report_if_up_to_date(sys.argv[1:])
         if code is not None:

@@ -1,8 +1,14 @@
-"""The one place that maps outcomes to exit codes."""
+"""The one place that maps outcomes to exit codes.
+
+A command stopped by a signal exits with 128 + the signal: stop_signals.py says which
+while the command's builds run (they are cancelled, which is no error of theirs), app.py
+for a Ctrl-C outside them (KeyboardInterrupt). A build cancelled by a newer build of the
+same function is a failed build.
+"""
 
 from __future__ import annotations
 
-from embly_build.errors import BuildCancelled, BuildFailed, EmblyError
+from embly_build.errors import BuildFailed, EmblyError
 
 OK = 0
 BUILD_FAILED = 1
@@ -16,6 +22,4 @@ BROKEN_PIPE = 141  # 128 + SIGPIPE: the reader of our output went away (`| head`
 def for_error(error: EmblyError) -> int:
     if isinstance(error, BuildFailed):
         return BUILD_FAILED
-    if isinstance(error, BuildCancelled):
-        return INTERRUPTED
     return USAGE

@@ -12,7 +12,7 @@ import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any, TypeVar
 
-from embly_build.client.inputs.index import IndexCounters
+from embly_build.client.inputs.walk import IndexCounters
 from embly_build.client.session.events import IndexProgress, UploadProgress
 
 T = TypeVar("T")

@@ -2,26 +2,21 @@
 
 from __future__ import annotations
 
-from embly_build.errors import EnvironmentProblem, UsageError
-from embly_build.server.executors.nix_shell import NixShellExecutor
+from embly_build.errors import EnvironmentProblem
+from embly_build.server.executors import executor_factory
+from embly_build.server.runtimes import make_runtimes
 from embly_build.server.service import BuildService
 from embly_build.server.settings import ServerSettings
-from embly_build.server.toolchains import find_nixexprs_dir, toolchain_provider
-
-EXECUTORS = ("nix",)
+from embly_build.server.toolchains import toolchain_provider
 
 
 def create_service(settings: ServerSettings) -> BuildService:
-    if settings.executor not in EXECUTORS:
-        raise UsageError(
-            f"unknown executor {settings.executor!r}; available: {', '.join(EXECUTORS)}"
-        )
+    make_executor = executor_factory(settings.executor)
     try:
         settings.tmp_dir.mkdir(parents=True, exist_ok=True)
-        nixexprs = find_nixexprs_dir()
-        executor = NixShellExecutor(nixexprs, settings.tmp_dir)
-        toolchains = toolchain_provider(settings.toolchains, settings.home, nixexprs)
-        return BuildService(settings, toolchains, executor)
+        executor = make_executor(settings)
+        toolchains = toolchain_provider(settings.toolchains, settings.home)
+        return BuildService(settings, toolchains, executor, make_runtimes())
     except OSError as exc:
         raise EnvironmentProblem(
             f"cannot keep the build server's state in {exc.filename or settings.home}: "

@@ -1,24 +1,16 @@
-"""BuildService: the one implementation of the protocol, served in-process or over gRPC."""
+"""BuildService: the one implementation of the protocol, served in-process or over gRPC.
+
+It raises embly errors; transport/ turns them into the wire's statuses (transport/statuses.py).
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from importlib.metadata import version
 
-from grpclib import GRPCError
-from grpclib.const import Status
-
-from embly_build.errors import (
-    BlobNotFound,
-    DigestMismatch,
-    EmblyError,
-    EnvironmentProblem,
-    MissingInputs,
-    ProtocolError,
-    StoreError,
-)
+from embly_build.errors import BlobNotFound, EnvironmentProblem, ProtocolError
 from embly_build.protocol import pb
 from embly_build.protocol.blob_batches import batch_blobs
 from embly_build.protocol.digests import check_digest, digest_key
@@ -27,36 +19,18 @@ from embly_build.server.cas.action_cache import ActionCache
 from embly_build.server.cas.store import BlobWriter, ContentStore
 from embly_build.server.executors.base import Executor
 from embly_build.server.requests import validate_build
+from embly_build.server.runtimes import make_runtimes
 from embly_build.server.runtimes.base import Runtime
-from embly_build.server.runtimes.rust import RustRuntime
 from embly_build.server.settings import ServerSettings
 from embly_build.server.toolchains.base import ToolchainProvider
 from embly_build.wasm.aot import host_triple, wasmtime_version
 
-_STATUS_FOR: list[tuple[type[EmblyError], Status]] = [
-    (DigestMismatch, Status.INVALID_ARGUMENT),
-    (ProtocolError, Status.INVALID_ARGUMENT),
-    (BlobNotFound, Status.NOT_FOUND),
-    (MissingInputs, Status.NOT_FOUND),
-    (EnvironmentProblem, Status.FAILED_PRECONDITION),
-    (StoreError, Status.RESOURCE_EXHAUSTED),
-]
 # A FindMissingBlobs of more digests is answered in a worker thread: a stat per digest, and a
 # tree of 10,000 files would hold up every other call's events for about 20 ms.
 LOOKUPS_ON_THE_LOOP = 256
 
 
-@contextlib.contextmanager
-def grpc_errors() -> Iterator[None]:
-    """Turn embly errors into gRPC statuses; the message travels as the status detail."""
-    try:
-        yield
-    except EmblyError as error:
-        status = next((s for kind, s in _STATUS_FOR if isinstance(error, kind)), Status.INTERNAL)
-        raise GRPCError(status, str(error)) from error
-
-
-class BuildService(pb.BuildServiceBase):
+class BuildService:
     def __init__(
         self,
         settings: ServerSettings,
@@ -67,7 +41,7 @@ class BuildService(pb.BuildServiceBase):
         self.settings = settings
         self.store = ContentStore(settings.store_dir)
         self.action_cache = ActionCache(settings.action_cache_dir, self.store)
-        self._runtimes: dict[str, Runtime] = runtimes or {"rust": RustRuntime()}
+        self._runtimes: dict[str, Runtime] = runtimes or make_runtimes()
         self._toolchains = toolchains
         self._executor = executor
         self._builder = Builder(
@@ -75,38 +49,36 @@ class BuildService(pb.BuildServiceBase):
         )
 
     async def close(self) -> None:
-        """Stop what the service keeps running between builds (waiting shells)."""
+        """Stop what the service keeps running between builds (a compiler being readied,
+        waiting shells)."""
+        await self._builder.close()
         await self._executor.close()
 
     async def find_missing_blobs(
         self, find_missing_blobs_request: pb.FindMissingBlobsRequest
     ) -> pb.FindMissingBlobsResponse:
         digests = find_missing_blobs_request.digests
-        with grpc_errors():
-            # The store checks each digest as it reads it.
-            if len(digests) <= LOOKUPS_ON_THE_LOOP:
-                missing = self.store.missing(digests)
-            else:
-                missing = await asyncio.to_thread(self.store.missing, digests)
-            return pb.FindMissingBlobsResponse(missing=missing)
+        # The store checks each digest as it reads it.
+        if len(digests) <= LOOKUPS_ON_THE_LOOP:
+            missing = self.store.missing(digests)
+        else:
+            missing = await asyncio.to_thread(self.store.missing, digests)
+        return pb.FindMissingBlobsResponse(missing=missing)
 
     async def upload_blobs(
         self, blob_chunk_iterator: AsyncIterator[pb.BlobChunk]
     ) -> pb.UploadBlobsResponse:
         summary = pb.UploadBlobsResponse()
         writers: dict[tuple[str, int], BlobWriter | None] = {}
-        with grpc_errors():
-            try:
-                async for chunk in blob_chunk_iterator:
-                    self._receive_chunk(chunk, writers, summary)
-                if open_blobs := [key for key, w in writers.items() if w is not None]:
-                    raise ProtocolError(
-                        f"the upload ended before blob {open_blobs[0][0]} was complete"
-                    )
-            finally:
-                for writer in writers.values():
-                    if writer is not None:
-                        writer.abort()
+        try:
+            async for chunk in blob_chunk_iterator:
+                self._receive_chunk(chunk, writers, summary)
+            if open_blobs := [key for key, w in writers.items() if w is not None]:
+                raise ProtocolError(f"the upload ended before blob {open_blobs[0][0]} was complete")
+        finally:
+            for writer in writers.values():
+                if writer is not None:
+                    writer.abort()
         return summary
 
     def _receive_chunk(
@@ -138,9 +110,8 @@ class BuildService(pb.BuildServiceBase):
             summary.bytes_stored += digest.size_bytes
 
     async def upload_blob_batch(self, blob_batch: pb.BlobBatch) -> pb.UploadBlobsResponse:
-        with grpc_errors():
-            # Off the event loop: thousands of files to write, while other calls go on.
-            return await asyncio.to_thread(self._store_batch, blob_batch)
+        # Off the event loop: thousands of files to write, while other calls go on.
+        return await asyncio.to_thread(self._store_batch, blob_batch)
 
     def _store_batch(self, batch: pb.BlobBatch) -> pb.UploadBlobsResponse:
         blobs = batch_blobs(batch)  # every blob checked before any is stored
@@ -154,20 +125,18 @@ class BuildService(pb.BuildServiceBase):
         return summary
 
     async def read_blob(self, read_blob_request: pb.ReadBlobRequest) -> AsyncIterator[pb.BlobChunk]:
-        with grpc_errors():
-            digest = check_digest(read_blob_request.digest)
-            if not self.store.has(digest):
-                raise BlobNotFound(f"blob {digest.sha256} is not in the store")
-            chunks = list(self.store.read_chunks(digest))
+        digest = check_digest(read_blob_request.digest)
+        if not self.store.has(digest):
+            raise BlobNotFound(f"blob {digest.sha256} is not in the store")
+        chunks = list(self.store.read_chunks(digest))
         for chunk in chunks:
             yield chunk
 
     async def build(self, build_request: pb.BuildRequest) -> AsyncIterator[pb.BuildEvent]:
-        with grpc_errors():
-            job = validate_build(build_request, self._runtimes)
-            async with contextlib.aclosing(self._builder.build(job)) as events:
-                async for event in events:
-                    yield event
+        job = validate_build(build_request, self._runtimes)
+        async with contextlib.aclosing(self._builder.build(job)) as events:
+            async for event in events:
+                yield event
 
     async def get_server_info(
         self, get_server_info_request: pb.GetServerInfoRequest

@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from embly_build.home import embly_home
+from embly_build.server.executors import DEFAULT_EXECUTOR
+from embly_build.server.toolchains import DEFAULT_PROVIDER
 
 
 def default_jobs() -> int:
@@ -17,8 +19,10 @@ def default_jobs() -> int:
 class ServerSettings:
     home: Path = field(default_factory=embly_home)
     jobs: int = field(default_factory=default_jobs)
-    toolchains: str = field(default_factory=lambda: os.environ.get("EMBLY_TOOLCHAINS", "host"))
-    executor: str = "nix"
+    toolchains: str = field(
+        default_factory=lambda: os.environ.get("EMBLY_TOOLCHAINS", DEFAULT_PROVIDER)
+    )
+    executor: str = DEFAULT_EXECUTOR
 
     @property
     def store_dir(self) -> Path:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 from embly_build.errors import UsageError
 
@@ -14,10 +15,12 @@ INPROC = "inproc"
 # last a NUL. A longer path fails only at bind() or connect(), so it is refused here.
 MAX_SOCKET_PATH_BYTES = 107
 
+AddressKind = Literal["inproc", "unix", "tcp"]
+
 
 @dataclass(frozen=True)
 class Address:
-    kind: str  # "inproc" | "unix" | "tcp"
+    kind: AddressKind
     path: Path | None = None
     host: str = ""
     port: int = 0

@@ -2,56 +2,52 @@
 
 from __future__ import annotations
 
-import ssl
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from grpclib.client import Channel
-
-from embly_build.protocol import pb
-from embly_build.server.settings import ServerSettings
-from embly_build.transport.address import Address, parse_address
+from embly_build.transport.address import Address, AddressKind, parse_address
 from embly_build.transport.api import BuildApi
-from embly_build.transport.channel import CONNECT_TIMEOUT, BoundedChannel
+from embly_build.transport.base import ConnectOptions, OpenTransport, Transport
+from embly_build.transport.channel import CONNECT_TIMEOUT
+from embly_build.transport.credentials import NO_CREDENTIALS, Credentials
+from embly_build.transport.in_process import open_in_process
+from embly_build.transport.tcp import connect_tcp
+from embly_build.transport.unix_socket import connect_unix
 
 if TYPE_CHECKING:
-    from embly_build.server.service import BuildService
+    from embly_build.server.settings import ServerSettings
+
+_TRANSPORTS: dict[AddressKind, OpenTransport] = {
+    "inproc": open_in_process,
+    "unix": connect_unix,
+    "tcp": connect_tcp,
+}
 
 
 @dataclass
 class Connection:
-    api: BuildApi
     address: Address
-    _channel: Channel | None = field(default=None, repr=False)
-    _service: BuildService | None = field(default=None, repr=False)  # in-process
+    _transport: Transport = field(repr=False)
+
+    @property
+    def api(self) -> BuildApi:
+        return self._transport.api
 
     async def close(self) -> None:
-        if self._channel is not None:
-            self._channel.close()
-        if self._service is not None:
-            await self._service.close()
+        await self._transport.close()
 
 
 def open_connection(
     address: str | Address,
     *,
     settings: ServerSettings | None = None,
-    ssl_context: ssl.SSLContext | None = None,
+    credentials: Credentials = NO_CREDENTIALS,
     connect_timeout: float = CONNECT_TIMEOUT,
 ) -> Connection:
-    """`inproc` builds a server in this process from `settings`; others open a gRPC channel,
-    which connects at the first call and fails it with a ServerUnreachable if the server
-    cannot be reached or does not answer within `connect_timeout` seconds."""
+    """`inproc` builds a server in this process from `settings`; others open a gRPC channel
+    presenting `credentials`, which connects at the first call and fails it with a
+    ServerUnreachable if the server cannot be reached or does not answer within
+    `connect_timeout` seconds."""
     parsed = parse_address(address) if isinstance(address, str) else address
-    if parsed.kind == "inproc":
-        from embly_build.server.factory import create_service
-
-        service = create_service(settings or ServerSettings())
-        return Connection(service, parsed, _service=service)
-    if parsed.kind == "unix":
-        channel = BoundedChannel(path=str(parsed.path), connect_timeout=connect_timeout)
-    else:
-        channel = BoundedChannel(
-            parsed.host, parsed.port, ssl_context=ssl_context, connect_timeout=connect_timeout
-        )
-    return Connection(pb.BuildServiceStub(channel), parsed, channel)
+    options = ConnectOptions(settings, credentials, connect_timeout)
+    return Connection(parsed, _TRANSPORTS[parsed.kind](parsed, options))

@@ -15,9 +15,9 @@ from typing import TextIO
 
 import pytest
 
-from embly_build.cli.console import OutputConsole
-from embly_build.cli.render import HumanRenderer, JsonRenderer
 from embly_build.cli.stop_signals import cancel_on_stop_signals
+from embly_build.cli.terminal.console import OutputConsole
+from embly_build.cli.terminal.render import HumanRenderer, JsonRenderer
 from embly_build.client.session.events import BuildFinished, BuildStarted
 from tests.helpers import EMBLY, processes_left_after
 

@@ -183,6 +183,25 @@ def non_root_user() -> Iterator[NonRootUser]:
         shutil.rmtree(home, ignore_errors=True)
 
 
+def run_as(
+    argv: list[str], *, cwd: Path, env: dict[str, str], user: NonRootUser | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run argv as `user` (with their HOME and USER), else as this process's user."""
+    if user is not None:
+        env = {**env, "HOME": str(user.home), "USER": user.name, "LOGNAME": user.name}
+    return subprocess.run(
+        argv,
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        user=user.uid if user else None,
+        group=user.gid if user else None,
+        extra_groups=[] if user else None,
+    )
+
+
 @dataclass(frozen=True)
 class NixDaemon:
     socket: Path

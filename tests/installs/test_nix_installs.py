@@ -19,6 +19,7 @@ from tests.installs.conftest import (
     NonRootUser,
     isolated_environment,
     nix_settings,
+    run_as,
 )
 
 pytestmark = pytest.mark.slow
@@ -27,28 +28,6 @@ EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "hello-project"
 # Nix's default group name is `nixbld`, which a machine may have (nix-setup-systemd makes it);
 # a group that surely does not exist gives what the bare package sees on a fresh machine.
 MISSING_GROUP = "embly-test-no-such-group"
-
-
-def _run(
-    argv: list[str],
-    *,
-    cwd: Path,
-    env: dict[str, str],
-    user: NonRootUser | None = None,
-) -> subprocess.CompletedProcess[str]:
-    if user is not None:
-        env = {**env, "HOME": str(user.home), "USER": user.name, "LOGNAME": user.name}
-    return subprocess.run(
-        argv,
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        user=user.uid if user else None,
-        group=user.gid if user else None,
-        extra_groups=[] if user else None,
-    )
 
 
 def _project(parent: Path, user: NonRootUser | None = None) -> Path:
@@ -66,17 +45,17 @@ def _assert_no_nix_warnings(result: subprocess.CompletedProcess[str]) -> None:
         assert sign not in output.lower(), output
 
 
-def _build_and_run(
+def _build_andrun_as(
     embly: Path, project: Path, env: dict[str, str], user: NonRootUser | None = None
 ) -> None:
-    provisioned = _run([str(embly), "toolchains", "--provision"], cwd=project, env=env, user=user)
+    provisioned = run_as([str(embly), "toolchains", "--provision"], cwd=project, env=env, user=user)
     assert provisioned.returncode == 0, provisioned.stdout + provisioned.stderr
     _assert_no_nix_warnings(provisioned)
-    built = _run([str(embly), "build"], cwd=project, env=env, user=user)
+    built = run_as([str(embly), "build"], cwd=project, env=env, user=user)
     assert built.returncode == 0, built.stdout + built.stderr
     assert "3 ok" in built.stderr
     _assert_no_nix_warnings(built)
-    ran = _run([str(embly), "run", "greeter", "--", "Ada"], cwd=project, env=env, user=user)
+    ran = run_as([str(embly), "run", "greeter", "--", "Ada"], cwd=project, env=env, user=user)
     assert ran.stdout == "Hello, Ada!\n", ran.stderr
 
 
@@ -91,18 +70,18 @@ def test_bare_package_with_nix_defaults(tmp_path: Path, installed_wheel: Install
     settings = nix_settings(tmp_path / "nix-conf", f"build-users-group = {MISSING_GROUP}\n")
     env = isolated_environment(**settings, EMBLY_HOME=str(tmp_path / "embly-home"))
     # The configuration is Nix's defaults on a fresh machine: Nix itself complains.
-    plain = _run(["nix-store", "--gc", "--print-roots"], cwd=tmp_path, env=env)
+    plain = run_as(["nix-store", "--gc", "--print-roots"], cwd=tmp_path, env=env)
     assert f"the group '{MISSING_GROUP}' specified in 'build-users-group' does not exist" in (
         plain.stderr
     )
-    sandbox = _run(
+    sandbox = run_as(
         ["nix", "--extra-experimental-features", "nix-command", "show-config"],
         cwd=tmp_path,
         env=env,
     )
     assert "sandbox = true" in sandbox.stdout.splitlines()
 
-    _build_and_run(installed_wheel.embly, _project(tmp_path), env)
+    _build_andrun_as(installed_wheel.embly, _project(tmp_path), env)
 
 
 def test_debian_nix_setup_systemd_layout(
@@ -114,7 +93,7 @@ def test_debian_nix_setup_systemd_layout(
     )
     env = isolated_environment(**settings, EMBLY_HOME=str(tmp_path / "embly-home"))
 
-    _build_and_run(installed_wheel.embly, _project(tmp_path), env)
+    _build_andrun_as(installed_wheel.embly, _project(tmp_path), env)
 
 
 def test_multi_user_install_through_a_daemon(
@@ -129,13 +108,13 @@ def test_multi_user_install_through_a_daemon(
     embly_home = non_root_user.home / "embly-home"
     env = isolated_environment(**nix_daemon.client_environment(), EMBLY_HOME=str(embly_home))
 
-    _build_and_run(installed_wheel.embly, project, env, non_root_user)
+    _build_andrun_as(installed_wheel.embly, project, env, non_root_user)
 
     gcroot = _toolchain_root(embly_home)
     toolchain = gcroot.readlink()
-    roots = _run(["nix-store", "--gc", "--print-roots"], cwd=work, env=env)
+    roots = run_as(["nix-store", "--gc", "--print-roots"], cwd=work, env=env)
     assert f"{gcroot} -> {toolchain}" in roots.stdout.splitlines(), roots.stdout + roots.stderr
-    collected = _run(["nix-store", "--gc"], cwd=work, env=env)
+    collected = run_as(["nix-store", "--gc"], cwd=work, env=env)
     assert collected.returncode == 0, collected.stderr
     assert (toolchain / "bin" / "cargo").exists()
     # Connections came from the user through the daemon, not from a local store of root's.
@@ -143,13 +122,13 @@ def test_multi_user_install_through_a_daemon(
 
     main_rs = project / "greeter" / "src" / "main.rs"
     main_rs.write_text(main_rs.read_text().replace('println!("{}"', 'println!("{}!"'))
-    rebuilt = _run(
+    rebuilt = run_as(
         [str(installed_wheel.embly), "build", "greeter"], cwd=project, env=env, user=non_root_user
     )
     assert rebuilt.returncode == 0, rebuilt.stdout + rebuilt.stderr
     _assert_no_nix_warnings(rebuilt)
     assert gcroot.readlink() == toolchain  # the same toolchain, not provisioned again
-    ran = _run(
+    ran = run_as(
         [str(installed_wheel.embly), "run", "greeter", "--", "Ada"],
         cwd=project,
         env=env,

@@ -1,4 +1,5 @@
-"""A real build server on a unix socket, and a connection to it, for the transport tests."""
+"""A build service, a real build server on a unix socket, and a connection to it, for the
+transport tests."""
 
 from __future__ import annotations
 
@@ -8,10 +9,21 @@ from pathlib import Path
 import pytest
 
 from embly_build.server.factory import create_service
+from embly_build.server.service import BuildService
 from embly_build.server.settings import ServerSettings
 from embly_build.transport.address import parse_address
 from embly_build.transport.connection import Connection, open_connection
 from embly_build.transport.grpc_server import GrpcServer
+
+
+@pytest.fixture
+async def service(tmp_path: Path) -> AsyncIterator[BuildService]:
+    """A build service, not served; its state is in tmp_path / "server-home"."""
+    built = create_service(ServerSettings(home=tmp_path / "server-home", jobs=1))
+    try:
+        yield built
+    finally:
+        await built.close()
 
 
 @pytest.fixture

@@ -5,28 +5,17 @@ from __future__ import annotations
 
 import os
 import socket
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from embly_build.errors import UsageError
 from embly_build.protocol import pb
-from embly_build.server.factory import create_service
 from embly_build.server.service import BuildService
-from embly_build.server.settings import ServerSettings
 from embly_build.transport.address import parse_address
 from embly_build.transport.connection import open_connection
 from embly_build.transport.grpc_server import GrpcServer
-
-
-@pytest.fixture
-async def service(tmp_path: Path) -> AsyncIterator[BuildService]:
-    built = create_service(ServerSettings(home=tmp_path / "server-home", jobs=1))
-    try:
-        yield built
-    finally:
-        await built.close()
 
 
 async def _refused(service: BuildService, address: str) -> str:

@@ -22,6 +22,7 @@ from embly_build.errors import ServerError
 from embly_build.protocol import pb
 from embly_build.transport.channel import CONNECT_TIMEOUT, ServerNotAnswering
 from embly_build.transport.connection import open_connection
+from embly_build.transport.credentials import Credentials
 from tests.helpers import EMBLY
 
 SHORT = 0.3  # the connect deadline these tests give; the CLI test waits the real one
@@ -68,7 +69,9 @@ async def test_connect_says_a_server_does_not_answer(
 async def test_a_stalled_tls_handshake_is_not_answering(silent_tcp: str) -> None:
     client_tls = ssl.create_default_context()
     trustme.CA().configure_trust(client_tls)
-    connection = open_connection(silent_tcp, ssl_context=client_tls, connect_timeout=SHORT)
+    connection = open_connection(
+        silent_tcp, credentials=Credentials(ssl_context=client_tls), connect_timeout=SHORT
+    )
     try:
         with pytest.raises(ServerNotAnswering, match="did not complete the TLS handshake"):
             await asyncio.wait_for(connection.api.get_server_info(pb.GetServerInfoRequest()), WAIT)

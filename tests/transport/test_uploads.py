@@ -20,6 +20,7 @@ from embly_build.server.service import BuildService
 from embly_build.server.settings import ServerSettings
 from embly_build.transport.api import BuildApi
 from embly_build.transport.connection import Connection, open_connection
+from embly_build.transport.grpc_service import GrpcService
 from tests.api_wrapper import PassThroughApi
 from tests.client.files import crate, write
 
@@ -99,7 +100,7 @@ class ServedBeforeBatches:
     in its mapping, so grpclib answers UNIMPLEMENTED."""
 
     def __init__(self, service: BuildService) -> None:
-        self._service = service
+        self._service = GrpcService(service)
 
     def __mapping__(self) -> dict[str, Handler]:
         mapping = self._service.__mapping__()

@@ -4,27 +4,35 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from embly_build.client.config.hcl_cache import parse_hcl_cached
-from embly_build.client.config.hcl_model import Attribute, Block, Body
+from embly_build.client.config.hcl_checks import (
+    StringAttribute,
+    block_name,
+    check_attribute_names,
+    check_references,
+    check_top_level,
+    describe,
+    is_string_list,
+    quoted,
+    required_string,
+)
+from embly_build.client.config.hcl_model import Block, Body
 from embly_build.errors import ConfigError, SourceLocation, UsageError
+from embly_build.server.runtimes import RUNTIMES
 
-KNOWN_RUNTIMES: tuple[str, ...] = ("rust",)
+KNOWN_RUNTIMES: tuple[str, ...] = tuple(RUNTIMES)
 CONFIG_FILE_NAME = "embly.hcl"
 OUTPUT_DIR_NAME = "embly_build"  # <project>/embly_build/ holds outputs
 
-_BLOCK_TYPES = ("function", "files", "gateway", "database")
-_TOP_LEVEL_NAMES = (*_BLOCK_TYPES, "dependencies")
 _FUNCTION_ATTRIBUTES = ("runtime", "path", "sources")
 _FILES_ATTRIBUTES = ("path",)
 # Function names become file names: embly_build/<name>.wasm.
 _FUNCTION_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_-]*")
-# `$${` is HCL's escape for a literal `${`, so it is not a reference.
-_FUNCTION_REFERENCE = re.compile(r"(?<!\$)\$\{\s*function\.([A-Za-z0-9_-]+)")
 
 
 @dataclass(frozen=True)
@@ -74,7 +82,7 @@ class ProjectConfig:
         unknown = [name for name in dict.fromkeys(names) if name not in self.functions]
         if unknown:
             plural = "s" if len(unknown) > 1 else ""
-            listed = ", ".join(map(_q, unknown))
+            listed = ", ".join(map(quoted, unknown))
             known = ", ".join(self.functions)
             raise UsageError(f"unknown function{plural} {listed}; known functions: {known}")
         return [self.functions[name] for name in dict.fromkeys(names)]
@@ -113,10 +121,10 @@ def load_project(config_file: Path) -> ProjectConfig:
     root = Path(os.path.abspath(config_file)).parent.resolve()
     config_file = root / config_file.name
     body = parse_hcl_cached(_read(config_file), config_file)
-    _check_top_level(body)
+    check_top_level(body)
     functions = _functions(body, root)
     files = _files(body, root)
-    _check_references(body, functions)
+    check_references(body, functions)
     return ProjectConfig(
         root=root,
         config_file=config_file,
@@ -150,34 +158,13 @@ def _read(config_file: Path) -> str:
         ) from None
 
 
-def _check_top_level(body: Body) -> None:
-    known = ", ".join(_TOP_LEVEL_NAMES)
-    for item in body.items():
-        if isinstance(item, Block) and item.type not in _BLOCK_TYPES:
-            hint = (
-                "write `dependencies = [...]`"
-                if item.type == "dependencies"
-                else "remove it or fix the spelling"
-            )
-            message = f"unknown block '{item.type}'; known top-level names: {known}; {hint}"
-            raise ConfigError(message, item.location)
-        if isinstance(item, Attribute) and item.name != "dependencies":
-            hint = (
-                f'write it as a block: `{item.name} "NAME" {{ ... }}`'
-                if item.name in _BLOCK_TYPES
-                else "remove it or fix the spelling"
-            )
-            message = f"unknown attribute '{item.name}'; known top-level names: {known}; {hint}"
-            raise ConfigError(message, item.location)
-
-
 def _functions(body: Body, root: Path) -> dict[str, FunctionConfig]:
     functions: dict[str, FunctionConfig] = {}
     for block in body.blocks_of("function"):
-        name = _block_name(block)
+        name = block_name(block)
         if not _FUNCTION_NAME.fullmatch(name):
             raise ConfigError(
-                f"function name {_q(name)} cannot be used: function names become file names"
+                f"function name {quoted(name)} cannot be used: function names become file names"
                 f" ({OUTPUT_DIR_NAME}/NAME.wasm); use only letters, digits, '_' and '-'"
                 " (not '-' first)",
                 block.location,
@@ -187,22 +174,16 @@ def _functions(body: Body, root: Path) -> dict[str, FunctionConfig]:
     return functions
 
 
-@dataclass(frozen=True)
-class _StringAttribute:
-    value: str
-    location: SourceLocation
-
-
 def _function(block: Block, name: str, root: Path) -> FunctionConfig:
-    _check_attribute_names(block, name, _FUNCTION_ATTRIBUTES)
-    runtime = _required_string(block, name, "runtime", '"rust"')
+    check_attribute_names(block, name, _FUNCTION_ATTRIBUTES)
+    runtime = required_string(block, name, "runtime", '"rust"')
     if runtime.value not in KNOWN_RUNTIMES:
         raise ConfigError(
-            f"unknown runtime {_q(runtime.value)} for function {_q(name)};"
+            f"unknown runtime {quoted(runtime.value)} for function {quoted(name)};"
             f' known runtimes: {", ".join(KNOWN_RUNTIMES)}; set `runtime = "rust"`',
             runtime.location,
         )
-    path = _required_string(block, name, "path", f'"./{name}"')
+    path = required_string(block, name, "path", f'"./{name}"')
     return FunctionConfig(
         name=name,
         runtime=runtime.value,
@@ -212,12 +193,12 @@ def _function(block: Block, name: str, root: Path) -> FunctionConfig:
     )
 
 
-def _crate_dir(path: _StringAttribute, name: str, root: Path) -> Path:
-    what = f"path {_q(path.value)} of function {_q(name)}"
+def _crate_dir(path: StringAttribute, name: str, root: Path) -> Path:
+    what = f"path {quoted(path.value)} of function {quoted(name)}"
     crate = _resolve_existing(path.value, path.location, what, root, directory=True)
     if not _is_file(crate / "Cargo.toml"):
         raise ConfigError(
-            f"path {_q(path.value)} of function {_q(name)} has no Cargo.toml ({crate});"
+            f"path {quoted(path.value)} of function {quoted(name)} has no Cargo.toml ({crate});"
             " point `path` at the Rust crate directory, the one holding Cargo.toml",
             path.location,
         )
@@ -228,17 +209,17 @@ def _sources(block: Block, name: str, root: Path) -> tuple[Path, ...]:
     sources = block.body.attributes.get("sources")
     if sources is None:
         return ()
-    if not _is_string_list(sources):
+    if not is_string_list(sources):
         raise ConfigError(
-            f"`sources` of function {_q(name)} must be a list of quoted strings, e.g."
-            f' `sources = ["../lib"]`; got {_describe(sources)}',
+            f"`sources` of function {quoted(name)} must be a list of quoted strings, e.g."
+            f' `sources = ["../lib"]`; got {describe(sources)}',
             sources.location,
         )
     return tuple(
         _resolve_existing(
             source,
             sources.location,
-            f"source {_q(source)} of function {_q(name)}",
+            f"source {quoted(source)} of function {quoted(name)}",
             root,
             directory=True,
         )
@@ -270,25 +251,14 @@ def _resolve_existing(
 def _files(body: Body, root: Path) -> dict[str, FilesConfig]:
     files: dict[str, FilesConfig] = {}
     for block in body.blocks_of("files"):
-        name = _block_name(block)
+        name = block_name(block)
         _check_new_name(block, name, files)
-        _check_attribute_names(block, name, _FILES_ATTRIBUTES)
-        path = _required_string(block, name, "path", f'"./{name}"')
-        what = f"path {_q(path.value)} of files {_q(name)}"
+        check_attribute_names(block, name, _FILES_ATTRIBUTES)
+        path = required_string(block, name, "path", f'"./{name}"')
+        what = f"path {quoted(path.value)} of files {quoted(name)}"
         resolved = _resolve_existing(path.value, path.location, what, root, directory=False)
         files[name] = FilesConfig(name=name, path=resolved, location=block.location)
     return files
-
-
-def _block_name(block: Block) -> str:
-    if len(block.labels) == 1:
-        return block.labels[0]
-    got = ", ".join(_q(label) for label in block.labels) or "none"
-    raise ConfigError(
-        f"a {block.type} block takes exactly one name, got {got};"
-        f' write `{block.type} "NAME" {{ ... }}`',
-        block.location,
-    )
 
 
 def _check_new_name(
@@ -297,107 +267,20 @@ def _check_new_name(
     earlier = seen.get(name)
     if earlier is not None:
         raise ConfigError(
-            f"duplicate {block.type} {_q(name)} (first declared at line {earlier.location.line});"
-            " rename or remove one of them",
+            f"duplicate {block.type} {quoted(name)} (first declared at line"
+            f" {earlier.location.line}); rename or remove one of them",
             block.location,
         )
-
-
-def _check_attribute_names(block: Block, name: str, allowed: Sequence[str]) -> None:
-    allowed_list = ", ".join(allowed)
-    for attribute in block.body.attributes.values():
-        if attribute.name not in allowed:
-            raise ConfigError(
-                f"unknown attribute '{attribute.name}' in {block.type} {_q(name)};"
-                f" allowed attributes: {allowed_list}; remove it or fix the spelling",
-                attribute.location,
-            )
-    for nested in block.body.blocks:
-        raise ConfigError(
-            f"{block.type} {_q(name)} takes no nested blocks, found '{nested.type}';"
-            f" allowed attributes: {allowed_list}",
-            nested.location,
-        )
-
-
-def _required_string(block: Block, name: str, key: str, example: str) -> _StringAttribute:
-    attribute = block.body.attributes.get(key)
-    if attribute is None:
-        raise ConfigError(
-            f"{block.type} {_q(name)} has no `{key}`; add `{key} = {example}`", block.location
-        )
-    if not (attribute.literal and isinstance(attribute.value, str)):
-        raise ConfigError(
-            f"`{key}` of {block.type} {_q(name)} must be a quoted string, e.g."
-            f" `{key} = {example}`; got {_describe(attribute)}",
-            attribute.location,
-        )
-    return _StringAttribute(attribute.value, attribute.location)
-
-
-def _is_string_list(attribute: Attribute) -> bool:
-    value = attribute.value
-    return attribute.literal and isinstance(value, list) and all(isinstance(v, str) for v in value)
-
-
-def _describe(attribute: Attribute) -> str:
-    """What the user wrote, for a message saying it has the wrong type."""
-    if not attribute.literal:
-        return "an expression; write the value out in quotes"
-    return _describe_literal(attribute.value)
-
-
-def _describe_literal(value: Any) -> str:
-    if isinstance(value, str):
-        return f"the string {_q(value)}"
-    if isinstance(value, bool) or value is None:
-        return {True: "true", False: "false", None: "null"}[value]
-    if isinstance(value, int | float):
-        return f"the number {value}"
-    if isinstance(value, list):
-        wrong = [item for item in value if not isinstance(item, str)]
-        return f"a list holding {_describe_literal(wrong[0])}" if wrong else "a list"
-    return "an object"
-
-
-def _q(text: str) -> str:
-    """Quote a name or path from the file for a message, escaping newlines and the like."""
-    return f"'{text}'" if text.isprintable() else repr(text)
 
 
 def _dependencies(body: Body) -> tuple[str, ...]:
     attribute = body.attributes.get("dependencies")
     if attribute is None:
         return ()
-    if not _is_string_list(attribute):
+    if not is_string_list(attribute):
         raise ConfigError(
             "`dependencies` must be a list of quoted strings, e.g."
-            f' `dependencies = ["embly/http"]`; got {_describe(attribute)}',
+            f' `dependencies = ["embly/http"]`; got {describe(attribute)}',
             attribute.location,
         )
     return tuple(attribute.value)
-
-
-def _check_references(body: Body, functions: dict[str, FunctionConfig]) -> None:
-    declared = ", ".join(functions) or "none"
-    for attribute in body.all_attributes():
-        for name in _referenced_functions(attribute.value):
-            if name not in functions:
-                raise ConfigError(
-                    f"unknown function '{name}' in reference ${{function.{name}}};"
-                    f" declared functions: {declared}; fix the name or add a"
-                    f' `function "{name}"` block',
-                    attribute.location,
-                )
-
-
-def _referenced_functions(value: Any) -> Iterator[str]:
-    if isinstance(value, str):
-        yield from _FUNCTION_REFERENCE.findall(value)
-    elif isinstance(value, list):
-        for item in value:
-            yield from _referenced_functions(item)
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            yield from _referenced_functions(key)
-            yield from _referenced_functions(item)

@@ -12,7 +12,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from embly_build.client.inputs.index import FunctionInputs, IndexedFile
+from embly_build.client.inputs.index import FunctionInputs
+from embly_build.client.inputs.walk import IndexedFile
 
 
 @dataclass(frozen=True)

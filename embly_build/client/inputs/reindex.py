@@ -17,13 +17,10 @@ import os
 from collections.abc import Collection, Sequence
 from pathlib import Path
 
-from embly_build.client.inputs.index import (
-    FunctionInputs,
-    IndexCounters,
-    index_function,
-    reindex_function,
-)
+from embly_build.client.inputs.cancellation import Cancellation
+from embly_build.client.inputs.index import FunctionInputs, index_function, reindex_function
 from embly_build.client.inputs.stat_cache import StatCache, default_stat_cache_path
+from embly_build.client.inputs.walk import IndexCounters
 
 STRUCTURAL_NAMES = frozenset({".gitignore", "Cargo.toml", ".git"})
 
@@ -37,6 +34,7 @@ def index_after_events(
     *,
     stat_cache: StatCache | None = None,
     counters: IndexCounters | None = None,
+    cancellation: Cancellation | None = None,
 ) -> FunctionInputs:
     """The index of a function whose inputs were `previous` before the changes at the
     (absolute) paths `changed`; a full index when the changes call for one."""
@@ -49,10 +47,17 @@ def index_after_events(
             stat_cache=stat_cache,
             counters=counters,
             previous=previous,
+            cancellation=cancellation,
         )
     rescan, rewalk = plan
     return reindex_function(
-        previous, rescan, rewalk, output_dir, stat_cache=stat_cache, counters=counters
+        previous,
+        rescan,
+        rewalk,
+        output_dir,
+        stat_cache=stat_cache,
+        counters=counters,
+        cancellation=cancellation,
     )
 
 
@@ -69,6 +74,7 @@ def index_after_events_with_stat_cache(
     sources: Sequence[Path],
     output_dir: Path,
     counters: IndexCounters | None = None,
+    cancellation: Cancellation | None = None,
 ) -> FunctionInputs:
     """`index_after_events` backed by the persistent stat cache under EMBLY_HOME."""
     with StatCache(default_stat_cache_path()) as cache:
@@ -80,6 +86,7 @@ def index_after_events_with_stat_cache(
             output_dir,
             stat_cache=cache,
             counters=counters,
+            cancellation=cancellation,
         )
 
 

@@ -15,8 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from embly_build.client.inputs.ignore import IgnoreFilter, input_filter
-from embly_build.client.inputs.index import FunctionInputs, IndexedFile
+from embly_build.client.inputs.index import FunctionInputs
 from embly_build.client.inputs.index_delta import IndexDelta
+from embly_build.client.inputs.walk import IndexedFile
 
 
 @dataclass(frozen=True)

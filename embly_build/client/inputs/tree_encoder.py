@@ -12,7 +12,8 @@ from __future__ import annotations
 
 from operator import attrgetter
 
-from embly_build.client.inputs.index import FunctionInputs, IndexedFile
+from embly_build.client.inputs.index import FunctionInputs
+from embly_build.client.inputs.walk import IndexedFile
 from embly_build.protocol.input_trees import EncodedTree, join_tree_entries, tree_entry
 from embly_build.size_bounded_lru import SizeBoundedLru
 

@@ -47,7 +47,7 @@ _KEY_ENV_NAMES = ("PATH", "HOME", "USER", "TMPDIR")
 
 # (mtime_ns, ctime_ns, size, inode, mode), or None: the path did not exist.
 StatKey = tuple[int, int, int, int, int] | None
-# What the run printed, to be printed again (see up_to_date_report.py).
+# What the run printed, to be printed again (see cli/commands/up_to_date_report.py).
 Report = dict[str, object]
 
 

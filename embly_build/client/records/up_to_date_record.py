@@ -41,7 +41,7 @@ class FinishedRun:
     config: ProjectConfig
     inputs: Mapping[str, FunctionInputs]  # by function
     results: Sequence[BuildFinished]
-    report: Report  # what it printed, to be printed again (cli/up_to_date_report.py)
+    report: Report  # what it printed, to be printed again (cli/commands/up_to_date_report.py)
     # What else the results depended on (toolchains, code); listed while the record is made,
     # so that a failure to list them only means no record.
     environment: Callable[[], Iterable[Path]]

@@ -1,6 +1,6 @@
 """Small blobs sent whole, many to a message (UploadBlobBatch), in the order given.
 
-Groups of files go two at a time: this side reads one while the server stores the other.
+Groups of files go two at a time: this side reads the next while the server stores them.
 A group with a tree goes only once every group before it is stored, so a tree the server
 holds always has its files.
 """
@@ -14,11 +14,12 @@ from collections.abc import Callable, Sequence
 from grpclib import GRPCError
 from grpclib.const import Status
 
-from embly_build.client.inputs.index import IndexedFile
+from embly_build.client.inputs.walk import IndexedFile
 from embly_build.errors import InputError
 from embly_build.protocol import pb
 from embly_build.protocol.blob_batches import BATCH_MAX_BLOBS, BATCH_MAX_BYTES, make_batch
 from embly_build.protocol.input_trees import EncodedTree
+from embly_build.tasks import all_or_none
 from embly_build.transport.api import BuildApi
 
 Blob = IndexedFile | EncodedTree
@@ -70,33 +71,25 @@ async def _send_batches(
     *,
     in_flight: int,
 ) -> None:
-    """Send each group as a batch, `in_flight` at a time; all are stored on return."""
-    pending: set[asyncio.Task[None]] = set()
+    """Send each group as a batch, in order, `in_flight` at a time, the next one read
+    meanwhile; all are stored on return."""
+    ready: asyncio.Queue[pb.BlobBatch | None] = asyncio.Queue()
+    held = asyncio.Semaphore(in_flight + 1)  # batches in memory: those being sent, the next
 
-    async def send(batch: pb.BlobBatch) -> None:
-        await api.upload_blob_batch(batch)
-        on_sent(len(batch.data))
-
-    try:
+    async def read_all() -> None:
         for group in groups:
-            batch = await asyncio.to_thread(_read_batch, group)
-            while len(pending) >= in_flight:
-                pending = await _first_done(pending)
-            pending.add(asyncio.ensure_future(send(batch)))
-        while pending:
-            pending = await _first_done(pending)
-    finally:
-        for task in pending:
-            task.cancel()
-        await asyncio.gather(*pending, return_exceptions=True)
+            await held.acquire()
+            ready.put_nowait(await asyncio.to_thread(_read_batch, group))
+        for _ in range(in_flight):
+            ready.put_nowait(None)  # no more: each sender stops
 
+    async def send_each() -> None:
+        while (batch := await ready.get()) is not None:
+            await api.upload_blob_batch(batch)
+            on_sent(len(batch.data))
+            held.release()
 
-async def _first_done(pending: set[asyncio.Task[None]]) -> set[asyncio.Task[None]]:
-    """Wait for one of the tasks to end, raising its error; the ones still running."""
-    done, still_pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
-    for task in done:
-        task.result()
-    return still_pending
+    await all_or_none([read_all(), *(send_each() for _ in range(in_flight))])
 
 
 def _read_batch(blobs: Sequence[Blob]) -> pb.BlobBatch:

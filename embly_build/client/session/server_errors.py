@@ -48,9 +48,10 @@ async def server_errors(address: str) -> AsyncIterator[None]:
             " restart? Run the build again once it is up"
         ) from error
     # The transport turns every failure to connect (a name that does not resolve, no
-    # route, refused, not accepted in time) into a ConnectionError saying why
-    # (transport/channel.py).
-    except (ConnectionError, FileNotFoundError) as error:
+    # route, refused, no socket file at a unix socket's path, not accepted in time) into a
+    # ConnectionError saying why (transport/channel.py). A FileNotFoundError is not one: it
+    # comes from this machine's own files (an artifact's directory removed meanwhile).
+    except ConnectionError as error:
         raise ServerError(
             f"cannot reach the build server at {address} ({error}): is `embly serve` running "
             "there? Check the address, or build in-process with `--executor nix`"

@@ -20,7 +20,8 @@ from dataclasses import dataclass
 
 from grpclib import GRPCError
 
-from embly_build.client.inputs.index import FunctionInputs, IndexedFile
+from embly_build.client.inputs.index import FunctionInputs
+from embly_build.client.inputs.walk import IndexedFile
 from embly_build.client.session.batch_upload import (
     changed_while_uploading,
     send_in_batches,

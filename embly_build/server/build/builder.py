@@ -1,8 +1,8 @@
 """One build, from a validated request to a stream of events.
 
-The pipeline runs as a task owned by the event stream: when the stream is closed (the
-client went away, or a newer request replaced it) the task is cancelled and the executor
-kills the processes it started.
+The pipeline runs as a task owned by the event stream (`tasks.events_of`): when the stream
+is closed (the client went away, or a newer request replaced it) the task is cancelled and
+the executor kills the processes it started.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import dataclasses
 import fcntl
+import functools
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
@@ -18,6 +19,14 @@ from pathlib import Path
 
 from embly_build.errors import BuildFailed, StoreError
 from embly_build.protocol import enums, pb
+from embly_build.server.build.build_events import (
+    Clock,
+    Emit,
+    emit_finished,
+    failed,
+    log,
+    log_sink,
+)
 from embly_build.server.build.build_inputs import BuildInputs, check_inputs_present, input_files
 from embly_build.server.build.build_space import SPACE_LOCK, BuildSpace, SyncResult
 from embly_build.server.build.low_disk import low_disk_hint
@@ -40,6 +49,7 @@ from embly_build.server.runtimes.base import CompileJob, Runtime
 from embly_build.server.settings import ServerSettings
 from embly_build.server.toolchains.base import Toolchain, ToolchainProvider
 from embly_build.size_bounded_lru import SizeBoundedLru
+from embly_build.tasks import TaskOwner, events_of
 from embly_build.wasm.aot import (
     NATIVE_OPT_LEVELS,
     aot_refusal,
@@ -49,7 +59,6 @@ from embly_build.wasm.aot import (
     wasmtime_version,
 )
 
-Emit = Callable[[pb.BuildEvent], None]
 _LOCK_POLL_SECONDS = 0.05
 # Seconds from a build's end to the start of what the next build needs (nix-shells): its
 # client fetches and writes the artifacts meanwhile, undisturbed. A save within it builds
@@ -78,30 +87,25 @@ class Builder:
         self._supersession = Supersession()
         # By space root, sized by files.
         self._space_trees: SizeBoundedLru[Path, SpaceTree] = SizeBoundedLru(MAX_REMEMBERED_FILES)
+        # Work a build starts and does not wait for (readying the AOT compiler).
+        self._background = TaskOwner()
 
-    async def build(self, job: ValidBuild) -> AsyncGenerator[pb.BuildEvent, None]:
-        queue: asyncio.Queue[pb.BuildEvent | None] = asyncio.Queue()
-        task = asyncio.ensure_future(self._run(job, queue.put_nowait))
-        task.add_done_callback(lambda _: queue.put_nowait(None))
-        try:
-            while (event := await queue.get()) is not None:
-                yield event
-            task.result()
-        finally:
-            if not task.done():
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+    def build(self, job: ValidBuild) -> AsyncGenerator[pb.BuildEvent, None]:
+        return events_of(functools.partial(self._run, job))
+
+    async def close(self) -> None:
+        """Stop the work builds left running in the background."""
+        await self._background.close()
 
     async def _run(self, job: ValidBuild, emit: Emit) -> None:
-        clock = _Clock()
+        clock = Clock()
         emit(pb.BuildEvent(queued=pb.Queued()))
         async with build_in_progress(
             self._settings.home,
-            lambda: emit(_log("server", "waiting for `embly gc` to finish", "queue")),
+            lambda: emit(log("server", "waiting for `embly gc` to finish", "queue")),
         ):
             toolchain = await self._toolchains.provision(
-                job.runtime.name, on_log=lambda text: emit(_log("server", text, "toolchain"))
+                job.runtime.name, on_log=lambda text: emit(log("server", text, "toolchain"))
             )
             clock.lap("toolchain_ms")
             refusal = self._aot_refusal(job)
@@ -130,7 +134,7 @@ class Builder:
                 cache_hit = False
             finally:
                 self._supersession.release(slot, claim)
-            _emit_finished(emit, finished, clock, cache_hit=cache_hit)
+            emit_finished(emit, finished, clock, cache_hit=cache_hit)
 
     async def _result(self, attempt: _Attempt) -> tuple[pb.Finished, bool]:
         """The action's result: from the cache, from an identical running build, or built."""
@@ -152,7 +156,7 @@ class Builder:
                 return await self._execute(attempt, inputs, slot)
 
         def on_join() -> None:
-            emit(_log("server", "an identical build is running; waiting for its result", "queue"))
+            emit(log("server", "an identical build is running; waiting for its result", "queue"))
 
         (finished, found_after_lock), joined = await self._shared.run_once(key, build_it, on_join)
         return finished, joined or found_after_lock
@@ -176,13 +180,13 @@ class Builder:
             except BuildFailed as failure:
                 hint = low_disk_hint(self._settings.spaces_dir)
                 error = f"{failure}\n{hint}" if hint else str(failure)
-                return _failed(key, error), False
+                return failed(key, error), False
             except StoreError as failure:  # a full disk while syncing or storing artifacts
-                return _failed(key, str(failure)), False
+                return failed(key, str(failure)), False
             except OSError as failure:  # the space's own files: a full disk, most likely
                 written = failure.filename2 or failure.filename  # a copy's: its target
                 where = Path(written).parent if written else space.root
-                return _failed(key, str(disk_error(failure, where))), False
+                return failed(key, str(disk_error(failure, where))), False
             # Before the space is released: a process waiting for it then finds the result.
             self._cache.put(key, finished)
         return finished, False
@@ -198,7 +202,7 @@ class Builder:
             record = SpaceTree(inputs.tree, token, checked_at)
             self._space_trees.put(space.root, record, len(inputs.tree.files))
         emit(
-            _log(
+            log(
                 "server",
                 f"build space: {synced.written} written, "
                 f"{synced.removed} removed, {synced.unchanged} unchanged",
@@ -207,8 +211,11 @@ class Builder:
         )
         clock.lap("sync_ms")
         if job.options.aot and attempt.refusal is None and not compiler_ready():
-            _in_background(prepare_compiler, attempt.quick_key is not None)
-        on_log = _log_sink(emit, "compile")
+            # Not waited for: a failure shows where its result is needed (the AOT step does
+            # the same work again and reports it).
+            quick = attempt.quick_key is not None
+            self._background.start(asyncio.to_thread(prepare_compiler, quick))
+        on_log = log_sink(emit, "compile")
         compiled = await job.runtime.compile(
             CompileJob(
                 toolchain=toolchain,
@@ -269,14 +276,14 @@ class Builder:
     ) -> Path:
         emit = attempt.emit
         if steps := postprocess_description(options):
-            emit(_log("server", f"post-processing: {steps}", "postprocess"))
+            emit(log("server", f"post-processing: {steps}", "postprocess"))
         module = await postprocess(
             compiled,
             work_dir,
             options,
             toolchain=attempt.toolchain,
             executor=self._executor,
-            on_log=_log_sink(emit, "postprocess"),
+            on_log=log_sink(emit, "postprocess"),
         )
         attempt.clock.lap("postprocess_ms")
         return module
@@ -295,7 +302,7 @@ class Builder:
             )
         ]
         if job.options.aot and attempt.refusal is None:
-            attempt.emit(_log("server", f"AOT-compiling for {job.target}", "aot"))
+            attempt.emit(log("server", f"AOT-compiling for {job.target}", "aot"))
             cwasm = await asyncio.to_thread(compile_cwasm, wasm, job.target, quick=quick)
             artifacts.append(
                 pb.Artifact(kind="cwasm", digest=self._store.put_bytes(cwasm), target=job.target)
@@ -350,23 +357,7 @@ class _Attempt:
     key: str
     quick_key: str | None  # the quick action (see quick_first), when one is asked for
     emit: Emit
-    clock: _Clock
-
-
-class _Clock:
-    def __init__(self) -> None:
-        self._start = self._last = time.monotonic()
-        self.timings = pb.Timings()
-
-    def lap(self, field: str) -> None:
-        """Add the time since the last lap to `field` (a step may run twice: quick, then
-        optimised)."""
-        now = time.monotonic()
-        setattr(self.timings, field, getattr(self.timings, field) + int((now - self._last) * 1000))
-        self._last = now
-
-    def total_ms(self) -> int:
-        return int((time.monotonic() - self._start) * 1000)
+    clock: Clock
 
 
 @contextlib.asynccontextmanager
@@ -385,48 +376,5 @@ def _without_wasm_opt(options: pb.BuildOptions) -> pb.BuildOptions:
     return dataclasses.replace(options, opt_level="", quick_first=False)
 
 
-_STREAMS = {"stdout": enums.STDOUT, "stderr": enums.STDERR, "server": enums.SERVER}
-
-
-def _failed(key: str, error: str) -> pb.Finished:
-    """A build that failed: reported to its client, and not cached."""
-    return pb.Finished(status=enums.FAILED, action_digest=key, error=error)
-
-
-def _log(stream: str, text: str, step: str) -> pb.BuildEvent:
-    return pb.BuildEvent(log=pb.LogLine(stream=_STREAMS[stream], text=text, step=step))
-
-
-def _log_sink(emit: Emit, step: str) -> Callable[[str, str], None]:
-    return lambda stream, text: emit(_log(stream, text, step))
-
-
 def _waiting_log() -> pb.BuildEvent:
-    return _log("server", "waiting for another build of this function to finish", "sync")
-
-
-def _emit_finished(emit: Emit, result: pb.Finished, clock: _Clock, *, cache_hit: bool) -> None:
-    for artifact in result.artifacts:
-        emit(pb.BuildEvent(artifact=artifact))
-    timings = clock.timings
-    timings.total_ms = clock.total_ms()
-    emit(
-        pb.BuildEvent(
-            finished=pb.Finished(
-                status=result.status,
-                cache_hit=cache_hit,
-                action_digest=result.action_digest,
-                artifacts=list(result.artifacts),
-                timings=timings,
-                error=result.error,
-                aot_skipped_reason=result.aot_skipped_reason,
-            )
-        )
-    )
-
-
-def _in_background(work: Callable[[bool], None], argument: bool) -> None:
-    """Run `work` in a worker thread, not waited for: a failure shows where its result is
-    needed (the AOT step does the same work again and reports it)."""
-    done = asyncio.get_running_loop().run_in_executor(None, work, argument)
-    done.add_done_callback(lambda future: future.cancelled() or future.exception())
+    return log("server", "waiting for another build of this function to finish", "sync")

@@ -9,7 +9,6 @@ A blob's mtime is when it was last used (see `mark_used`); `embly gc` evicts by 
 from __future__ import annotations
 
 import contextlib
-import errno
 import hashlib
 import os
 import tempfile
@@ -18,6 +17,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from embly_build.disk_errors import write_error
 from embly_build.errors import DigestMismatch, ProtocolError, StoreError
 from embly_build.protocol import pb
 from embly_build.protocol.digests import (
@@ -66,12 +66,13 @@ def stored_files(paths: Iterable[Path]) -> Iterator[StoredFile]:
 
 
 def disk_error(exc: OSError, where: Path) -> StoreError:
-    if exc.errno == errno.ENOSPC:
-        return StoreError(
-            f"no space left on the device holding {where}: free disk space or run "
-            "`embly gc --max-size SIZE` to trim the store"
-        )
-    return StoreError(f"cannot write {where}: {exc.strerror or exc}")
+    """What to say when the server's state under `where` cannot be written."""
+    return write_error(
+        exc,
+        where,
+        when_full=f"no space left on the device holding {where}: free disk space or run "
+        "`embly gc --max-size SIZE` to trim the store",
+    )
 
 
 class BlobWriter:

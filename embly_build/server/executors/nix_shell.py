@@ -28,7 +28,9 @@ executor on the same directory.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
+import itertools
 import os
 import shutil
 import tempfile
@@ -37,16 +39,22 @@ from pathlib import Path
 
 from embly_build.errors import BuildFailed, EnvironmentProblem
 from embly_build.server.executors.process_group import LineSink, ProcessGroup
-from embly_build.server.toolchains.base import NIX_MISSING, Toolchain
-from embly_build.server.toolchains.nix_options import nix_options
+from embly_build.server.toolchains.base import Toolchain
+from embly_build.server.toolchains.nix.commands import NIX_MISSING
+from embly_build.server.toolchains.nix.failures import nix_hint
+from embly_build.server.toolchains.nix.options import nix_options
+from embly_build.tasks import TaskOwner
 
 # The file holds the step's directory, then `env K=V... argv`. Stdin stays open while this
 # process waits for the step: a watchdog in the step's process group waits for its end of
 # file, which comes when this process is gone however it died (SIGKILL, out of memory), and
 # then kills the group, so no cargo or rustc outlives it. (A background command's stdin is
 # /dev/null, hence the copy on fd 3.)
+# Before anything else, the shell marks that it started (`: >` needs no coreutils), so a
+# failure of nix-shell itself (no daemon, a broken expression) is told from the step's.
 RUN_ARGV = (
-    'IFS= read -r -d "" argv_file || exit 0; mapfile -d "" -t argv < "$argv_file" '
+    'IFS= read -r -d "" argv_file || exit 0; : > "$argv_file.started"; '
+    'mapfile -d "" -t argv < "$argv_file" '
     '&& cd -- "${argv[0]}" || exit; '
     "exec 3<&0; { IFS= read -r -n 1 _ <&3; kill -KILL 0; } & "
     'exec "${argv[@]:1}" 3<&- </dev/null'
@@ -54,10 +62,13 @@ RUN_ARGV = (
 # A build's steps that each run in a shell: the compile, then post-processing (a build
 # with a quick result has one more: wasm-strip, then wasm-opt).
 SHELLS_PER_BUILD = 2
+# Of a nix-shell that failed to start, the last lines of its errors to show.
+_SHELL_ERROR_LINES = 10
 # The name of the tasks that start shells for a next build: the server's, not a build's.
 SHELL_START_TASK = "embly: start a nix-shell for the next build"
-# What nix-shell itself needs from our environment; --pure drops the rest anyway.
-_PASSED_ENV = ("PATH", "HOME", "USER")
+# What nix-shell itself needs from our environment (with NIX_*: where its settings are, as
+# for our other nix commands); --pure drops the rest anyway.
+_PASSED_ENV = ("PATH", "HOME", "USER", "XDG_CONFIG_HOME", "XDG_CONFIG_DIRS")
 # A shell's temporary directory: shell-<pid of the process that started it>-<random>; a
 # step's argv file: argv-<pid>-<random>.
 _SHELL_TEMP_PREFIX = "shell-"
@@ -70,6 +81,7 @@ class NixShellExecutor:
         self._shell_nix = nixexprs_dir / "shell.nix"
         self._temp_dir = temp_dir
         self._nix_shell = shutil.which("nix-shell")
+        self._starting = TaskOwner()  # every shell start, until it ends or close() ends it
         self._waiting: dict[Path, list[asyncio.Task[ProcessGroup]]] = {}  # by toolchain
         self._planned: set[asyncio.TimerHandle] = set()  # prepare() calls yet to come
         remove_orphaned_temp_dirs(temp_dir)
@@ -86,6 +98,13 @@ class NixShellExecutor:
     ) -> int:
         nix_shell = self._preflight(toolchain)
         argv_file = self._write_argv_file(_env_argv(cwd, env, argv))
+        started = argv_file.with_name(argv_file.name + ".started")
+        last_lines: collections.deque[str] = collections.deque(maxlen=_SHELL_ERROR_LINES)
+
+        def stderr_line(line: str) -> None:
+            last_lines.append(line)
+            on_stderr(line)
+
         try:
             shell = await self._shell(nix_shell, toolchain)
             try:
@@ -93,9 +112,13 @@ class NixShellExecutor:
             except BaseException:
                 shell.kill()
                 raise
-            return await shell.wait(on_stdout, on_stderr)
+            returncode = await shell.wait(on_stdout, stderr_line)
+            if returncode != 0 and not started.exists():
+                raise _shell_failed("\n".join(last_lines))
+            return returncode
         finally:
             argv_file.unlink(missing_ok=True)
+            started.unlink(missing_ok=True)
 
     def prepare(
         self, toolchain: Toolchain, *, after: float = 0.0, steps: int = SHELLS_PER_BUILD
@@ -110,7 +133,7 @@ class NixShellExecutor:
         waiting = self._waiting.setdefault(toolchain.store_path, [])
         while len(waiting) < steps:
             start = self._start_shell(self._nix_shell, toolchain)
-            waiting.append(asyncio.get_running_loop().create_task(start, name=SHELL_START_TASK))
+            waiting.append(self._starting.start(start, name=SHELL_START_TASK))
 
     def _plan(self, delay: float, toolchain: Toolchain, steps: int) -> None:
         def start() -> None:
@@ -126,13 +149,11 @@ class NixShellExecutor:
             handle.cancel()
         self._planned.clear()
         waiting, self._waiting = self._waiting, {}
-        for task in [task for tasks in waiting.values() for task in tasks]:
+        await self._starting.close()  # asyncio kills a process that was being started
+        for task in itertools.chain.from_iterable(waiting.values()):
             if task.get_loop() is not asyncio.get_running_loop():
                 _discard(task)  # started by an event loop that has ended
-                continue
-            task.cancel()  # asyncio kills the process if it was being started
-            await asyncio.wait([task])
-            if not task.cancelled() and task.exception() is None:
+            elif not task.cancelled() and task.exception() is None:
                 await task.result().stop()
 
     async def _shell(self, nix_shell: str, toolchain: Toolchain) -> ProcessGroup:
@@ -288,3 +309,12 @@ def _shell_env(toolchain: Toolchain) -> dict[str, str]:
     env.update({k: v for k, v in os.environ.items() if k.startswith("NIX_")})
     env["NIX_BUILD_SHELL"] = str(toolchain.bin_dir / "bash")
     return env
+
+
+def _shell_failed(output: str) -> EnvironmentProblem:
+    hint = nix_hint(output)
+    return EnvironmentProblem(
+        "nix-shell could not start the build's shell:\n"
+        + output.replace("\n(use '--show-trace' to show detailed location information)", "")
+        + (f"\n{hint}" if hint else "")
+    )

@@ -8,8 +8,10 @@ import contextlib
 import os
 import shutil
 import signal
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+
+from embly_build.tasks import shielded
 
 TERM_GRACE_SECONDS = 3.0
 DRAIN_SECONDS = 5.0
@@ -109,7 +111,7 @@ class ProcessGroup:
             if protocol.error is not None:
                 raise protocol.error
         except BaseException:
-            await _uninterrupted(_stop_group(self.pgid, protocol))
+            await shielded(_stop_group(self.pgid, protocol))  # even if cancelled again
             raise
         finally:
             self._transport.close()
@@ -188,18 +190,6 @@ def _runs_in_group(proc_entry: Path, pgid: int) -> bool:
         return False
     state, _ppid, group = stat.rsplit(")", 1)[1].split()[:3]
     return int(group) == pgid and state not in ("Z", "X")
-
-
-async def _uninterrupted(cleanup: Awaitable[None]) -> None:
-    """Await cleanup to the end even if we are cancelled again meanwhile."""
-    task = asyncio.ensure_future(cleanup)
-    while True:
-        try:
-            await asyncio.shield(task)
-            return
-        except asyncio.CancelledError:
-            if task.cancelled():
-                raise
 
 
 class _LineProtocol(asyncio.SubprocessProtocol):

@@ -9,26 +9,27 @@ users and no sandbox are involved, so it works with Nix as installed (sandbox on
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import os
+import shutil
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from embly_build.errors import EnvironmentProblem
 from embly_build.server.toolchains.base import (
     LogSink,
-    ProvisionCache,
     Toolchain,
-    find_nix_tool,
-    first_line,
-    run_command,
     runtime_tools,
-    tool_versions,
     toolchain_identity,
 )
 from embly_build.server.toolchains.host_record import load_record, save_record
-from embly_build.server.toolchains.nix_store import add_to_store_with_root
+from embly_build.server.toolchains.nix.commands import find_nix_tool, run_command
+from embly_build.server.toolchains.nix.store import add_to_store_with_root
+from embly_build.server.toolchains.provision_cache import ProvisionCache
+from embly_build.server.toolchains.tool_versions import first_line, tool_versions
 
 WASM_TARGETS = ("wasm32-wasip1", "wasm32-wasi")  # newest name first; wasm32-wasi left in 1.84
 INSTALL_HINT = (
@@ -37,6 +38,8 @@ INSTALL_HINT = (
     "or use the pinned toolchain with EMBLY_TOOLCHAINS=nixpkgs."
 )
 _PROBE_TIMEOUT_SECONDS = 30.0
+# toolchain-<pid of the process preparing it>-<random>, under EMBLY_HOME/tmp.
+_PREPARATION_PREFIX = "toolchain-"
 
 
 @dataclass
@@ -62,9 +65,10 @@ class HostToolchainProvider:
 
     async def provision(self, runtime: str, *, on_log: LogSink | None = None) -> Toolchain:
         runtime_tools(runtime)
-        return await self._cache.get(runtime, lambda: self._provision(runtime, on_log))
+        # Nothing is built, so there is no build log to pass on to `on_log`.
+        return await self._cache.get(runtime, lambda: self._provision(runtime))
 
-    async def _provision(self, runtime: str, on_log: LogSink | None) -> Toolchain:
+    async def _provision(self, runtime: str) -> Toolchain:
         find_nix_tool("nix-store")  # no nix is the first thing to say, before any tool
         search_path = self._search_path or os.environ.get("PATH", os.defpath)
         gcroot = self._embly_home / "gcroots" / f"toolchain-{runtime}-host"
@@ -75,12 +79,15 @@ class HostToolchainProvider:
         found = await detect_tools(runtime_tools(runtime), search_path)
         outputs = await tool_versions(found.tools)
         identity_text = "\n".join(f"{k}: {outputs[k]}" for k in sorted(outputs))
-        with tempfile.TemporaryDirectory(prefix="toolchain-", dir=self._temp_parent()) as temp:
-            prepared = Path(temp) / f"embly-toolchain-{runtime}-host"
-            write_toolchain_directory(
-                prepared, found.tools, self._rustc_wrapper.read_text(), identity_text
-            )
-            store_path = await add_to_store_with_root(prepared, gcroot, on_log=on_log)
+        with self._preparation_directory() as temp:
+            prepared = temp / f"embly-toolchain-{runtime}-host"
+            try:
+                write_toolchain_directory(
+                    prepared, found.tools, self._rustc_wrapper.read_text(), identity_text
+                )
+            except OSError as exc:
+                raise _cannot_prepare(exc, temp) from exc
+            store_path = await add_to_store_with_root(prepared, gcroot, what="the host toolchain")
         versions = {name: first_line(text) for name, text in outputs.items()}
         toolchain = Toolchain(
             runtime=runtime,
@@ -93,16 +100,51 @@ class HostToolchainProvider:
         save_record(record, search_path, found.tools, toolchain)
         return toolchain
 
-    def _temp_parent(self) -> Path:
+    @contextlib.contextmanager
+    def _preparation_directory(self) -> Iterator[Path]:
+        """A new directory under EMBLY_HOME/tmp, removed afterwards; those of processes that
+        died before they could remove theirs are removed first."""
         parent = self._embly_home / "tmp"
         try:
             parent.mkdir(parents=True, exist_ok=True)
+            remove_orphaned_preparations(parent)
+            temp = Path(tempfile.mkdtemp(prefix=f"{_PREPARATION_PREFIX}{os.getpid()}-", dir=parent))
         except OSError as exc:
-            raise EnvironmentProblem(
-                f"cannot prepare the host toolchain in {parent}: {exc.strerror or exc}; "
-                "set EMBLY_HOME to a directory you can write"
-            ) from exc
-        return parent
+            raise _cannot_prepare(exc, parent) from exc
+        try:
+            yield temp
+        finally:
+            shutil.rmtree(temp, ignore_errors=True)
+
+
+def _cannot_prepare(exc: OSError, where: Path) -> EnvironmentProblem:
+    if exc.errno == errno.ENOSPC:
+        return EnvironmentProblem(
+            f"cannot prepare the host toolchain in {where}: the disk is full; free some space "
+            "(`embly gc --max-size SIZE` trims EMBLY_HOME) and run again"
+        )
+    return EnvironmentProblem(
+        f"cannot prepare the host toolchain in {where}: {exc.strerror or exc}; "
+        "set EMBLY_HOME to a directory you can write"
+    )
+
+
+def remove_orphaned_preparations(parent: Path) -> None:
+    """Remove the preparation directories of processes that are gone (killed outright)."""
+    for entry in parent.glob(f"{_PREPARATION_PREFIX}*-*"):
+        pid = entry.name.removeprefix(_PREPARATION_PREFIX).partition("-")[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(entry, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's process
+    return True
 
 
 def write_toolchain_directory(

@@ -1,7 +1,7 @@
 """Remember a provisioned host toolchain across processes.
 
-Detecting host tools runs a dozen `--version` probes and a nix-build; a no-op build must
-not pay that each time. The record is trusted only while nothing it was derived from has
+Detecting host tools runs a dozen `--version` probes and two nix-store calls; a no-op build
+must not pay that each time. The record is trusted only while nothing it was derived from has
 changed: the search path, the mtime of each of its directories (a tool installed or
 removed there changes it), each chosen tool's file (inode, size, mtime), and the GC root
 still pointing at the recorded store path.

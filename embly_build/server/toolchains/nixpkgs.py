@@ -13,18 +13,19 @@ from pathlib import Path
 
 from embly_build.errors import EnvironmentProblem
 from embly_build.server.toolchains.base import (
-    CommandResult,
     LogSink,
-    ProvisionCache,
     Toolchain,
-    built_path,
-    first_line,
-    nix_build,
     runtime_tools,
-    stderr_tail,
-    tool_versions,
     toolchain_identity,
 )
+from embly_build.server.toolchains.nix.commands import (
+    CommandResult,
+    built_path,
+    nix_build,
+    stderr_tail,
+)
+from embly_build.server.toolchains.provision_cache import ProvisionCache
+from embly_build.server.toolchains.tool_versions import first_line, tool_versions
 
 NETWORK_NEEDED = (
     "the nixpkgs toolchain provider needs network access to fetch its pinned nixpkgs and Rust; "

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from embly_build.client.inputs.index import FunctionInputs, hash_file, index_function
+from embly_build.client.inputs.index import FunctionInputs, index_function
+from embly_build.client.inputs.walk import hash_file
 from embly_build.errors import InputError
 from tests.client.files import crate, write
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from embly_build.client.inputs import index as index_module
+from embly_build.client.inputs import walk
 from embly_build.client.inputs.index import FunctionInputs, index_function
 from embly_build.client.inputs.reindex import index_after_events
 from embly_build.client.inputs.stat_cache import StatCache
@@ -57,13 +57,13 @@ def hello_project(project: Path) -> Path:
 def listed(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
     """The directories the indexer lists, in order (a spy on its one listing call)."""
     seen: list[str] = []
-    real = index_module._scandir
+    real = walk._scandir
 
     def spy(fd: int, directory: str) -> list[os.DirEntry[str]]:
         seen.append(directory)
         return real(fd, directory)
 
-    monkeypatch.setattr(index_module, "_scandir", spy)
+    monkeypatch.setattr(walk, "_scandir", spy)
     yield seen
 
 
@@ -186,7 +186,7 @@ def test_the_stat_cache_learns_what_a_reindex_read(
             stat_cache=cache,
         )
     reads: list[str] = []
-    monkeypatch.setattr(index_module, "hash_file", lambda path: reads.append(path) or ("", 0))
+    monkeypatch.setattr(walk, "hash_file", lambda path, _=None: reads.append(path) or ("", 0))
 
     with StatCache(cache_file) as cache:
         again = index(

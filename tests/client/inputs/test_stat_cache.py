@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from embly_build.client.inputs import index
+from embly_build.client.inputs import walk
+from embly_build.client.inputs.cancellation import Cancellation
 from embly_build.client.inputs.index import FunctionInputs, index_function
 from embly_build.client.inputs.stat_cache import StatCache, default_stat_cache_path
 from tests.client.files import write
@@ -45,19 +46,21 @@ class HashCalls:
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
         self.paths: list[str] = []
-        real = index.hash_file
+        real = walk.hash_file
 
-        def counting(path: str | os.PathLike[str]) -> tuple[str, int]:
+        def counting(
+            path: str | os.PathLike[str], cancellation: Cancellation | None = None
+        ) -> tuple[str, int]:
             self.paths.append(os.fspath(path))
-            return real(path)
+            return real(path, cancellation)
 
-        monkeypatch.setattr(index, "hash_file", counting)
+        monkeypatch.setattr(walk, "hash_file", counting)
 
 
 def report_ctime(monkeypatch: pytest.MonkeyPatch, file: Path, ctime_ns: int) -> None:
     """Make the indexer see `ctime_ns` as the ctime of `file`, as on a filesystem whose
     timestamps have not ticked since it was last stat'ed."""
-    real = index._stat
+    real = walk._stat
 
     def stat(base: str, entry: os.DirEntry[str], is_symlink: bool) -> os.stat_result | None:
         info = real(base, entry, is_symlink)
@@ -67,7 +70,7 @@ def report_ctime(monkeypatch: pytest.MonkeyPatch, file: Path, ctime_ns: int) -> 
             tuple(info), {"st_mtime_ns": info.st_mtime_ns, "st_ctime_ns": ctime_ns}
         )
 
-    monkeypatch.setattr(index, "_stat", stat)
+    monkeypatch.setattr(walk, "_stat", stat)
 
 
 @pytest.fixture

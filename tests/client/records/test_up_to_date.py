@@ -125,7 +125,7 @@ def test_the_check_imports_nothing_heavy() -> None:
     would take longer than the whole check."""
     script = (
         "import sys\n"
-        "from embly_build.cli.up_to_date_report import report_if_up_to_date\n"
+        "from embly_build.cli.commands.up_to_date_report import report_if_up_to_date\n"
         "report_if_up_to_date(['build', '-q'])\n"
         "heavy = ('typing', 'json', 're', 'pathlib', 'asyncio',\n"
         "         'embly_build.client.session.client')\n"

@@ -7,7 +7,8 @@ import asyncio
 import os
 from pathlib import Path
 
-from embly_build.client.inputs.index import IndexCounters, index_function
+from embly_build.client.inputs.index import index_function
+from embly_build.client.inputs.walk import IndexCounters
 from embly_build.client.progress import UploadProgressReporter, index_progress
 from embly_build.client.session.events import IndexProgress, UploadProgress
 from embly_build.client.session.upload import TreeInputs, upload_inputs

@@ -16,8 +16,9 @@ from embly_build.errors import BuildFailed, EnvironmentProblem
 from embly_build.server.executors.nix_shell import SHELLS_PER_BUILD, NixShellExecutor
 from embly_build.server.executors.process_group import TERM_GRACE_SECONDS
 from embly_build.server.toolchains import find_nixexprs_dir
-from embly_build.server.toolchains.base import NIX_MISSING, Toolchain
+from embly_build.server.toolchains.base import Toolchain
 from embly_build.server.toolchains.host import HostToolchainProvider
+from embly_build.server.toolchains.nix.commands import NIX_MISSING
 from tests.helpers import fill_inodes, small_disk
 
 # bash has no sleep builtin and the pure shell has no coreutils: block reading a pipe we hold.
@@ -545,3 +546,28 @@ async def test_no_room_for_the_steps_files_fails_the_step_saying_where(
             f"cannot write a build step's files in {temp_dir}: No space left on device"
         )
         assert list(temp_dir.iterdir()) == [], "nothing half written is left"
+
+
+async def test_a_nix_shell_that_cannot_start_is_an_environment_problem_not_the_steps(
+    executor: NixShellExecutor,
+    toolchain: Toolchain,
+    tmp_path: Path,
+    temp_dir: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    code, _, _ = await _run(executor, toolchain, ["bash", "-c", "exit 1"], tmp_path)
+    assert code == 1, "a step's own failure is its exit status"
+
+    monkeypatch.setenv("NIX_REMOTE", "daemon")
+    monkeypatch.setenv("NIX_DAEMON_SOCKET_PATH", str(tmp_path / "no-daemon.socket"))
+    no_daemon = NixShellExecutor(find_nixexprs_dir(), temp_dir)  # its shells see no daemon
+    try:
+        with pytest.raises(EnvironmentProblem) as caught:
+            await _run(no_daemon, toolchain, ["bash", "-c", "exit 1"], tmp_path)
+    finally:
+        await no_daemon.close()
+    message = str(caught.value)
+    assert message.startswith("nix-shell could not start the build's shell:")
+    assert "cannot connect to socket" in message
+    assert "the Nix daemon is not running: start it" in message
+    assert "--show-trace" not in message
