@@ -182,15 +182,22 @@ def test_any_change_takes_the_full_build(project: Path, embly_home: Path, change
 def test_a_build_right_after_an_edit_does_not_vouch_for_it(project: Path, embly_home: Path) -> None:
     """The edited file could change again within the same timestamp tick, its stat unchanged."""
     _recorded(project, embly_home)
-    _edit_source(project, {})
-
-    rebuilt = _build(project)
-    at_once = _build(project)
+    main_rs = project / "greeter" / "src" / "main.rs"
+    for _ in range(3):
+        _touch_source(project, {})  # a change of stat alone: rebuilt from the cache
+        rebuilt = _build(project)
+        started = time.time_ns()
+        at_once = _build(project)
+        # On a loaded machine the rebuild can outlast the window; then try again.
+        if started - main_rs.stat().st_ctime_ns < RACY_WINDOW_NS * 3 // 4:
+            break
+    else:
+        pytest.skip("no build started within the racy window of an edit on this machine")
     _settle(project)
     recorded = _build(project)
     answered = _build(project)
 
-    assert not rebuilt["greeter"]["cache_hit"]
+    assert not _answered_from_record(rebuilt)
     assert not _answered_from_record(at_once)
     assert not _answered_from_record(recorded)
     assert _answered_from_record(answered)
