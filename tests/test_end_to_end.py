@@ -144,3 +144,17 @@ def test_a_stop_signal_mid_build_leaves_nothing_running(
     assert processes_left_after(embly_home, 5) == []
     output = project / "embly_build"
     assert not output.exists() or list(output.iterdir()) == [], "nothing written"
+
+
+def test_embly_home_inside_a_crate_is_not_an_input(project: Path) -> None:
+    """`cd greeter && EMBLY_HOME=.state embly build`: embly's own state, written while the
+    inputs are read, is never one of them."""
+    crate = project / "greeter"
+    env = {"EMBLY_HOME": str(crate / ".state")}
+    first = embly("build", "--json", "greeter", cwd=crate, env=env)
+    assert first.returncode == 0, first.stderr
+    second = embly("build", "--json", "greeter", cwd=crate, env=env)
+    assert second.returncode == 0, second.stderr
+    finished = finished_by_function(second.stdout)["greeter"]
+    assert finished["cache_hit"]
+    assert finished["uploaded_bytes"] == 0

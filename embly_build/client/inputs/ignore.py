@@ -18,6 +18,7 @@ from embly_build.client.inputs.ignore_filters import (
     NameFilter,
     PathFilter,
 )
+from embly_build.home import embly_home
 
 __all__ = [
     "ALWAYS_IGNORED_NAMES",
@@ -32,11 +33,13 @@ ALWAYS_IGNORED_NAMES = frozenset({".git"})
 
 
 def input_filter(roots: Sequence[Path], output_dir: Path) -> IgnoreFilter:
-    """The one filter for a function's input directories."""
+    """The one filter for a function's input directories. embly's own files are never
+    inputs: the output folder, and EMBLY_HOME should it lie below an input directory (its
+    files change while they would be uploaded)."""
     resolved = [r.resolve() for r in roots]
     return AnyOf(
         (
-            PathFilter([output_dir.resolve()]),
+            PathFilter([output_dir.resolve(), embly_home().resolve()]),
             NameFilter(resolved, ALWAYS_IGNORED_NAMES),
             CargoTargetFilter(resolved),
             EditorFileFilter(resolved),
