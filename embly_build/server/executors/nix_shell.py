@@ -39,6 +39,7 @@ from pathlib import Path
 
 from embly_build.errors import BuildFailed, EnvironmentProblem
 from embly_build.server.executors.process_group import LineSink, ProcessGroup
+from embly_build.server.owned_temp_files import remove_orphaned
 from embly_build.server.toolchains.base import Toolchain
 from embly_build.server.toolchains.nix.commands import NIX_MISSING
 from embly_build.server.toolchains.nix.failures import nix_hint
@@ -248,38 +249,7 @@ def remove_orphaned_temp_dirs(temp_dir: Path) -> None:
     """Remove the shells' temporary directories and the steps' argv files left by processes
     that are gone (killed before they could clean up). Their shells died with them (see
     RUN_ARGV)."""
-    try:
-        entries = list(os.scandir(temp_dir))
-    except OSError:
-        return
-    for entry in entries:
-        owner = _owner_pid(entry.name)
-        if owner is None or not _gone(owner):
-            continue
-        if entry.is_dir(follow_symlinks=False):
-            shutil.rmtree(entry.path, ignore_errors=True)
-        else:
-            with contextlib.suppress(OSError):
-                os.unlink(entry.path)
-
-
-def _owner_pid(name: str) -> int | None:
-    """The pid in a name an executor gives (shell-PID-..., argv-PID-...); None for others."""
-    for prefix in _OWNED_PREFIXES:
-        if name.startswith(prefix):
-            owner = name.removeprefix(prefix).split("-", 1)[0]
-            return int(owner) if owner.isdigit() else None
-    return None
-
-
-def _gone(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    except OSError:  # alive, another user's
-        return False
-    return False
+    remove_orphaned(temp_dir, _OWNED_PREFIXES)
 
 
 def _discard(waiting: asyncio.Task[ProcessGroup]) -> None:

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from embly_build.errors import EnvironmentProblem
+from embly_build.server.owned_temp_files import remove_orphaned
 from embly_build.server.toolchains.base import (
     LogSink,
     Toolchain,
@@ -107,7 +108,7 @@ class HostToolchainProvider:
         parent = self._embly_home / "tmp"
         try:
             parent.mkdir(parents=True, exist_ok=True)
-            remove_orphaned_preparations(parent)
+            remove_orphaned(parent, (_PREPARATION_PREFIX,))
             temp = Path(tempfile.mkdtemp(prefix=f"{_PREPARATION_PREFIX}{os.getpid()}-", dir=parent))
         except OSError as exc:
             raise _cannot_prepare(exc, parent) from exc
@@ -127,24 +128,6 @@ def _cannot_prepare(exc: OSError, where: Path) -> EnvironmentProblem:
         f"cannot prepare the host toolchain in {where}: {exc.strerror or exc}; "
         "set EMBLY_HOME to a directory you can write"
     )
-
-
-def remove_orphaned_preparations(parent: Path) -> None:
-    """Remove the preparation directories of processes that are gone (killed outright)."""
-    for entry in parent.glob(f"{_PREPARATION_PREFIX}*-*"):
-        pid = entry.name.removeprefix(_PREPARATION_PREFIX).partition("-")[0]
-        if pid.isdigit() and not _alive(int(pid)):
-            shutil.rmtree(entry, ignore_errors=True)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # another user's process
-    return True
 
 
 def write_toolchain_directory(
