@@ -95,14 +95,20 @@ async def nix_build(
     return await run_command(argv, on_stderr_line=on_log)
 
 
+def printed_path(result: CommandResult) -> Path | None:
+    """The store path a nix command printed last on stdout; None when it printed none."""
+    lines = [line for line in result.stdout.splitlines() if line.startswith("/")]
+    return Path(lines[-1]) if lines else None
+
+
 def built_path(result: CommandResult) -> Path:
     """The store path nix-build printed last."""
-    lines = [line for line in result.stdout.splitlines() if line.startswith("/")]
-    if not lines:
+    path = printed_path(result)
+    if path is None:
         raise EnvironmentProblem(
             f"nix-build printed no store path; its output was:\n{result.stderr}"
         )
-    return Path(lines[-1])
+    return path
 
 
 def stderr_tail(result: CommandResult, lines: int = 15) -> str:

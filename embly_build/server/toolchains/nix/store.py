@@ -15,6 +15,7 @@ from embly_build.errors import EnvironmentProblem
 from embly_build.server.toolchains.nix.commands import (
     CommandResult,
     find_nix_tool,
+    printed_path,
     run_command,
 )
 from embly_build.server.toolchains.nix.failures import nix_failure
@@ -33,7 +34,7 @@ async def add_to_store_with_root(directory: Path, gcroot: Path, *, what: str) ->
     _clear_root_path(gcroot)
     for _ in range(_ATTEMPTS):
         added = await run_command([nix_store, *options, "--add", str(directory)])
-        store_path = _printed_path(added, f"adding {what} to the Nix store")
+        store_path = _added_path(added, f"adding {what} to the Nix store")
         rooted = await run_command(
             [nix_store, *options, "--realise", str(store_path), "--add-root", str(gcroot)]
         )
@@ -60,8 +61,8 @@ def _clear_root_path(gcroot: Path) -> None:
         )
 
 
-def _printed_path(result: CommandResult, what: str) -> Path:
-    lines = [line for line in result.stdout.splitlines() if line.startswith("/")]
-    if result.returncode != 0 or not lines:
+def _added_path(result: CommandResult, what: str) -> Path:
+    path = printed_path(result)
+    if result.returncode != 0 or path is None:
         raise nix_failure(what, result)
-    return Path(lines[-1])
+    return path
