@@ -21,9 +21,9 @@ from embly_build.server.toolchains.base import (
 from embly_build.server.toolchains.nix.commands import (
     CommandResult,
     built_path,
-    nix_build,
     stderr_tail,
 )
+from embly_build.server.toolchains.nix.store import nix_build
 from embly_build.server.toolchains.provision_cache import ProvisionCache
 from embly_build.server.toolchains.tool_versions import first_line, tool_versions
 

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import shutil
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from embly_build.errors import EnvironmentProblem
 from embly_build.server.toolchains.base import LogSink
-from embly_build.server.toolchains.nix.options import nix_options
 
 NIX_MISSING = (
     "nix is not installed: install it (Debian/Ubuntu: apt-get install nix-bin; other systems: "
@@ -76,23 +75,6 @@ async def _stop(proc: asyncio.subprocess.Process) -> None:
         except TimeoutError:
             proc.kill()
     await proc.wait()
-
-
-async def nix_build(
-    expr: Path,
-    args: Mapping[str, str],
-    *,
-    gcroot: Path,
-    on_log: LogSink | None,
-    offline: bool = True,
-) -> CommandResult:
-    """nix-build `expr` with `--argstr` args, keeping the result alive with a GC root."""
-    argv = [find_nix_tool("nix-build"), str(expr), "-o", str(gcroot)]
-    argv += await nix_options(offline=offline)
-    for name, value in args.items():
-        argv += ["--argstr", name, value]
-    gcroot.parent.mkdir(parents=True, exist_ok=True)
-    return await run_command(argv, on_stderr_line=on_log)
 
 
 def printed_path(result: CommandResult) -> Path | None:

@@ -17,10 +17,11 @@ per call:
 
 from __future__ import annotations
 
-import asyncio
 import grp
 import os
 import shutil
+
+from embly_build.server.toolchains.nix.commands import run_command
 
 OFFLINE_OPTIONS = ("--option", "substituters", "")
 NO_BUILD_USERS = ("--option", "build-users-group", "")
@@ -83,32 +84,15 @@ async def _nix_settings() -> dict[str, str]:
     nix = shutil.which("nix")
     if nix is None:
         return {}
+    argv = [nix, "--extra-experimental-features", "nix-command", "show-config"]
     try:
-        proc = await asyncio.create_subprocess_exec(
-            nix,
-            "--extra-experimental-features",
-            "nix-command",
-            "show-config",
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.DEVNULL,
-        )
-    except OSError:
+        result = await run_command(argv, timeout=_SHOW_CONFIG_TIMEOUT_SECONDS)
+    except (OSError, TimeoutError):
         return {}
-    try:
-        async with asyncio.timeout(_SHOW_CONFIG_TIMEOUT_SECONDS):
-            stdout, _ = await proc.communicate()
-    except BaseException as exc:
-        if proc.returncode is None:
-            proc.kill()
-            await proc.wait()
-        if isinstance(exc, TimeoutError):
-            return {}
-        raise
-    if proc.returncode != 0:
+    if result.returncode != 0:
         return {}
     settings = {}
-    for line in stdout.decode(errors="replace").splitlines():
+    for line in result.stdout.splitlines():
         name, separator, value = line.partition(" = ")
         if separator:
             settings[name.strip()] = value.strip()

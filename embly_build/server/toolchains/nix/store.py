@@ -5,13 +5,16 @@ build, so neither Nix's sandbox nor its build users are involved; through a daem
 for a user who is not trusted, since the path is named by its content. The GC root is made
 by `nix-store --realise --add-root`, which registers it with Nix (through the daemon on a
 multi-user install), so `nix-store --gc` keeps the path while the root exists.
+A toolchain that must be built (the nixpkgs provider) goes in with `nix-build -o GCROOT`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 from embly_build.errors import EnvironmentProblem
+from embly_build.server.toolchains.base import LogSink
 from embly_build.server.toolchains.nix.commands import (
     CommandResult,
     find_nix_tool,
@@ -66,3 +69,20 @@ def _added_path(result: CommandResult, what: str) -> Path:
     if result.returncode != 0 or path is None:
         raise nix_failure(what, result)
     return path
+
+
+async def nix_build(
+    expr: Path,
+    args: Mapping[str, str],
+    *,
+    gcroot: Path,
+    on_log: LogSink | None,
+    offline: bool = True,
+) -> CommandResult:
+    """nix-build `expr` with `--argstr` args, keeping the result alive with a GC root."""
+    argv = [find_nix_tool("nix-build"), str(expr), "-o", str(gcroot)]
+    argv += await nix_options(offline=offline)
+    for name, value in args.items():
+        argv += ["--argstr", name, value]
+    gcroot.parent.mkdir(parents=True, exist_ok=True)
+    return await run_command(argv, on_stderr_line=on_log)
