@@ -55,6 +55,11 @@ class ProtocolError(EmblyError):
     """A request or response breaks the protocol (hostile path, missing field)."""
 
 
+class LimitExceeded(ProtocolError):
+    """A request is larger than the server takes (protocol/limits.py): a message, a lookup,
+    a tree."""
+
+
 class MissingInputs(EmblyError):
     """A build names blobs the store does not have: the client must upload them first."""
 
@@ -69,7 +74,8 @@ class AccessDenied(EmblyError):
 
 
 class ServerError(EmblyError):
-    """The build server answered with an error or could not be reached."""
+    """The build server cannot be reached, did not answer, was lost mid-call, or failed a
+    call on its own account: the command may succeed once the server is up again."""
 
 
 class BuildFailed(EmblyError):

@@ -121,11 +121,11 @@ def inotify_limit_lowered(name: str, value: int) -> Iterator[Callable[[], None]]
 
 
 @contextlib.contextmanager
-def embly_serve(socket: Path, store: Path) -> Iterator[subprocess.Popen[str]]:
-    """A real `embly serve` on `socket`, listening once this yields (its first stderr line
-    read); stopped afterwards (SIGTERM) if still running."""
+def embly_serve(socket: Path, store: Path, *options: str) -> Iterator[subprocess.Popen[str]]:
+    """A real `embly serve` on `socket` (with `options`, e.g. "--jobs", "1"), listening once
+    this yields (its first stderr line read); stopped afterwards (SIGTERM) if still running."""
     server = subprocess.Popen(
-        [str(EMBLY), "serve", "--listen", f"unix:{socket}", "--store", str(store)],
+        [str(EMBLY), "serve", "--listen", f"unix:{socket}", "--store", str(store), *options],
         stderr=subprocess.PIPE,
         text=True,
         start_new_session=True,

@@ -59,8 +59,15 @@ class GcInjected(PassThroughApi):
 @pytest.mark.parametrize(
     ("after", "said"),
     [
-        ("build", "artifacts trimmed from the server's store (gc); building again"),
-        ("upload", "inputs missing from the server's store (trimmed by gc?); sending them again"),
+        (
+            "build",
+            "artifacts missing from the server's store (gc, or found corrupt); building again",
+        ),
+        (
+            "upload",
+            "inputs missing from the server's store (trimmed by gc, or found corrupt there);"
+            " sending them again",
+        ),
     ],
 )
 async def test_blobs_trimmed_by_gc_are_sent_again_and_built(

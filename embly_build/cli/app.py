@@ -1,4 +1,5 @@
-"""The `embly` command line. Exit codes: 0 ok, 1 a build failed, 2 usage or configuration.
+"""The `embly` command line. Exit codes: 0 ok, 1 a build failed, 2 usage or configuration,
+3 the build server cannot be reached or was lost (cli/exit_codes.py).
 
 Each command imports what it runs when it runs: `embly run` and `--help` need neither
 asyncio nor the client, protocol and server stack, and start in a fraction of the time.
@@ -17,7 +18,7 @@ import typer
 
 from embly_build.cli import exit_codes
 from embly_build.cli.help_text import reflowed
-from embly_build.cli.options import ClientOptions
+from embly_build.cli.options import ClientOptions, TlsOptions
 from embly_build.cli.process_exit import exit_at_once, exit_code_of
 from embly_build.errors import EmblyError, UsageError
 from embly_build.server.executors import DEFAULT_EXECUTOR, EXECUTORS
@@ -60,6 +61,17 @@ ExecutorOpt = Annotated[
 RemoteOpt = Annotated[
     str | None, typer.Option(help="Build server address: unix:/path/to/sock or HOST:PORT.")
 ]
+TlsCaOpt = Annotated[
+    Path | None,
+    typer.Option(help="Connect to --remote with TLS: the CA that signed the server's certificate."),
+]
+TlsCertOpt = Annotated[
+    Path | None, typer.Option(help="Mutual TLS: this client's certificate (with --tls-key).")
+]
+TlsKeyOpt = Annotated[Path | None, typer.Option(help="The private key of --tls-cert.")]
+TokenFileOpt = Annotated[
+    Path | None, typer.Option(help="A file holding the token the --remote server accepts.")
+]
 JobsOpt = Annotated[
     int | None, typer.Option("--jobs", "-j", min=1, help="Builds at once (default: CPU count).")
 ]
@@ -92,6 +104,10 @@ def build(
     project: ProjectOpt = None,
     executor: ExecutorOpt = None,
     remote: RemoteOpt = None,
+    tls_ca: TlsCaOpt = None,
+    tls_cert: TlsCertOpt = None,
+    tls_key: TlsKeyOpt = None,
+    token_file: TokenFileOpt = None,
     jobs: JobsOpt = None,
     target: TargetOpt = None,
     opt_level: OptLevelOpt = None,
@@ -102,15 +118,24 @@ def build(
     """Build all (or the named) functions once into <project>/embly_build/.
 
     Exit code 0 when every build succeeded, 1 when one failed (or was cancelled by a
-    newer build of the function on a shared server), 2 for usage or configuration errors;
-    130, 143 or 129 when stopped by Ctrl-C, SIGTERM or SIGHUP, 141 when the reader of its
-    output has gone (`| head`): the builds are cancelled and their processes killed.
+    newer build of the function on a shared server), 2 for usage or configuration errors,
+    3 when the build server cannot be reached or was lost mid-build; 130, 143 or 129 when
+    stopped by Ctrl-C, SIGTERM or SIGHUP, 141 when the reader of its output has gone
+    (`| head`): the builds are cancelled and their processes killed.
     """
     from embly_build.cli.commands.build import build_once
     from embly_build.cli.terminal.render import HumanRenderer, JsonRenderer
 
     mode = _output_mode(json_output, verbose, quiet)
-    options = ClientOptions(project, executor, remote, jobs, target, opt_level)
+    options = ClientOptions(
+        project,
+        executor,
+        remote,
+        jobs,
+        target,
+        opt_level,
+        tls=TlsOptions(tls_ca, tls_cert, tls_key, token_file),
+    )
     renderer = JsonRenderer() if json_output else HumanRenderer(verbose=verbose, quiet=quiet)
     command_line = ctx.obj.get("command_line") if isinstance(ctx.obj, dict) else None
     built = build_once(
@@ -127,6 +152,10 @@ def watch(
     project: ProjectOpt = None,
     executor: ExecutorOpt = None,
     remote: RemoteOpt = None,
+    tls_ca: TlsCaOpt = None,
+    tls_cert: TlsCertOpt = None,
+    tls_key: TlsKeyOpt = None,
+    token_file: TokenFileOpt = None,
     jobs: JobsOpt = None,
     target: TargetOpt = None,
     opt_level: OptLevelOpt = None,
@@ -162,7 +191,15 @@ def watch(
     from embly_build.cli.commands.watch import watch as watch_forever
 
     options = ClientOptions(
-        project, executor, remote, jobs, target, opt_level, watching=True, quick_first=quick_first
+        project,
+        executor,
+        remote,
+        jobs,
+        target,
+        opt_level,
+        watching=True,
+        quick_first=quick_first,
+        tls=TlsOptions(tls_ca, tls_cert, tls_key, token_file),
     )
     raise typer.Exit(_run(watch_forever(options, functions or [], json_output, poll)))
 
@@ -191,6 +228,10 @@ def info(
     project: ProjectOpt = None,
     executor: ExecutorOpt = None,
     remote: RemoteOpt = None,
+    tls_ca: TlsCaOpt = None,
+    tls_cert: TlsCertOpt = None,
+    tls_key: TlsKeyOpt = None,
+    token_file: TokenFileOpt = None,
     json_output: Annotated[
         bool, typer.Option("--json", help="Print it as one JSON object on stdout.")
     ] = False,
@@ -202,7 +243,7 @@ def info(
     ] = False,
     quiet: Annotated[
         bool,
-        typer.Option("--quiet", "-q", help="Print nothing; exit 0 if the server answers, else 2."),
+        typer.Option("--quiet", "-q", help="Print nothing; exit 0 if the server answers, else 3."),
     ] = False,
 ) -> None:
     """Show the build server's platform, toolchains, and store statistics.
@@ -212,7 +253,9 @@ def info(
     from embly_build.cli.commands.info import show_info
 
     mode = _output_mode(json_output, verbose, quiet)
-    options = ClientOptions(project, executor, remote)
+    options = ClientOptions(
+        project, executor, remote, tls=TlsOptions(tls_ca, tls_cert, tls_key, token_file)
+    )
     raise typer.Exit(_run(show_info(options, mode)))
 
 
@@ -275,21 +318,51 @@ def serve(
     executor: Annotated[
         str, typer.Option(help=f"How builds run: {', '.join(EXECUTORS)}.")
     ] = DEFAULT_EXECUTOR,
+    tls_cert: Annotated[
+        Path | None,
+        typer.Option(help="Serve TCP with TLS: the server's certificate (chain), PEM."),
+    ] = None,
+    tls_key: Annotated[
+        Path | None, typer.Option(help="The private key of --tls-cert, PEM.")
+    ] = None,
+    client_ca: Annotated[
+        Path | None,
+        typer.Option(help="Mutual TLS: accept only clients whose certificate this CA signed."),
+    ] = None,
+    token_file: Annotated[
+        Path | None,
+        typer.Option(help="Accept bearer tokens: a file of NAME TOKEN lines, re-read on change."),
+    ] = None,
+    insecure: Annotated[
+        bool,
+        typer.Option(help="Serve a non-loopback address without TLS or authentication."),
+    ] = False,
 ) -> None:
     """Run a build server for `--remote ADDR` clients until stopped.
 
-    It listens on each --listen address: unix:/path/to/sock, or HOST:PORT on a loopback
-    address (127.0.0.1, [::1], localhost: TCP without TLS is served on loopback only);
-    default 127.0.0.1:9276. Its store, action cache and build spaces are kept in --store
-    (default: EMBLY_HOME, else ~/.cache/embly).
+    It listens on each --listen address: unix:/path/to/sock, or HOST:PORT; default
+    127.0.0.1:9276. Its store, action cache and build spaces are kept in --store (default:
+    EMBLY_HOME, else ~/.cache/embly).
+
+    A server runs build scripts for its clients, so TCP beyond loopback is served only with
+    TLS (--tls-cert, --tls-key) and client authentication: --client-ca (clients show a
+    certificate that CA signed) and/or --token-file (clients send a token; one `NAME TOKEN`
+    line each, several at once to rotate them; the file is read again when it changes, so a
+    line removed is a token revoked). --insecure serves without them, with a warning. Each
+    authenticated client has its own build spaces and action-cache entries; the content
+    store is shared.
 
     Ctrl-C, SIGTERM or SIGHUP stop it cleanly: running builds are cancelled, their
-    processes killed and its unix sockets removed; exit code 0. Exit code 2 when it cannot
-    listen (an address in use, say).
+    processes killed and its unix sockets removed; exit code 0. Exit code 2 before it
+    listens when it cannot (an address in use, a certificate, key or token file missing or
+    invalid).
     """
-    from embly_build.cli.commands.serve import serve_forever
+    from embly_build.cli.commands.serve import ServeOptions, serve_forever
 
-    raise typer.Exit(_run(serve_forever(listen or [], jobs, store, executor)))
+    options = ServeOptions(
+        listen or [], jobs, store, executor, tls_cert, tls_key, client_ca, token_file, insecure
+    )
+    raise typer.Exit(_run(serve_forever(options)))
 
 
 def _run(coroutine: object) -> int:

@@ -5,9 +5,10 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 
-from embly_build.cli.options import ClientOptions
+from embly_build.cli.options import ClientOptions, TlsOptions
 from embly_build.client.config.user_config import UserConfig, load_user_config
 from embly_build.client.session.client import Client
 from embly_build.client.session.connect import connect
@@ -30,13 +31,42 @@ class Resolved:
     address: str
     settings: ServerSettings | None  # for an in-process server
     opt_level: str
+    tls: TlsOptions = field(default_factory=TlsOptions)  # for a remote server
 
 
 def resolve(options: ClientOptions) -> Resolved:
     """Flags win over the user config; the default is an in-process nix server."""
     user = load_user_config(config_file())
     address, settings = _address(options, user)
-    return Resolved(address, settings, _opt_level(options, user))
+    return Resolved(address, settings, _opt_level(options, user), _tls(options, settings, user))
+
+
+def _tls(options: ClientOptions, settings: ServerSettings | None, user: UserConfig) -> TlsOptions:
+    """The flags' files, else the user config's; none for an in-process server, where a
+    flag is a mistake (the config's are for when it names a remote server)."""
+    given = options.tls
+    if settings is not None:
+        if flags := [name for name, value in _flags(given) if value is not None]:
+            raise UsageError(
+                f"{', '.join(flags)} connect to a remote server: add --remote HOST:PORT, or "
+                "drop them to build in this process"
+            )
+        return TlsOptions()
+    return TlsOptions(
+        tls_ca=given.tls_ca or user.tls_ca,
+        tls_cert=given.tls_cert or user.tls_cert,
+        tls_key=given.tls_key or user.tls_key,
+        token_file=given.token_file or user.token_file,
+    )
+
+
+def _flags(tls: TlsOptions) -> list[tuple[str, Path | None]]:
+    return [
+        ("--tls-ca", tls.tls_ca),
+        ("--tls-cert", tls.tls_cert),
+        ("--tls-key", tls.tls_key),
+        ("--token-file", tls.token_file),
+    ]
 
 
 def watch_quick_first(options: ClientOptions) -> bool:
@@ -109,5 +139,9 @@ async def connected_client(
         settings=resolved.settings,
         target=options.target or "",
         opt_level=resolved.opt_level,
+        tls_ca=resolved.tls.tls_ca,
+        tls_cert=resolved.tls.tls_cert,
+        tls_key=resolved.tls.tls_key,
+        token_file=resolved.tls.token_file,
     ) as client:
         yield client

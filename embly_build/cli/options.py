@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 
@@ -16,3 +16,14 @@ class ClientOptions:
     opt_level: str | None = None
     watching: bool = False  # `embly watch`: the user config's watch_opt_level applies
     quick_first: bool | None = None  # `embly watch --quick-first/--no-quick-first`
+    tls: TlsOptions = field(default_factory=lambda: TlsOptions())  # defined below
+
+
+@dataclass(frozen=True)
+class TlsOptions:
+    """How to reach a --remote server: TLS files and a token file (None: not given)."""
+
+    tls_ca: Path | None = None
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    token_file: Path | None = None

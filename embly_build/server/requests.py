@@ -6,10 +6,15 @@ from bisect import bisect_left
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from embly_build.errors import ProtocolError
+from embly_build.errors import LimitExceeded, ProtocolError
 from embly_build.protocol import pb
 from embly_build.protocol.digests import check_digest, check_digest_fields, valid_digest
 from embly_build.protocol.input_trees import TreeFile, encode_input_tree, tree_files
+from embly_build.protocol.limits import (
+    MAX_INLINE_TREE_FILES,
+    MAX_TREE_BYTES,
+    MAX_TREE_FILES,
+)
 from embly_build.protocol.opt_levels import WASM_OPT_LEVELS
 from embly_build.protocol.paths import check_name, check_tree_path
 from embly_build.server.runtimes.base import Runtime
@@ -34,9 +39,14 @@ class ValidBuild:
     tree: RequestedTree
     target: str
     options: pb.BuildOptions
+    # Who asked (transport/caller.py): "" for a caller nobody authenticated. Builds of
+    # different callers share no build space and no action-cache entry.
+    caller: str = ""
 
 
-def validate_build(request: pb.BuildRequest, runtimes: Mapping[str, Runtime]) -> ValidBuild:
+def validate_build(
+    request: pb.BuildRequest, runtimes: Mapping[str, Runtime], caller: str = ""
+) -> ValidBuild:
     check_name(request.project_id, "project id")
     function = request.function
     if function is None or not function.name:
@@ -53,20 +63,44 @@ def validate_build(request: pb.BuildRequest, runtimes: Mapping[str, Runtime]) ->
     options = request.options or pb.BuildOptions()
     if options.opt_level and options.opt_level not in WASM_OPT_LEVELS:
         raise ProtocolError(f"invalid wasm-opt level {options.opt_level!r}")
-    return ValidBuild(request.project_id, function, runtime, tree, request.target, options)
+    return ValidBuild(request.project_id, function, runtime, tree, request.target, options, caller)
 
 
 def _requested_tree(request: pb.BuildRequest, crate_dir: str) -> RequestedTree:
     inline = tree_files(request.input_tree) if request.input_tree is not None else []
+    if len(inline) > MAX_INLINE_TREE_FILES:
+        raise LimitExceeded(
+            f"the request's input_tree lists {len(inline)} files; this server takes at most "
+            f"{MAX_INLINE_TREE_FILES} in a request: send a larger tree by digest, as a blob"
+        )
     by_digest = request.input_tree_digest
     if by_digest is not None and (by_digest.sha256 or by_digest.size_bytes):
         if inline:
             raise ProtocolError("the request sends input_tree and input_tree_digest; send one")
         check_digest(by_digest, "input tree digest")
+        check_tree_bytes(by_digest.size_bytes)
         return RequestedTree(by_digest.sha256, by_digest.size_bytes, None)
     check_tree(inline, crate_dir)
     encoded = encode_input_tree(inline)
     return RequestedTree(encoded.sha256, len(encoded.data), inline)
+
+
+def check_tree_bytes(size_bytes: int) -> None:
+    """Refuse a tree blob larger than this server reads."""
+    if size_bytes > MAX_TREE_BYTES:
+        raise LimitExceeded(
+            f"the input tree is {size_bytes} bytes; this server reads trees of at most "
+            f"{MAX_TREE_BYTES} bytes ({MAX_TREE_FILES} files)"
+        )
+
+
+def check_tree_files(count: int) -> None:
+    """Refuse a tree of more files than this server builds from."""
+    if count > MAX_TREE_FILES:
+        raise LimitExceeded(
+            f"the input tree lists {count} files; this server builds from at most "
+            f"{MAX_TREE_FILES} files"
+        )
 
 
 def check_tree(files: list[TreeFile], crate_dir: str) -> None:

@@ -7,14 +7,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import AsyncIterator
 from importlib.metadata import version
 
-from embly_build.errors import BlobNotFound, EnvironmentProblem, ProtocolError
+from embly_build.errors import BlobNotFound, EnvironmentProblem, LimitExceeded, ProtocolError
 from embly_build.protocol import pb
 from embly_build.protocol.blob_batches import batch_blobs
-from embly_build.protocol.digests import check_digest, digest_key
+from embly_build.protocol.digests import CHUNK_SIZE, check_digest, digest_key
+from embly_build.protocol.limits import MAX_DIGESTS_PER_LOOKUP
 from embly_build.server.build.builder import Builder
+from embly_build.server.build_activity import BuildActivity
+from embly_build.server.build_log import log_finished_build
 from embly_build.server.cas.action_cache import ActionCache
 from embly_build.server.cas.store import BlobWriter, ContentStore
 from embly_build.server.executors.base import Executor
@@ -23,6 +27,7 @@ from embly_build.server.runtimes import make_runtimes
 from embly_build.server.runtimes.base import Runtime
 from embly_build.server.settings import ServerSettings
 from embly_build.server.toolchains.base import ToolchainProvider
+from embly_build.transport.caller import current_caller
 from embly_build.wasm.aot import host_triple, wasmtime_version
 
 # A FindMissingBlobs of more digests is answered in a worker thread: a stat per digest, and a
@@ -47,6 +52,7 @@ class BuildService:
         self._builder = Builder(
             settings, self.store, self.action_cache, toolchains, executor, self._runtimes
         )
+        self._activity = BuildActivity()
 
     async def close(self) -> None:
         """Stop what the service keeps running between builds (a compiler being readied,
@@ -58,6 +64,11 @@ class BuildService:
         self, find_missing_blobs_request: pb.FindMissingBlobsRequest
     ) -> pb.FindMissingBlobsResponse:
         digests = find_missing_blobs_request.digests
+        if len(digests) > MAX_DIGESTS_PER_LOOKUP:
+            raise LimitExceeded(
+                f"FindMissingBlobs asks about {len(digests)} digests; this server answers at "
+                f"most {MAX_DIGESTS_PER_LOOKUP} in one call: ask in several"
+            )
         # The store checks each digest as it reads it.
         if len(digests) <= LOOKUPS_ON_THE_LOOP:
             missing = self.store.missing(digests)
@@ -88,6 +99,17 @@ class BuildService:
         summary: pb.UploadBlobsResponse,
     ) -> None:
         digest = check_digest(chunk.digest, "chunk digest")
+        data = chunk.data
+        if len(data) > CHUNK_SIZE:
+            raise ProtocolError(
+                f"blob {digest.sha256}: a chunk of {len(data)} bytes; chunks carry at most "
+                f"{CHUNK_SIZE} bytes"
+            )
+        if chunk.offset < 0 or chunk.offset + len(data) > digest.size_bytes:
+            raise ProtocolError(
+                f"blob {digest.sha256}: a chunk of {len(data)} bytes at offset {chunk.offset} "
+                f"does not fit in its {digest.size_bytes} bytes"
+            )
         key = digest_key(digest)
         if key not in writers:
             if chunk.offset != 0:
@@ -102,7 +124,7 @@ class BuildService:
             if chunk.last:
                 del writers[key]
             return
-        writer.write(chunk.offset, chunk.data)
+        writer.write(chunk.offset, data)
         if chunk.last:
             writer.commit()
             del writers[key]
@@ -128,15 +150,23 @@ class BuildService:
         digest = check_digest(read_blob_request.digest)
         if not self.store.has(digest):
             raise BlobNotFound(f"blob {digest.sha256} is not in the store")
-        chunks = list(self.store.read_chunks(digest))
+        # Hashed as it is read, off the event loop (a corrupt one is removed: NOT_FOUND).
+        chunks = await asyncio.to_thread(lambda: list(self.store.read_chunks(digest)))
         for chunk in chunks:
             yield chunk
 
     async def build(self, build_request: pb.BuildRequest) -> AsyncIterator[pb.BuildEvent]:
-        job = validate_build(build_request, self._runtimes)
-        async with contextlib.aclosing(self._builder.build(job)) as events:
-            async for event in events:
-                yield event
+        job = validate_build(build_request, self._runtimes, current_caller())
+        called = time.monotonic()
+        with self._activity.track() as tracked:
+            async with contextlib.aclosing(self._builder.build(job)) as events:
+                async for event in events:
+                    if (finished := tracked.saw(event)) is not None:
+                        seconds = time.monotonic() - called
+                        log_finished_build(
+                            job.caller, job.project_id, job.function.name, finished, seconds
+                        )
+                    yield event
 
     async def get_server_info(
         self, get_server_info_request: pb.GetServerInfoRequest
@@ -170,4 +200,5 @@ class BuildService:
                 blob_bytes=stats.blob_bytes,
                 action_cache_entries=self.action_cache.entry_count(),
             ),
+            activity=self._activity.message(),
         )

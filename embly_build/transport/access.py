@@ -1,15 +1,18 @@
-"""Who may call the server: where TLS client certificates and bearer tokens plug in, server
-side.
+"""Who may call the server, server side.
 
 Every call the gRPC server takes, the build service's and the health service's alike,
 passes its AccessPolicy's `admit` before any handler runs (`guard`, on grpclib's
 RecvRequest event), with what the wire says about the caller. A policy that raises
-AccessDenied ends the call with UNAUTHENTICATED and the error's message; nothing of the
-call is read or done. The in-process transport has no caller to check and no policy.
+AccessDenied ends the call with UNAUTHENTICATED and the error's message, and the refusal is
+logged; nothing of the call is read or done. What `admit` returns is the caller's identity,
+which the handler then finds with `current_caller()` (caller.py). The in-process transport
+has no caller to check and no policy. authentication.py holds the policy of TLS client
+certificates and bearer tokens.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -18,7 +21,11 @@ from grpclib.events import RecvRequest, listen
 from grpclib.server import Server
 from multidict import MultiDictProxy
 
+from embly_build.errors import AccessDenied
+from embly_build.transport.caller import set_caller
 from embly_build.transport.statuses import grpc_status
+
+_log = logging.getLogger("embly.serve")
 
 
 @dataclass(frozen=True)
@@ -34,16 +41,17 @@ class IncomingCall:
 
 
 class AccessPolicy(Protocol):
-    async def admit(self, call: IncomingCall) -> None:
-        """Return to let the call through; raise AccessDenied, saying what to do, to refuse it."""
+    async def admit(self, call: IncomingCall) -> str:
+        """The caller's identity ("" for nobody in particular) to let the call through;
+        raise AccessDenied, saying what to do, to refuse it."""
         ...
 
 
 class AdmitAll:
-    """Every call: a server on a unix socket or loopback TCP, as this version serves."""
+    """Every call, from nobody in particular: a server that asks for no credentials."""
 
-    async def admit(self, call: IncomingCall) -> None:
-        return None
+    async def admit(self, call: IncomingCall) -> str:
+        return ""
 
 
 def guard(server: Server, policy: AccessPolicy) -> None:
@@ -56,8 +64,20 @@ def guard(server: Server, policy: AccessPolicy) -> None:
             peer=_peer_address(event.peer.addr()),
             certificate=event.peer.cert() or None,
         )
-        with grpc_status():
-            await policy.admit(call)
+        try:
+            identity = await policy.admit(call)
+        except AccessDenied as refusal:
+            cause = f" ({refusal.__cause__})" if refusal.__cause__ else ""
+            _log.warning(
+                "refused %s from %s: %s%s",
+                call.method,
+                call.peer or "a unix socket",
+                refusal,
+                cause,
+            )
+            with grpc_status():
+                raise
+        set_caller(identity)
 
     listen(server, RecvRequest, on_request)
 

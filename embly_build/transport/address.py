@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -79,3 +80,14 @@ def _split_host_port(text: str) -> tuple[str, int]:
     if not port_text.isdigit() or not 0 < int(port_text) < 65536:
         raise UsageError(f"invalid port in address {text!r}: expected a number from 1 to 65535")
     return host, int(port_text)
+
+
+def is_loopback(host: str) -> bool:
+    """Whether a host reaches this machine only: a loopback IP address, or `localhost` (no
+    other name is resolved: what it names can change after the check)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

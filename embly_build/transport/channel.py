@@ -11,6 +11,8 @@ from asyncio import BaseTransport
 from grpclib.client import Channel, Handler
 from grpclib.protocol import H2Protocol
 
+from embly_build.transport.tls_failures import CA_OPTION, CLIENT_CERT_OPTIONS, tls_failure
+
 # How long a server may take to take a connection and answer it: the TCP connect, the TLS
 # handshake and the HTTP/2 SETTINGS frame a gRPC server sends first, before any call. A
 # live server answers in milliseconds however busy its builds are, so 10 s leaves room
@@ -24,6 +26,11 @@ class ServerUnreachable(ConnectionError):
     """Connecting to the server failed; the message says why, in words."""
 
 
+class TlsRefused(ServerUnreachable):
+    """The TLS handshake failed, or the server closed a TLS connection at once; the message
+    says why and what to pass."""
+
+
 class ServerNotAnswering(ServerUnreachable):
     """The server took the connection but did not answer it in time: not a gRPC server (a
     wrong port), or a hung one. The message follows "the server at ADDRESS"."""
@@ -32,8 +39,10 @@ class ServerNotAnswering(ServerUnreachable):
 class _AnswerWatchingProtocol(H2Protocol):
     """An H2Protocol that knows whether the server has sent anything yet."""
 
-    def __init__(self, channel: Channel) -> None:
+    def __init__(self, channel: Channel, host: str | None) -> None:
         super().__init__(Handler(), channel._config, channel._h2_config)
+        self._host = host
+        self._tls = channel._ssl is not None
         self.made = False
         self.answered: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
@@ -48,15 +57,27 @@ class _AnswerWatchingProtocol(H2Protocol):
 
     def connection_lost(self, exc: BaseException | None) -> None:
         if not self.answered.done():
-            self.answered.set_exception(ServerUnreachable(_lost(exc)))
+            self.answered.set_exception(self._lost(exc))
         super().connection_lost(exc)
 
-
-def _lost(exc: BaseException | None) -> str:
-    if isinstance(exc, OSError):
-        cause = os.strerror(exc.errno) if exc.errno else str(exc)
-        return f"the connection failed before the server answered: {cause}"
-    return "the server closed the connection without answering"
+    def _lost(self, exc: BaseException | None) -> ServerUnreachable:
+        if isinstance(exc, ssl.SSLError):  # an alert: the server refused our certificate
+            return TlsRefused(tls_failure(exc, self._host))
+        if isinstance(exc, OSError):
+            cause = os.strerror(exc.errno) if exc.errno else str(exc)
+            return ServerUnreachable(f"the connection failed before the server answered: {cause}")
+        if not self._tls:
+            # A TLS server drops a plaintext client's first bytes without a word.
+            return ServerUnreachable(
+                "the server closed the connection without answering (if it serves TLS, pass "
+                f"{CA_OPTION})"
+            )
+        # TLS 1.3 ends the handshake before the server checks the client's certificate, and
+        # a refusal may come as a closed connection with no alert read.
+        return TlsRefused(
+            "the server closed the TLS connection without answering: if it requires client "
+            f"certificates (mutual TLS), pass {CLIENT_CERT_OPTIONS} with one it accepts"
+        )
 
 
 class BoundedChannel(Channel):
@@ -79,7 +100,7 @@ class BoundedChannel(Channel):
 
     def _protocol_factory(self) -> H2Protocol:
         # asyncio asks for the protocol once the socket is connected, before any TLS handshake
-        self._opening = _AnswerWatchingProtocol(self)
+        self._opening = _AnswerWatchingProtocol(self, self._host)
         return self._opening
 
     async def _create_connection(self) -> H2Protocol:
@@ -98,6 +119,8 @@ class BoundedChannel(Channel):
     async def _connect(self) -> H2Protocol:
         try:
             return await super()._create_connection()
+        except ssl.SSLError as error:  # OSErrors too, whose errno means nothing here
+            raise TlsRefused(tls_failure(error, self._host)) from error
         except socket.gaierror as error:
             raise ServerUnreachable(
                 f"cannot resolve the host name {self._host!r}: {error.strerror or error}"

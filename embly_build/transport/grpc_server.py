@@ -2,7 +2,8 @@
 
 Where TLS and authentication plug in, server side: `GrpcServer(service, ssl_context=...,
 policy=...)`. TCP listeners speak TLS with `ssl_context` (tcp.py, `listen_tcp`); every call
-on every listener passes `policy` before its handler runs (access.py, `guard`).
+on every listener passes `policy` before its handler runs (access.py, `guard`), then reads
+its requests within the server's limits (bounded_messages.py).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from embly_build.errors import UsageError
 from embly_build.transport.access import AccessPolicy, AdmitAll, guard
 from embly_build.transport.address import Address, AddressKind
 from embly_build.transport.api import BuildApi
+from embly_build.transport.bounded_messages import ServerCodec, bound_requests
 from embly_build.transport.grpc_service import GrpcService
 from embly_build.transport.tcp import listen_tcp
 from embly_build.transport.unix_socket import listen_unix
@@ -48,8 +50,10 @@ class GrpcServer:
             listen = _LISTENERS.get(address.kind)
             if listen is None:
                 raise UsageError(f"cannot listen on {address}: use unix:/path or HOST:PORT")
-            server = Server([self._service, Health()])
+            health = Health()
+            server = Server([self._service, health], codec=ServerCodec())
             guard(server, self._policy)
+            bound_requests(server, [self._service, health])
             after_close = await listen(server, address, self._ssl)
             self._servers.append((server, after_close))
 

@@ -19,14 +19,17 @@ from embly_build.errors import (
     DigestMismatch,
     EmblyError,
     EnvironmentProblem,
+    LimitExceeded,
     MissingInputs,
     ProtocolError,
     StoreError,
 )
 
-# First match wins: DigestMismatch is a StoreError, yet the client's fault.
+# First match wins: DigestMismatch is a StoreError, yet the client's fault; LimitExceeded a
+# ProtocolError, yet a limit of this server's.
 _STATUS_FOR: list[tuple[type[EmblyError], Status]] = [
     (DigestMismatch, Status.INVALID_ARGUMENT),
+    (LimitExceeded, Status.RESOURCE_EXHAUSTED),
     (ProtocolError, Status.INVALID_ARGUMENT),
     (BlobNotFound, Status.NOT_FOUND),
     (MissingInputs, Status.NOT_FOUND),

@@ -1,4 +1,5 @@
-"""What a user sees when something is wrong: a clear message and exit code 2."""
+"""What a user sees when something is wrong: a clear message and exit code 2 (3 for a build
+server that cannot be reached)."""
 
 from __future__ import annotations
 
@@ -99,7 +100,7 @@ def test_help_explains_the_commands(tmp_path: Path) -> None:
 @pytest.mark.parametrize("address", ["unix:/nonexistent/embly.sock", "127.0.0.1:1"])
 def test_dead_server_is_a_clear_error(project: Path, embly_home: Path, address: str) -> None:
     result = embly("build", "--remote", address, cwd=project)
-    assert result.returncode == 2
+    assert result.returncode == 3, "a server that cannot be reached has its own exit code"
     assert f"cannot reach the build server at {address}" in result.stderr
     assert "is `embly serve` running there?" in result.stderr
 

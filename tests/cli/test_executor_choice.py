@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from embly_build.cli.connect import resolve
-from embly_build.cli.options import ClientOptions
+from embly_build.cli.options import ClientOptions, TlsOptions
 from embly_build.errors import UsageError
 from embly_build.server.executors import DEFAULT_EXECUTOR
 
@@ -31,3 +31,30 @@ def test_an_unknown_executor_lists_the_choices() -> None:
 def test_docker_says_it_is_not_in_this_version() -> None:
     with pytest.raises(UsageError, match="docker executor is not available in this version"):
         resolve(ClientOptions(executor="docker"))
+
+
+def test_remote_credentials_come_from_flags_else_the_user_config(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = tmp_path / "conf" / "config.toml"
+    config.parent.mkdir()
+    config.write_text(
+        'executor = "remote"\nremote = "build.example:9276"\n'
+        'tls_ca = "ca.pem"\ntoken_file = "~/embly-token"\n'
+    )
+    monkeypatch.setenv("EMBLY_CONFIG", str(config))
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    resolved = resolve(ClientOptions())
+    assert resolved.address == "build.example:9276"
+    assert resolved.tls.tls_ca == config.parent / "ca.pem", "relative to the config file"
+    assert resolved.tls.token_file == tmp_path / "home" / "embly-token"
+    flag = tmp_path / "other-ca.pem"
+    assert resolve(ClientOptions(tls=TlsOptions(tls_ca=flag))).tls.tls_ca == flag
+    # An in-process build ignores the config's remote credentials
+    assert resolve(ClientOptions(executor="nix")).tls == TlsOptions()
+
+
+def test_credentials_for_an_in_process_build_are_a_usage_error(tmp_path: Path) -> None:
+    options = ClientOptions(tls=TlsOptions(tls_ca=tmp_path / "ca.pem", token_file=tmp_path / "t"))
+    with pytest.raises(UsageError, match="--tls-ca, --token-file connect to a remote server"):
+        resolve(options)

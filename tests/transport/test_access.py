@@ -39,10 +39,11 @@ class RecordingPolicy:
         self.calls: list[IncomingCall] = []
         self._refuse = refuse
 
-    async def admit(self, call: IncomingCall) -> None:
+    async def admit(self, call: IncomingCall) -> str:
         self.calls.append(call)
         if self._refuse:
             raise AccessDenied(REFUSAL)
+        return ""
 
 
 def digest(data: bytes) -> pb.Digest:

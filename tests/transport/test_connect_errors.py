@@ -66,7 +66,7 @@ def test_the_cli_says_an_address_does_not_resolve(
     project: Path, command: str, address: str
 ) -> None:
     result = embly(command, "--remote", address, cwd=project, timeout=60)
-    assert result.returncode == 2, result.stderr
+    assert result.returncode == 3, result.stderr
     assert "Traceback" not in result.stderr
     host = address.partition(":")[0]
     assert f"error: cannot reach the build server at {address}" in result.stderr
@@ -94,5 +94,5 @@ def test_the_cli_says_a_unix_socket_path_is_too_long(project: Path, tmp_path: Pa
 def test_the_cli_names_a_refused_connections_cause(project: Path, refused_port: int) -> None:
     address = f"127.0.0.1:{refused_port}"
     result = embly("info", "--remote", address, cwd=project, timeout=60)
-    assert result.returncode == 2, result.stderr
+    assert result.returncode == 3, result.stderr
     assert f"cannot reach the build server at {address} (Connection refused)" in result.stderr

@@ -94,7 +94,7 @@ async def test_a_server_that_closes_at_once_is_named() -> None:
         server.close()
     assert str(failed.value).startswith(
         f"cannot reach the build server at {address} "
-        "(the server closed the connection without answering)"
+        "(the server closed the connection without answering (if it serves TLS, pass --tls-ca"
     )
 
 
@@ -176,6 +176,6 @@ def test_the_cli_says_a_server_does_not_answer(
     assert time.monotonic() - started < 2 * CONNECT_TIMEOUT
     for (command, address), process in runs.items():
         said = stderr[command, address]
-        assert process.returncode == 2, (command, said)
+        assert process.returncode == 3, (command, said)
         assert said.startswith(f"error: {_not_answering(address, CONNECT_TIMEOUT)}"), said
         assert "Traceback" not in said

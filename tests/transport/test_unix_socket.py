@@ -215,7 +215,10 @@ async def test_a_server_that_lost_what_was_sent_to_it_gets_everything_again(
     finally:
         await fresh.close()
     assert again.ok, again.error
-    assert "inputs missing from the server's store (trimmed by gc?); sending them again" in logs
+    assert (
+        "inputs missing from the server's store (trimmed by gc, or found corrupt there);"
+        " sending them again" in logs
+    )
     assert again.uploaded_bytes > main_rs.stat().st_size, "every input file"
 
 

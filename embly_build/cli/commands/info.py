@@ -37,6 +37,19 @@ def info_json(info: pb.ServerInfo) -> dict[str, object]:
     return dataclasses.asdict(info)
 
 
+def _activity(activity: pb.BuildActivity) -> str:
+    """Builds under way, and since the server started how many the cache answered."""
+    now = f"{activity.running} running, {activity.queued} queued"
+    finished = activity.builds_finished
+    if not finished:
+        return f"{now}; none finished since the server started"
+    rate = activity.cache_hits / finished
+    return (
+        f"{now}; {finished} finished since the server started, "
+        f"{activity.cache_hits} from the cache ({rate:.0%})"
+    )
+
+
 def _lines(info: pb.ServerInfo, *, verbose: bool) -> list[str]:
     store = info.store
     lines = [
@@ -46,6 +59,7 @@ def _lines(info: pb.ServerInfo, *, verbose: bool) -> list[str]:
         f"runtimes    {', '.join(info.runtimes)}",
         f"store       {store.blob_count} blobs, {format_size(store.blob_bytes)}; "
         f"{store.action_cache_entries} cached actions",
+        f"builds      {_activity(info.activity)}",
     ]
     for toolchain in info.toolchains:
         lines.append(

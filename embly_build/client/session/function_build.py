@@ -28,11 +28,15 @@ from embly_build.wasm.aot import wasmtime_version
 
 Emit = Callable[[ClientEvent], None]
 
-# A build whose inputs or artifacts gc trims from the server is asked for once more.
+# A build whose inputs or artifacts left the server's store (trimmed by gc, or removed as
+# corrupt when read) is asked for once more.
 _ATTEMPTS = 2
 _TRIMMED = {
-    "upload": "inputs missing from the server's store (trimmed by gc?); sending them again",
-    "fetch": "artifacts trimmed from the server's store (gc); building again",
+    "upload": (
+        "inputs missing from the server's store (trimmed by gc, or found corrupt there);"
+        " sending them again"
+    ),
+    "fetch": "artifacts missing from the server's store (gc, or found corrupt); building again",
 }
 _STATUS_NAMES = {
     pb.BuildStatus.SUCCEEDED: "ok",

@@ -1,4 +1,10 @@
-"""Turn what the transport raises into embly errors with advice."""
+"""Turn what the transport raises into embly errors with advice.
+
+A server that cannot be reached, does not answer, or is lost mid-call is a ServerError (exit
+code 3: cli/exit_codes.py); a refusal of the caller's credentials, or a TLS handshake that
+fails (a CA, a client certificate), is an AccessDenied, which the user fixes in the command
+or the configuration (exit code 2).
+"""
 
 from __future__ import annotations
 
@@ -10,6 +16,7 @@ from grpclib.const import Status
 from grpclib.exceptions import StreamTerminatedError
 
 from embly_build.errors import (
+    AccessDenied,
     BlobNotFound,
     EmblyError,
     EnvironmentProblem,
@@ -17,13 +24,15 @@ from embly_build.errors import (
     ServerError,
     StoreError,
 )
-from embly_build.transport.channel import ServerNotAnswering
+from embly_build.transport.channel import ServerNotAnswering, TlsRefused
 
 _KIND_FOR_STATUS: dict[Status, type[EmblyError]] = {
     Status.INVALID_ARGUMENT: ProtocolError,
     Status.NOT_FOUND: BlobNotFound,
     Status.FAILED_PRECONDITION: EnvironmentProblem,
     Status.RESOURCE_EXHAUSTED: StoreError,
+    Status.UNAUTHENTICATED: AccessDenied,
+    Status.PERMISSION_DENIED: AccessDenied,
 }
 
 
@@ -31,6 +40,8 @@ _KIND_FOR_STATUS: dict[Status, type[EmblyError]] = {
 async def server_errors(address: str) -> AsyncIterator[None]:
     try:
         yield
+    except TlsRefused as error:  # the server is there: the TLS settings are what to fix
+        raise AccessDenied(f"cannot connect to the build server at {address}: {error}") from error
     except ServerNotAnswering as error:
         raise ServerError(
             f"the server at {address} {error}: is it an embly build server (`embly serve`), "

@@ -1,6 +1,6 @@
 """Upload what the server lacks to build some input trees, as the Remote Execution API does:
-FindMissingBlobs, then small blobs in batches (UploadBlobBatch) and large ones in chunks
-(UploadBlobs).
+FindMissingBlobs (several at once, for more digests than a server answers in one call),
+then small blobs in batches (UploadBlobBatch) and large ones in chunks (UploadBlobs).
 
 A tree the server already stores was sent whole before (its files first, the tree blob
 last), so only the files of new trees are asked about: a build with nothing changed sends
@@ -32,6 +32,8 @@ from embly_build.protocol import pb
 from embly_build.protocol.blob_batches import BATCH_BLOB_LIMIT
 from embly_build.protocol.digests import CHUNK_SIZE, blob_chunks
 from embly_build.protocol.input_trees import EncodedTree, TreeFile, encode_input_tree
+from embly_build.protocol.limits import MAX_DIGESTS_PER_LOOKUP
+from embly_build.tasks import all_or_none
 from embly_build.transport.api import BuildApi
 
 ProgressCallback = Callable[[int, int], None]  # (sent_bytes, total_bytes)
@@ -105,8 +107,21 @@ async def upload_inputs(
 
 
 async def _missing(api: BuildApi, digests: list[pb.Digest]) -> list[str]:
-    response = await api.find_missing_blobs(pb.FindMissingBlobsRequest(digests=digests))
-    return [digest.sha256 for digest in response.missing]
+    """The sha256 of the digests the server lacks, in order: asked about in calls of at most
+    MAX_DIGESTS_PER_LOOKUP digests, all at once."""
+    step = MAX_DIGESTS_PER_LOOKUP
+    parts = [digests[start : start + step] for start in range(0, len(digests), step)]
+    answers: list[list[str]] = [[] for _ in parts]
+
+    async def ask(index: int) -> None:
+        response = await api.find_missing_blobs(pb.FindMissingBlobsRequest(digests=parts[index]))
+        answers[index] = [digest.sha256 for digest in response.missing]
+
+    if len(parts) == 1:
+        await ask(0)
+    elif parts:
+        await all_or_none([ask(index) for index in range(len(parts))])
+    return [sha256 for answer in answers for sha256 in answer]
 
 
 class _Progress:

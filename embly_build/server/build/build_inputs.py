@@ -17,7 +17,13 @@ from embly_build.protocol.input_trees import TreeFile
 from embly_build.protocol.tree_diff import DecodedTree, TreeChange, decode_after
 from embly_build.server.build.space_trees import SpaceTree
 from embly_build.server.cas.store import ContentStore
-from embly_build.server.requests import RequestedTree, check_tree, check_tree_change
+from embly_build.server.requests import (
+    RequestedTree,
+    check_tree,
+    check_tree_bytes,
+    check_tree_change,
+    check_tree_files,
+)
 
 FULL_CHECK_SECONDS = 600.0
 
@@ -43,6 +49,7 @@ def input_files(
     if tree.files is not None:
         check_inputs_present(store, tree.files)
         return BuildInputs(tree.files, None, checked_at=time.monotonic())
+    check_tree_bytes(tree.size_bytes)
     data = store.read_if_present(tree.sha256, tree.size_bytes)
     if data is None:
         raise MissingInputs(
@@ -51,10 +58,12 @@ def input_files(
         )
     if known is None:
         decoded = DecodedTree.decode(data)
+        check_tree_files(len(decoded.files))
         check_tree(decoded.files, crate_dir)
         check_inputs_present(store, decoded.files)
         return BuildInputs(decoded.files, decoded, checked_at=time.monotonic())
     decoded, change = decode_after(known.tree, data)
+    check_tree_files(len(decoded.files))
     check_tree_change(decoded.files, change.added, crate_dir)
     if time.monotonic() - known.checked_at >= FULL_CHECK_SECONDS:
         check_inputs_present(store, decoded.files)

@@ -10,7 +10,11 @@ as JSON); one written by another Python version that cannot be read is no manife
 
 A process that synced the space itself, and finds the manifest it wrote still in place,
 applies the next tree's change alone (`sync_change`): it trusts the space to hold what it
-wrote, as it trusts its store. The space is the server's, never the user's tree.
+wrote. The space is the server's, never the user's tree.
+
+Every file written is hashed as it is copied from the store (`ContentStore.copy_checked`):
+a blob the disk corrupted is removed from the store, not built from, and the sync ends in
+MissingInputs naming it, so the client uploads it again and the build is asked for again.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from embly_build.atomic_write import write_atomically
+from embly_build.errors import MissingInputs
 from embly_build.protocol.input_trees import TreeFile
 from embly_build.protocol.paths import check_tree_path
 from embly_build.protocol.tree_diff import TreeChange
@@ -61,10 +66,12 @@ class BuildSpace:
             self.src.mkdir(parents=True, exist_ok=True)
             removed = self._remove_stale(wanted, previous)
             written = 0
+            corrupt: list[TreeFile] = []
             for file in files:
                 if not self._is_current(file.path, wanted[file.path], previous):
-                    self._write(file, store)
+                    self._write(file, store, corrupt)
                     written += 1
+            _refuse_corrupt(corrupt)
             self._write_manifest(wanted)
         except OSError as exc:
             raise disk_error(exc, self.root) from exc
@@ -87,10 +94,12 @@ class BuildSpace:
                 target.unlink(missing_ok=True)
                 _remove_empty_parents(target.parent, self.src)
             written = 0
+            corrupt: list[TreeFile] = []
             for file in change.added:
                 if replaced.get(file.path) != file:
-                    self._write(file, store)
+                    self._write(file, store, corrupt)
                     written += 1
+            _refuse_corrupt(corrupt)
             self._write_manifest(_entries(files))
         except OSError as exc:
             raise disk_error(exc, self.root) from exc
@@ -119,12 +128,16 @@ class BuildSpace:
             return previous.get(path) == entry
         return _sha256_of(Path(target)) == entry[0]
 
-    def _write(self, file: TreeFile, store: ContentStore) -> None:
+    def _write(self, file: TreeFile, store: ContentStore, corrupt: list[TreeFile]) -> None:
+        """Write the file from its blob; when the blob is corrupt, add it to `corrupt`
+        and leave the path as it was."""
         target = self.src / file.path
         _clear_path_for_file(self.src, target)
         target.parent.mkdir(parents=True, exist_ok=True)
-        temp = target.with_name(f".{target.name}.embly-tmp")
-        shutil.copyfile(store.blob_path(file.sha256), temp)
+        temp = str(target.with_name(f".{target.name}.embly-tmp"))
+        if not store.copy_checked(file.sha256, file.size_bytes, temp):
+            corrupt.append(file)
+            return
         os.chmod(temp, 0o755 if file.executable else 0o644)
         os.replace(temp, target)
 
@@ -160,6 +173,16 @@ class BuildSpace:
 
 def _entries(files: Sequence[TreeFile]) -> dict[str, _Entry]:
     return {path: (sha256, size, executable) for path, sha256, size, executable in files}
+
+
+def _refuse_corrupt(corrupt: list[TreeFile]) -> None:
+    """No build from a space missing files: the client is asked for their blobs again."""
+    if corrupt:
+        raise MissingInputs(
+            f"{len(corrupt)} input blobs in the server's store did not match their digests "
+            f"(corrupted on disk; first: {corrupt[0].sha256}, for {corrupt[0].path}) and were "
+            "removed; upload them again with UploadBlobs before Build"
+        )
 
 
 def _sha256_of(path: Path) -> str:

@@ -38,6 +38,7 @@ from embly_build.server.build.postprocess import (
 from embly_build.server.build.scheduler import SharedActions, Supersession
 from embly_build.server.build.slots import Priority, Slot, Slots
 from embly_build.server.build.space_trees import MAX_REMEMBERED_FILES, SpaceTree
+from embly_build.server.caller_namespaces import caller_namespace, space_owner
 from embly_build.server.cas.action_cache import ActionCache
 from embly_build.server.cas.action_key import ActionInputs
 from embly_build.server.cas.store import ContentStore, disk_error
@@ -116,7 +117,7 @@ class Builder:
                 quick_key = self._action_inputs(
                     job, quick_options, toolchain, refusal, quick=True
                 ).key()
-            slot = (job.project_id, job.function.name)
+            slot = (job.caller, job.project_id, job.function.name)
             claim = self._supersession.claim(slot, key)
             try:
                 attempt = _Attempt(job, toolchain, refusal, key, quick_key, emit, clock)
@@ -162,7 +163,7 @@ class Builder:
         return finished, joined or found_after_lock
 
     def _space(self, job: ValidBuild) -> BuildSpace:
-        return BuildSpace(self._settings.spaces_dir / job.project_id / job.function.name)
+        return BuildSpace(self._settings.spaces_dir / space_owner(job) / job.function.name)
 
     async def _execute(
         self, attempt: _Attempt, inputs: BuildInputs, slot: Slot
@@ -344,6 +345,7 @@ class Builder:
             aot_target=job.target if produces_cwasm else "",
             wasmtime_version=wasmtime_version() if produces_cwasm else "",
             native_opt_level=NATIVE_OPT_LEVELS[quick] if produces_cwasm else "",
+            caller_namespace=caller_namespace(job.caller),
         )
 
 

@@ -63,11 +63,15 @@ class Claim:
     superseded: bool = field(default=False)
 
 
+# (caller, project id, function): a newer build replaces an older one of the same slot only.
+SupersessionSlot = tuple[str, str, str]
+
+
 class Supersession:
     def __init__(self) -> None:
-        self._current: dict[tuple[str, str], Claim] = {}
+        self._current: dict[SupersessionSlot, Claim] = {}
 
-    def claim(self, slot: tuple[str, str], key: str) -> Claim:
+    def claim(self, slot: SupersessionSlot, key: str) -> Claim:
         previous = self._current.get(slot)
         older = previous.task if previous is not None and previous.key != key else None
         if previous is not None and older is not None and not older.done():
@@ -77,6 +81,6 @@ class Supersession:
         self._current[slot] = claim
         return claim
 
-    def release(self, slot: tuple[str, str], claim: Claim) -> None:
+    def release(self, slot: SupersessionSlot, claim: Claim) -> None:
         if self._current.get(slot) is claim:
             del self._current[slot]

@@ -1,8 +1,10 @@
 """The action cache: action key -> the artifacts a finished build produced.
 
 An entry is a serialised `Finished` message (status, artifacts) stored under the key. An
-entry whose blobs are no longer in the store is a miss, never a broken artifact. A hit marks
-the entry and its blobs used (their mtimes, which `embly gc` evicts by).
+entry whose blobs are no longer in the store, or no longer match their digests (each is
+hashed on a hit: artifacts are small), is a miss, never a broken artifact: the build runs
+again and stores good bytes. A hit marks the entry and its blobs used (their mtimes, which
+`embly gc` evicts by).
 """
 
 from __future__ import annotations
@@ -41,7 +43,8 @@ class ActionCache:
                 entry = pb.Finished().parse(handle.read())
         except (FileNotFoundError, ValueError):
             return None
-        if not all(self._store.touch(artifact.digest) for artifact in entry.artifacts):
+        # Each one checked: every corrupt one is removed, so the next build stores it again.
+        if not all([self._store.touch_checked(artifact.digest) for artifact in entry.artifacts]):
             return None
         mark_used(path, stat)
         return entry

@@ -1,7 +1,8 @@
 """The action key: sha256 over everything that decides a build's outputs.
 
 (toolchain identity, input tree digest, runtime, crate path, command, wasm target,
-post-processing options, AOT target, wasmtime version and Cranelift's optimisation level).
+post-processing options, AOT target, wasmtime version and Cranelift's optimisation level),
+and whose it is: each authenticated caller has entries of its own.
 Nothing else: not the function's name, the project's path or the build space's location.
 """
 
@@ -30,11 +31,17 @@ class ActionInputs:
     aot_target: str  # empty when no .cwasm is produced
     wasmtime_version: str
     native_opt_level: str  # Cranelift's, for the .cwasm; empty when none is produced
+    # Whose entry this is (server/caller_namespaces.py); empty for a caller nobody
+    # authenticated, and then left out, so such keys are as they were before callers had
+    # namespaces.
+    caller_namespace: str = ""
 
     def key(self) -> str:
         fields = asdict(self)
         fields["command"] = list(self.command)
         fields["postprocess"] = list(self.postprocess)
         fields["key_version"] = KEY_VERSION
+        if not self.caller_namespace:
+            del fields["caller_namespace"]
         canonical = json.dumps(fields, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).hexdigest()

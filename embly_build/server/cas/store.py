@@ -4,6 +4,11 @@ Layout under the store root: `blobs/<ab>/<sha256>` and `tmp/` for blobs being wr
 A blob is written to `tmp/`, hashed as it arrives, and renamed into place only when its
 sha256 and size match the digest it was sent under; a mismatch leaves nothing behind.
 A blob's mtime is when it was last used (see `mark_used`); `embly gc` evicts by it.
+
+Bytes leave the store checked again: a blob read (`read_bytes`), checked (`touch_checked`)
+or copied out (`copy_checked`) is hashed as it is read, so a blob the disk corrupted after
+it was stored is never used. It is removed instead, and so becomes missing: a client
+uploads it again, a build makes it again. Presence (`has`, `missing`) is a stat alone.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from embly_build.disk_errors import write_error
-from embly_build.errors import DigestMismatch, ProtocolError, StoreError
+from embly_build.errors import BlobNotFound, DigestMismatch, ProtocolError, StoreError
 from embly_build.protocol import pb
 from embly_build.protocol.digests import (
     blob_chunks,
@@ -28,6 +33,18 @@ from embly_build.protocol.digests import (
 )
 
 USE_RESOLUTION_SECONDS = 3600.0
+_READ_SIZE = 1024 * 1024
+
+
+class CorruptBlob(BlobNotFound):
+    """A stored blob's bytes no longer match its digest; it was removed, so it is missing."""
+
+    def __init__(self, sha256: str) -> None:
+        super().__init__(
+            f"blob {sha256} in the server's store did not match its digest (corrupted on "
+            "disk); it was removed: upload it again, or build again to make it again"
+        )
+        self.sha256 = sha256
 
 
 @dataclass(frozen=True)
@@ -238,15 +255,58 @@ class ContentStore:
         return pb.Digest(sha256=sha256, size_bytes=len(data))
 
     def read_bytes(self, digest: pb.Digest) -> bytes:
+        """The blob's bytes, checked against its digest; CorruptBlob when they no longer
+        match (the blob is removed)."""
         path = self.path_of(digest)
         try:
             with open(path, "rb") as handle:
                 stat = os.fstat(handle.fileno())
                 data = handle.read()
+                if hashlib.sha256(data).hexdigest() != digest.sha256:
+                    self._remove_corrupt(str(path), stat)
+                    raise CorruptBlob(digest.sha256)
         except FileNotFoundError:
             raise StoreError(f"blob {digest.sha256} is not in the store") from None
         mark_used(path, stat)
         return data
+
+    def touch_checked(self, digest: pb.Digest) -> bool:
+        """Like `touch`, and the blob's bytes are checked against its digest: one that no
+        longer matches is removed, and so is not present."""
+        if not self.has(digest):
+            return False
+        try:
+            self.read_bytes(digest)
+        except (CorruptBlob, StoreError):
+            return False
+        return True
+
+    def copy_checked(self, sha256: str, size_bytes: int, target: str) -> bool:
+        """Write the blob (`sha256` a valid one) to the new file `target`, hashing it as it
+        is copied. False when its bytes do not match the digest: the blob is removed from
+        the store and `target` is not left behind. FileNotFoundError when it is absent."""
+        path = self.blob_path(sha256)
+        digest = hashlib.sha256()
+        written = 0
+        with open(path, "rb") as source:
+            stat = os.fstat(source.fileno())
+            with open(target, "wb") as copy:
+                while chunk := source.read(_READ_SIZE):
+                    digest.update(chunk)
+                    copy.write(chunk)
+                    written += len(chunk)
+            if written == size_bytes and digest.hexdigest() == sha256:
+                return True
+            os.unlink(target)
+            self._remove_corrupt(path, stat)
+        return False
+
+    def _remove_corrupt(self, path: str, read: os.stat_result) -> None:
+        """Remove the blob at `path` that was read as `read` found it, unless it has been
+        replaced since (by an upload of the good bytes)."""
+        with contextlib.suppress(FileNotFoundError):
+            if os.stat(path).st_ino == read.st_ino:
+                os.unlink(path)
 
     def read_if_present(self, sha256: str, size_bytes: int) -> bytes | None:
         """The blob's bytes, or None when it is not stored with that size."""
@@ -254,7 +314,7 @@ class ContentStore:
             return None
         try:
             return self.read_bytes(pb.Digest(sha256=sha256, size_bytes=size_bytes))
-        except StoreError:  # removed (by gc) since it was found
+        except (StoreError, CorruptBlob):  # removed (by gc) since it was found, or corrupt
             return None
 
     def read_chunks(self, digest: pb.Digest) -> Iterator[pb.BlobChunk]:

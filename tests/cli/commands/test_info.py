@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import re
+import subprocess
+import time
 from pathlib import Path
 
 import pytest
 
 from embly_build.server.sizes import format_size
-from tests.helpers import embly
+from tests.helpers import EMBLY, embly, embly_serve
 
 
 def test_an_empty_store(tmp_path: Path, embly_home: Path) -> None:
@@ -37,7 +40,7 @@ def test_quiet_prints_nothing_and_says_by_its_exit_code_whether_the_server_answe
 
     address = f"unix:{tmp_path / 'nobody.sock'}"
     unanswered = embly("info", "--quiet", "--remote", address, cwd=tmp_path)
-    assert unanswered.returncode == 2
+    assert unanswered.returncode == 3
     assert unanswered.stdout == ""
     assert f"cannot reach the build server at {address}" in unanswered.stderr
 
@@ -68,3 +71,107 @@ def test_a_store_after_a_build(project: Path, embly_home: Path) -> None:
     assert blobs > 0 and size > 0 and actions > 0
     line = f"store       {blobs} blobs, {format_size(size)}; {actions} cached actions"
     assert line in embly("info", cwd=project).stdout
+
+
+def _gated(crate: Path, gate: Path) -> None:
+    """Make the crate's build script wait until `gate` exists: its build holds a slot."""
+    wait = (
+        "fn wait_for_gate() {\n"
+        f"    let gate = std::path::Path::new({json.dumps(str(gate))});\n"
+        "    for _ in 0..1200 {\n"
+        "        if gate.exists() { return; }\n"
+        "        std::thread::sleep(std::time::Duration::from_millis(100));\n"
+        "    }\n"
+        "}\n"
+    )
+    script = crate / "build.rs"
+    body = script.read_text() if script.exists() else "fn main() {\n}\n"
+    script.write_text(body.replace("fn main() {", "fn main() {\n    wait_for_gate();", 1) + wait)
+
+
+def _activity(address: str, cwd: Path) -> dict[str, int]:
+    shown = embly("info", "--json", "--remote", address, cwd=cwd)
+    assert shown.returncode == 0, shown.stderr
+    activity: dict[str, int] = json.loads(shown.stdout)["activity"]
+    return activity
+
+
+@pytest.mark.slow
+def test_remote_info_shows_builds_running_and_queued_and_the_cache_hit_rate(
+    project: Path, tmp_path: Path
+) -> None:
+    gate = tmp_path / "gate"
+    for crate in ("greeter", "counter"):
+        _gated(project / crate, gate)
+    socket = tmp_path / "embly.sock"
+    address = f"unix:{socket}"
+    with embly_serve(socket, tmp_path / "state", "--jobs", "1") as server:
+        build = subprocess.Popen(
+            [str(EMBLY), "build", "greeter", "counter", "-q", "--remote", address],
+            cwd=project,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            deadline = time.monotonic() + 120
+            while (now := _activity(address, project))["running"] != 1 or now["queued"] != 1:
+                assert build.poll() is None and time.monotonic() < deadline, now
+                time.sleep(0.2)
+            assert now == {"running": 1, "queued": 1, "builds_finished": 0, "cache_hits": 0}
+            shown = embly("info", "--remote", address, cwd=project).stdout
+            assert "builds      1 running, 1 queued; none finished since the server started" in (
+                shown.splitlines()
+            )
+        finally:
+            gate.touch()
+            _, said = build.communicate(timeout=300)
+        assert build.returncode == 0, said
+        again = embly("build", "greeter", "counter", "-q", "--remote", address, cwd=project)
+        assert again.returncode == 0, again.stderr
+        shown = embly("info", "--remote", address, cwd=project).stdout
+        assert (
+            "builds      0 running, 0 queued; 4 finished since the server started, "
+            "2 from the cache (50%)"
+        ) in shown.splitlines()
+
+        server.terminate()
+        assert server.wait(timeout=60) == 0
+        assert server.stderr is not None
+        log = server.stderr.read()
+    built = re.findall(
+        r"^embly serve: build caller=anonymous project=\S+ function=(\w+) "
+        r"status=ok cache_hit=(yes|no) duration=\d+\.\d\ds$",
+        log,
+        re.MULTILINE,
+    )
+    assert sorted(built) == sorted(
+        [("greeter", "no"), ("counter", "no"), ("greeter", "yes"), ("counter", "yes")]
+    ), log
+
+
+@pytest.mark.slow
+def test_a_build_whose_client_went_away_is_no_longer_counted(project: Path, tmp_path: Path) -> None:
+    _gated(project / "greeter", tmp_path / "never")
+    socket = tmp_path / "embly.sock"
+    address = f"unix:{socket}"
+    with embly_serve(socket, tmp_path / "state"):
+        build = subprocess.Popen(
+            [str(EMBLY), "build", "greeter", "-q", "--remote", address],
+            cwd=project,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            deadline = time.monotonic() + 120
+            while _activity(address, project)["running"] != 1:
+                assert build.poll() is None and time.monotonic() < deadline
+                time.sleep(0.2)
+        finally:
+            build.kill()
+            build.wait()
+        deadline = time.monotonic() + 30
+        while (now := _activity(address, project))["running"]:
+            assert time.monotonic() < deadline, now
+            time.sleep(0.2)
+        assert now == {"running": 0, "queued": 0, "builds_finished": 0, "cache_hits": 0}

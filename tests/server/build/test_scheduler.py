@@ -76,7 +76,7 @@ async def test_newer_claim_with_another_key_cancels_the_older() -> None:
     claims = {}
 
     async def build(key: str) -> None:
-        claims[key] = supersession.claim(("project", "greeter"), key)
+        claims[key] = supersession.claim(("", "project", "greeter"), key)
         await asyncio.sleep(60)
 
     older = asyncio.create_task(build("old"))
@@ -93,7 +93,7 @@ async def test_same_key_or_other_function_is_not_superseded() -> None:
     supersession = Supersession()
 
     async def build(function: str, key: str) -> None:
-        supersession.claim(("project", function), key)
+        supersession.claim(("", "project", function), key)
         await asyncio.sleep(60)
 
     tasks = [

@@ -241,6 +241,30 @@ class StoreStats(betterproto.Message):
 
 
 @dataclass(eq=False, repr=False)
+class BuildActivity(betterproto.Message):
+    """
+    The server's Build calls: those under way now, and those finished since it started.
+    """
+
+    running: int = betterproto.int64_field(1)
+    """Started (holding one of the `--jobs` build slots) and not finished."""
+
+    queued: int = betterproto.int64_field(2)
+    """
+    Not started yet: readying the toolchain, reading the inputs, waiting for a slot or for
+     an identical build.
+    """
+
+    builds_finished: int = betterproto.int64_field(3)
+    """Calls that ended with `finished`, whatever its status."""
+
+    cache_hits: int = betterproto.int64_field(4)
+    """
+    Of those, the ones answered by the action cache or by an identical build.
+    """
+
+
+@dataclass(eq=False, repr=False)
 class ServerInfo(betterproto.Message):
     platform: str = betterproto.string_field(1)
     server_version: str = betterproto.string_field(2)
@@ -249,6 +273,7 @@ class ServerInfo(betterproto.Message):
     runtimes: List[str] = betterproto.string_field(5)
     toolchains: List["ToolchainInfo"] = betterproto.message_field(6)
     store: "StoreStats" = betterproto.message_field(7)
+    activity: "BuildActivity" = betterproto.message_field(8)
 
 
 class BuildServiceStub(betterproto.ServiceStub):

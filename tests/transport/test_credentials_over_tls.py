@@ -1,0 +1,131 @@
+"""Tokens and TLS credentials as the library's `connect(...)` presents them to a real gRPC
+server on 127.0.0.1 with TLS, and how the server's token file is read."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+import trustme
+
+from embly_build.client.session.connect import connect
+from embly_build.errors import AccessDenied, ConfigError, UsageError
+from embly_build.server.factory import create_service
+from embly_build.server.settings import ServerSettings
+from embly_build.transport.address import parse_address
+from embly_build.transport.authentication import Authenticator
+from embly_build.transport.bearer_tokens import TokenFile
+from embly_build.transport.client_credentials import client_credentials, read_token_file
+from embly_build.transport.grpc_server import GrpcServer
+from embly_build.transport.tls import server_context
+
+TOKEN = "s3cret-token-0123456789"
+
+
+@pytest.fixture(scope="module")
+def ca() -> trustme.CA:
+    return trustme.CA()
+
+
+@pytest.fixture
+async def tls_server(tmp_path: Path, ca: trustme.CA) -> AsyncIterator[tuple[str, Path]]:
+    """A server needing a token over TLS; its address and the CA file that signed it."""
+    pem = tmp_path / "server.pem"
+    ca.issue_cert("127.0.0.1").private_key_and_cert_chain_pem.write_to_path(str(pem))
+    ca_file = tmp_path / "ca.pem"
+    ca.cert_pem.write_to_path(str(ca_file))
+    tokens = tmp_path / "tokens"
+    tokens.write_text(f"# rotated monthly\nci {TOKEN}\n")
+    service = create_service(ServerSettings(home=tmp_path / "home", jobs=1))
+    server = GrpcServer(
+        service,
+        ssl_context=server_context(pem, pem),
+        policy=Authenticator(TokenFile(tokens), client_certificates=False),
+    )
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    await server.start([parse_address(f"127.0.0.1:{port}")])
+    try:
+        yield f"127.0.0.1:{port}", ca_file
+    finally:
+        await server.close()
+        await service.close()
+
+
+async def test_connect_presents_a_token_over_tls(tls_server: tuple[str, Path]) -> None:
+    address, ca_file = tls_server
+    async with connect(address, tls_ca=ca_file, token=TOKEN) as client:
+        info = await client.server_info()
+    assert info.server_version
+
+
+async def test_connect_without_the_token_is_refused_with_advice(
+    tls_server: tuple[str, Path],
+) -> None:
+    address, ca_file = tls_server
+    async with connect(address, tls_ca=ca_file) as client:
+        with pytest.raises(AccessDenied, match="this server needs a token: pass --token-file"):
+            await client.server_info()
+    async with connect(address, tls_ca=ca_file, token="x" * 20) as client:
+        with pytest.raises(AccessDenied, match="not one this server accepts"):
+            await client.server_info()
+
+
+def test_a_token_is_never_sent_in_clear_text_off_this_machine(tmp_path: Path) -> None:
+    with pytest.raises(UsageError, match=r"refusing to send a token to 10\.1\.2\.3:9276 in clear"):
+        client_credentials(parse_address("10.1.2.3:9276"), token=TOKEN)
+    # loopback and unix sockets stay on this machine
+    assert client_credentials(parse_address("127.0.0.1:9276"), token=TOKEN).metadata
+    assert client_credentials(parse_address(f"unix:{tmp_path}/s"), token=TOKEN).metadata
+    with pytest.raises(UsageError, match="for a build server at HOST:PORT"):
+        client_credentials(parse_address(f"unix:{tmp_path}/s"), tls_ca=tmp_path / "ca.pem")
+
+
+def test_a_clients_token_file_holds_one_token(tmp_path: Path) -> None:
+    path = tmp_path / "token"
+    path.write_text(f"  {TOKEN}\n\n")
+    assert read_token_file(path) == TOKEN
+    path.write_text(f"ci {TOKEN}\n")
+    with pytest.raises(UsageError, match="the server's file has a NAME before each token"):
+        read_token_file(path)
+    path.write_text("")
+    with pytest.raises(UsageError, match="is empty"):
+        read_token_file(path)
+    with pytest.raises(UsageError, match="no such file"):
+        read_token_file(tmp_path / "none")
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("alice\n", "line 1: expected NAME TOKEN"),
+        ("alice short\n", "too short"),
+        (f"alice {TOKEN}\nalice {TOKEN}x\n", "line 2: the name 'alice' is used twice"),
+        (f"alice {TOKEN}\nbob {TOKEN}\n", "line 2: the token of 'bob' is another line's too"),
+        ("# only a comment\n\n", "holds no token"),
+        (f"al/ice {TOKEN}\n", "invalid name"),
+    ],
+)
+def test_a_bad_server_token_file_is_named_with_its_line(
+    tmp_path: Path, content: str, message: str
+) -> None:
+    path = tmp_path / "tokens"
+    path.write_text(content)
+    with pytest.raises(ConfigError, match=message):
+        TokenFile(path)
+
+
+def test_server_tokens_are_matched_by_name_and_reread_on_change(tmp_path: Path) -> None:
+    path = tmp_path / "tokens"
+    path.write_text(f"alice {TOKEN}\nbob {TOKEN[::-1]}\n")
+    tokens = TokenFile(path)
+    assert tokens.match(TOKEN) == "alice" and tokens.match(TOKEN[::-1]) == "bob"
+    assert tokens.match(TOKEN[:-1]) is None and tokens.match(TOKEN + "x") is None
+    path.write_text(f"bob {TOKEN[::-1]}\n#alice revoked\n")
+    assert tokens.match(TOKEN) is None
+    path.unlink()
+    with pytest.raises(ConfigError, match="No such file"):
+        tokens.match(TOKEN[::-1])  # fails closed: nothing passes without the file
