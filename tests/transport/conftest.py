@@ -1,5 +1,5 @@
 """A build service, a real build server on a unix socket, and a connection to it, for the
-transport tests."""
+transport tests; and `raw_server` (raw_calls.py)."""
 
 from __future__ import annotations
 
@@ -14,6 +14,9 @@ from embly_build.server.settings import ServerSettings
 from embly_build.transport.address import parse_address
 from embly_build.transport.connection import Connection, open_connection
 from embly_build.transport.grpc_server import GrpcServer
+from tests.transport.raw_calls import raw_server
+
+__all__ = ["raw_server"]  # a real server on a unix socket, TCP or TLS, for every test here
 
 
 @pytest.fixture

@@ -3,12 +3,17 @@ server on 127.0.0.1 with TLS, and how the server's token file is read."""
 
 from __future__ import annotations
 
+import asyncio
 import socket
+import ssl
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 import trustme
+from grpclib import GRPCError
+from grpclib.client import Channel
+from grpclib.const import Cardinality, Status
 
 from embly_build.client.session.connect import connect
 from embly_build.errors import AccessDenied, ConfigError, UsageError
@@ -20,6 +25,7 @@ from embly_build.transport.bearer_tokens import TokenFile
 from embly_build.transport.client_credentials import client_credentials, read_token_file
 from embly_build.transport.grpc_server import GrpcServer
 from embly_build.transport.tls import server_context
+from tests.transport.raw_calls import SERVICE, RawCodec, framed
 
 TOKEN = "s3cret-token-0123456789"
 
@@ -129,3 +135,27 @@ def test_server_tokens_are_matched_by_name_and_reread_on_change(tmp_path: Path) 
     path.unlink()
     with pytest.raises(ConfigError, match="No such file"):
         tokens.match(TOKEN[::-1])  # fails closed: nothing passes without the file
+
+
+async def test_a_caller_without_a_token_is_refused_before_its_message_is_read(
+    tls_server: tuple[str, Path],
+) -> None:
+    """A message claiming 50 MiB, never sent: refused at once, nothing of it awaited."""
+    address, ca_file = tls_server
+    host, port = address.split(":")
+    context = ssl.create_default_context(cafile=str(ca_file))
+    context.set_alpn_protocols(["h2"])
+    channel = Channel(host, int(port), ssl=context, codec=RawCodec())
+    try:
+        async with asyncio.timeout(10):
+            with pytest.raises(GRPCError) as refused:
+                async with channel.request(
+                    SERVICE + "FindMissingBlobs", Cardinality.STREAM_STREAM, bytes, bytes
+                ) as stream:
+                    await stream.send_request()
+                    await stream._stream.send_data(framed(b"", claimed=50 * 1024 * 1024))
+                    [reply async for reply in stream]
+    finally:
+        channel.close()
+    assert refused.value.status == Status.UNAUTHENTICATED
+    assert "this server needs a token" in (refused.value.message or "")

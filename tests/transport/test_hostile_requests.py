@@ -1,4 +1,5 @@
-"""A server rejects hostile or broken requests with INVALID_ARGUMENT before touching the disk."""
+"""A server rejects hostile or broken requests with INVALID_ARGUMENT before touching the disk,
+over a unix socket, loopback TCP and TLS."""
 
 from __future__ import annotations
 
@@ -8,31 +9,18 @@ from pathlib import Path
 
 import pytest
 from grpclib import GRPCError
-from grpclib.client import Channel
 from grpclib.const import Status
 
 from embly_build.protocol import pb
 from embly_build.protocol.blob_batches import make_batch
 from embly_build.protocol.input_trees import TreeFile, encode_input_tree
-from embly_build.server.factory import create_service
-from embly_build.server.settings import ServerSettings
-from embly_build.transport.address import parse_address
-from embly_build.transport.grpc_server import GrpcServer
+from tests.transport.raw_calls import RawServer
 
 
 @pytest.fixture
-async def stub(tmp_path: Path) -> AsyncIterator[pb.BuildServiceStub]:
-    sock = tmp_path / "embly.sock"
-    service = create_service(ServerSettings(home=tmp_path / "home", jobs=1))
-    server = GrpcServer(service)
-    await server.start([parse_address(f"unix:{sock}")])
-    channel = Channel(path=str(sock))
-    try:
-        yield pb.BuildServiceStub(channel)
-    finally:
-        channel.close()
-        await server.close()
-        await service.close()
+async def stub(raw_server: RawServer) -> pb.BuildServiceStub:
+    """A client of a real server on a unix socket, loopback TCP, or TLS with a token."""
+    return raw_server.stub
 
 
 def digest(data: bytes) -> pb.Digest:

@@ -23,9 +23,7 @@ from embly_build.protocol.limits import (
     MAX_TREE_BYTES,
 )
 from embly_build.server import requests
-from tests.transport.raw_calls import RawServer, framed, raw_server
-
-__all__ = ["raw_server"]  # the fixture
+from tests.transport.raw_calls import RawServer, framed
 
 
 def digest(data: bytes) -> pb.Digest:

@@ -10,9 +10,7 @@ import pytest
 from grpclib.const import Status
 
 from embly_build.protocol import pb
-from tests.transport.raw_calls import RawServer, framed, raw_server
-
-__all__ = ["raw_server"]  # the fixture
+from tests.transport.raw_calls import RawServer, framed
 
 _SHA = hashlib.sha256(b"x").hexdigest().encode()
 _DIGEST = b"\x0a\x40" + _SHA + b"\x10\x01"  # Digest(sha256, size_bytes=1)
