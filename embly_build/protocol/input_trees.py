@@ -64,7 +64,7 @@ def tree_entry(path: str, sha256: str, size_bytes: int, executable: bool) -> byt
     """One file's entry in a canonical tree: a tree's encoding is its entries, sorted by
     path, end to end (see `join_tree_entries`)."""
     node = _file_node(path, sha256, size_bytes, executable)
-    return b"%c%s%s" % (_TREE_FILES, _varint(len(node)), node)
+    return b"%c%s%s" % (_TREE_FILES, varint(len(node)), node)
 
 
 def join_tree_entries(entries: list[bytes]) -> EncodedTree:
@@ -107,7 +107,7 @@ def _check_sorted(files: list[TreeFile]) -> None:
 def _file_node(path: str, sha256: str, size_bytes: int, executable: bool) -> bytes:
     digest = b"%c%s" % (_DIGEST_SHA256, _length_delimited(sha256.encode()))
     if size_bytes:
-        digest += b"%c%s" % (_DIGEST_SIZE, _varint(size_bytes & _UINT64))
+        digest += b"%c%s" % (_DIGEST_SIZE, varint(size_bytes & _UINT64))
     encoded = b"%c%s" % (_NODE_PATH, _length_delimited(path.encode())) if path else b""
     encoded += b"%c%s" % (_NODE_DIGEST, _length_delimited(digest))
     if executable:
@@ -186,10 +186,11 @@ class _Reader:
 
 
 def _length_delimited(data: bytes) -> bytes:
-    return _varint(len(data)) + data
+    return varint(len(data)) + data
 
 
-def _varint(value: int) -> bytes:
+def varint(value: int) -> bytes:
+    """A non-negative int as a protobuf varint."""
     if 0 <= value < 0x80:  # most lengths in a tree: a path's, a digest's
         return _ONE_BYTE_VARINTS[value]
     if value < 0x4000:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 
 from embly_build.protocol import pb
+from embly_build.protocol.input_trees import varint
 from embly_build.protocol.limits import MAX_ENTRIES_PER_FIELD
 from embly_build.transport.strict_decoding import decode_request
 
@@ -51,10 +52,10 @@ def encode_lookup_answer(response: pb.FindMissingBlobsResponse) -> bytes:
     entries = []
     for digest in response.missing:
         sha256, size = digest.sha256.encode(), digest.size_bytes
-        encoded = b"\x0a%s%s" % (_encode_varint(len(sha256)), sha256) if sha256 else b""
+        encoded = b"\x0a%s%s" % (varint(len(sha256)), sha256) if sha256 else b""
         if size:
-            encoded += b"\x10%s" % _encode_varint(size % _UINT64)
-        entries.append(b"\x0a%s%s" % (_encode_varint(len(encoded)), encoded))
+            encoded += b"\x10%s" % varint(size % _UINT64)
+        entries.append(b"\x0a%s%s" % (varint(len(encoded)), encoded))
     return b"".join(entries)
 
 
@@ -66,14 +67,3 @@ def _int64(raw: bytes) -> int | None:
     if value >= _UINT64:
         return None
     return value - _UINT64 if value & _INT64_SIGN else value
-
-
-def _encode_varint(value: int) -> bytes:
-    if value < 0x80:
-        return bytes((value,))
-    encoded = bytearray()
-    while value > 0x7F:
-        encoded.append(value & 0x7F | 0x80)
-        value >>= 7
-    encoded.append(value)
-    return bytes(encoded)
