@@ -73,6 +73,11 @@ class AccessDenied(EmblyError):
     with ones it does not accept."""
 
 
+class ServiceUnavailable(EmblyError):
+    """The server cannot serve calls now, through no fault of the caller's (its token file
+    became unreadable): its administrator must fix it."""
+
+
 class ServerError(EmblyError):
     """The build server cannot be reached, did not answer, was lost mid-call, or failed a
     call on its own account: the command may succeed once the server is up again."""

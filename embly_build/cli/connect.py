@@ -97,7 +97,9 @@ def _opt_level(options: ClientOptions, user: UserConfig) -> str:
 
 
 def _address(options: ClientOptions, user: UserConfig) -> tuple[str, ServerSettings | None]:
-    executor = options.executor or user.executor or DEFAULT_EXECUTOR
+    # A config naming a remote server and no executor means that server.
+    configured = user.executor or (REMOTE if user.remote else None)
+    executor = options.executor or configured or DEFAULT_EXECUTOR
     if executor not in CHOICES:
         raise UsageError(f"unknown executor {executor!r}; choose one of {', '.join(CHOICES)}")
     if executor == DOCKER:

@@ -21,7 +21,7 @@ from grpclib.events import RecvRequest, listen
 from grpclib.server import Server
 from multidict import MultiDictProxy
 
-from embly_build.errors import AccessDenied
+from embly_build.errors import AccessDenied, ServiceUnavailable
 from embly_build.transport.caller import set_caller
 from embly_build.transport.statuses import grpc_status
 
@@ -66,7 +66,7 @@ def guard(server: Server, policy: AccessPolicy) -> None:
         )
         try:
             identity = await policy.admit(call)
-        except AccessDenied as refusal:
+        except (AccessDenied, ServiceUnavailable) as refusal:
             cause = f" ({refusal.__cause__})" if refusal.__cause__ else ""
             _log.warning(
                 "refused %s from %s: %s%s",

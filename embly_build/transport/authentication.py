@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from embly_build.errors import AccessDenied
+from embly_build.errors import AccessDenied, ServiceUnavailable
 from embly_build.transport.access import IncomingCall
 from embly_build.transport.bearer_tokens import TokenFile, TokenFileError
 
@@ -62,7 +62,7 @@ class Authenticator:
             name = self._tokens.match(token.strip())
         except TokenFileError as problem:
             # The administrator's to fix; the server's log has the file's problem in full.
-            raise AccessDenied(
+            raise ServiceUnavailable(
                 "the server cannot check tokens now: its token file is unreadable or invalid;"
                 " ask its administrator"
             ) from problem

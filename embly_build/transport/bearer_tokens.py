@@ -86,7 +86,11 @@ class TokenFile:
             return
         with self._lock:
             try:
-                accepted = _parse(self.path, self.path.read_text(encoding="utf-8"))
+                accepted = _parse(self.path, self.path.read_text(encoding="utf-8-sig"))
+            except IsADirectoryError:
+                self._fail(
+                    TokenFileError(f"--token-file {self.path} is a directory; {FORMAT_HINT}")
+                )
             except UnicodeDecodeError:
                 self._fail(TokenFileError(f"--token-file {self.path}: not UTF-8 text"))
             except OSError as error:

@@ -44,6 +44,7 @@ class _AnswerWatchingProtocol(H2Protocol):
         self._host = host
         self._tls = channel._ssl is not None
         self.made = False
+        self._first_bytes = b""
         self.answered: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
     def connection_made(self, transport: BaseTransport) -> None:
@@ -52,7 +53,16 @@ class _AnswerWatchingProtocol(H2Protocol):
 
     def data_received(self, data: bytes) -> None:
         if not self.answered.done():
+            self._first_bytes += data
+            if len(self._first_bytes) < _FRAME_TYPE + 1:
+                return  # held back until it can be told whether this is HTTP/2
+            not_grpc = _not_http2(self._first_bytes)
+            if not_grpc is not None:
+                self.answered.set_exception(ServerNotAnswering(not_grpc))
+                self.processor.close("the server does not speak HTTP/2")
+                return
             self.answered.set_result(None)
+            data, self._first_bytes = self._first_bytes, b""
         super().data_received(data)
 
     def connection_lost(self, exc: BaseException | None) -> None:
@@ -78,6 +88,23 @@ class _AnswerWatchingProtocol(H2Protocol):
             "the server closed the TLS connection without answering: if it requires client "
             f"certificates (mutual TLS), pass {CLIENT_CERT_OPTIONS} with one it accepts"
         )
+
+
+# An HTTP/2 server speaks first with a SETTINGS frame: 3 bytes of length, then its type.
+_FRAME_TYPE = 3
+_SETTINGS = 0x04
+
+
+def _not_http2(first: bytes) -> str | None:
+    """What a server that answered `first` is, when it is no HTTP/2 (so no gRPC) server; the
+    words follow "the server at ADDRESS"."""
+    if first[_FRAME_TYPE] == _SETTINGS:
+        return None
+    if first.startswith(b"HTTP/") or first.lstrip().startswith(b"<"):  # or a bare HTML page
+        return "answered in HTTP/1, not gRPC (a web server?)"
+    if first.startswith(b"SSH-"):
+        return "answered as an SSH server, not gRPC"
+    return "answered with something other than HTTP/2, so not gRPC"
 
 
 class BoundedChannel(Channel):

@@ -30,7 +30,7 @@ def client_credentials(
     if token_file is not None:
         token = read_token_file(token_file)
     if token is not None:
-        _check_token(token)
+        _check_token(token, f"the token in {token_file}" if token_file else "the token")
     if not tls and token is None:
         return NO_CREDENTIALS
     if address.kind != "tcp":
@@ -53,9 +53,13 @@ def client_credentials(
 def read_token_file(path: Path) -> str:
     """The token a client's token file holds: the file's one line."""
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")  # an editor's byte-order mark is no token
     except FileNotFoundError:
         raise UsageError(f"--token-file {path}: no such file") from None
+    except IsADirectoryError:
+        raise UsageError(
+            f"--token-file {path} is a directory; give the file holding the token"
+        ) from None
     except UnicodeDecodeError:
         raise UsageError(f"--token-file {path}: not a text file holding a token") from None
     except OSError as error:
@@ -71,9 +75,9 @@ def read_token_file(path: Path) -> str:
     return lines[0]
 
 
-def _check_token(token: str) -> None:
+def _check_token(token: str, what: str) -> None:
     if not token or any(not 0x21 <= ord(char) <= 0x7E for char in token):
         raise UsageError(
-            "a token is printable ASCII without spaces; check the token file the server's "
-            "administrator gave you"
+            f"{what} has characters a token cannot have (a token is printable ASCII without "
+            "spaces): check it against the one the server's administrator gave you"
         )

@@ -22,6 +22,7 @@ from embly_build.errors import (
     LimitExceeded,
     MissingInputs,
     ProtocolError,
+    ServiceUnavailable,
     StoreError,
 )
 
@@ -36,6 +37,7 @@ _STATUS_FOR: list[tuple[type[EmblyError], Status]] = [
     (EnvironmentProblem, Status.FAILED_PRECONDITION),
     (StoreError, Status.RESOURCE_EXHAUSTED),
     (AccessDenied, Status.UNAUTHENTICATED),
+    (ServiceUnavailable, Status.UNAVAILABLE),
 ]
 
 

@@ -9,6 +9,7 @@ has one, shows its own.
 from __future__ import annotations
 
 import ssl
+from collections.abc import Callable
 from pathlib import Path
 
 from embly_build.errors import UsageError
@@ -52,10 +53,10 @@ def client_context(
 def _load_pair(
     context: ssl.SSLContext, cert: Path, key: Path, cert_option: str, key_option: str
 ) -> None:
-    _check_readable(cert, cert_option, "certificate")
-    _check_readable(key, key_option, "private key")
+    _check_pem(cert, cert_option, "CERTIFICATE", "certificate")
+    _check_pem(key, key_option, "PRIVATE KEY", "private key")
     try:
-        context.load_cert_chain(cert, key)
+        context.load_cert_chain(cert, key, password=_encrypted(key, key_option))
     except ssl.SSLError as error:
         raise UsageError(
             f"cannot use {cert_option} {cert} with {key_option} {key}: {_reason(error)}; give "
@@ -64,7 +65,7 @@ def _load_pair(
 
 
 def _load_ca(context: ssl.SSLContext, ca: Path, option: str) -> None:
-    _check_readable(ca, option, "CA certificate")
+    _check_pem(ca, option, "CERTIFICATE", "CA certificate")
     try:
         context.load_verify_locations(cafile=ca)
     except ssl.SSLError as error:
@@ -73,16 +74,41 @@ def _load_ca(context: ssl.SSLContext, ca: Path, option: str) -> None:
         ) from None
 
 
-def _check_readable(path: Path, option: str, what: str) -> None:
+def _encrypted(key: Path, option: str) -> Callable[[], bytes]:
+    """What OpenSSL calls for a passphrase: never a prompt on the terminal."""
+
+    def refuse() -> bytes:
+        raise UsageError(
+            f"{option} {key} is encrypted with a passphrase, which embly cannot ask for: "
+            f"give it a copy without one, e.g. `openssl pkey -in {key} -out key.pem` "
+            "(readable by you alone)"
+        )
+
+    return refuse
+
+
+def _check_pem(path: Path, option: str, label: str, what: str) -> None:
+    """The file can be read and holds a PEM block of `label` ("CERTIFICATE": also a key's
+    file swapped in for a certificate's is named as such)."""
     try:
-        with path.open("rb") as file:
-            file.read(1)
+        text = path.read_bytes()
     except FileNotFoundError:
         raise UsageError(f"{option} {path}: no such file; give the {what} file (PEM)") from None
     except IsADirectoryError:
         raise UsageError(f"{option} {path} is a directory; give the {what} file (PEM)") from None
     except OSError as error:
         raise UsageError(f"{option} {path}: cannot read it: {error.strerror}") from None
+    if f"-----BEGIN {label}".encode() in text or (
+        label == "PRIVATE KEY" and b"PRIVATE KEY-----" in text  # RSA, EC, ENCRYPTED keys
+    ):
+        return
+    if b"PRIVATE KEY-----" in text:
+        found = "a private key (swapped with the key's option?)"
+    elif b"-----BEGIN CERTIFICATE" in text:
+        found = "a certificate (swapped with the certificate's option?)"
+    else:
+        found = "no PEM block"
+    raise UsageError(f"{option} {path} holds {found}: give the {what} file (PEM)")
 
 
 def _reason(error: ssl.SSLError) -> str:

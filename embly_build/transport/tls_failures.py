@@ -14,7 +14,7 @@ import ssl
 _EXPIRED = 10
 _NOT_YET_VALID = 9
 _UNTRUSTED = {2, 18, 19, 20, 21}  # no issuer found, self-signed, unverifiable leaf
-_HOST_MISMATCH = 62
+_NAME_MISMATCH = {62, 63, 64}  # host name, e-mail address, IP address
 
 _NOT_TLS = {"WRONG_VERSION_NUMBER", "RECORD_LAYER_FAILURE", "PACKET_LENGTH_TOO_LONG"}
 _CLIENT_CERT_NEEDED = {"TLSV13_ALERT_CERTIFICATE_REQUIRED", "SSLV3_ALERT_HANDSHAKE_FAILURE"}
@@ -63,9 +63,10 @@ def _server_certificate(error: ssl.SSLCertVerificationError, host: str | None) -
             "the server's TLS certificate is not signed by a CA this client trusts: pass the "
             f"CA that signed it with {CA_OPTION}"
         )
-    if code == _HOST_MISMATCH:
+    if code in _NAME_MISMATCH:
         return (
-            f"the server's TLS certificate is not made out to {host!r}: connect by a name the "
-            "certificate lists, or have one made for this name"
+            f"the server's TLS certificate is not made out to {host!r} ({error.verify_message})"
+            ": connect by a name or address the certificate lists (`openssl x509 -noout -ext "
+            f"subjectAltName` shows them), or have one made that lists {host!r}"
         )
     return f"the server's TLS certificate was refused: {error.verify_message}"

@@ -38,9 +38,8 @@ def test_remote_credentials_come_from_flags_else_the_user_config(
 ) -> None:
     config = tmp_path / "conf" / "config.toml"
     config.parent.mkdir()
-    config.write_text(
-        'executor = "remote"\nremote = "build.example:9276"\n'
-        'tls_ca = "ca.pem"\ntoken_file = "~/embly-token"\n'
+    config.write_text(  # a remote server and no executor: that server
+        'remote = "build.example:9276"\ntls_ca = "ca.pem"\ntoken_file = "~/embly-token"\n'
     )
     monkeypatch.setenv("EMBLY_CONFIG", str(config))
     monkeypatch.setenv("HOME", str(tmp_path / "home"))

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import socket
 import ssl
+import subprocess
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -16,7 +17,7 @@ from grpclib.client import Channel
 from grpclib.const import Cardinality, Status
 
 from embly_build.client.session.connect import connect
-from embly_build.errors import AccessDenied, ConfigError, UsageError
+from embly_build.errors import AccessDenied, ConfigError, ServerError, UsageError
 from embly_build.server.factory import create_service
 from embly_build.server.settings import ServerSettings
 from embly_build.transport.address import parse_address
@@ -159,3 +160,62 @@ async def test_a_caller_without_a_token_is_refused_before_its_message_is_read(
         channel.close()
     assert refused.value.status == Status.UNAUTHENTICATED
     assert "this server needs a token" in (refused.value.message or "")
+
+
+def test_tls_files_a_user_mixes_up_are_named(tmp_path: Path, ca: trustme.CA) -> None:
+    leaf = ca.issue_cert("127.0.0.1")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    leaf.cert_chain_pems[0].write_to_path(str(cert))
+    leaf.private_key_pem.write_to_path(str(key))
+    assert server_context(cert, key) is not None
+    with pytest.raises(UsageError, match="holds a private key \\(swapped with the key's option"):
+        server_context(key, cert)
+    encrypted = tmp_path / "encrypted.pem"
+    subprocess.run(
+        [
+            "openssl",
+            "pkey",
+            "-in",
+            str(key),
+            "-aes256",
+            "-passout",
+            "pass:x",
+            "-out",
+            str(encrypted),
+        ],
+        check=True,
+        stdin=subprocess.DEVNULL,
+    )
+    with pytest.raises(UsageError, match="is encrypted with a passphrase, which embly cannot ask"):
+        server_context(cert, encrypted)  # and no prompt: stdin is not even read
+    with pytest.raises(UsageError, match="is a directory"):
+        server_context(cert, tmp_path)
+
+
+def test_a_token_file_with_a_byte_order_mark_is_read_as_its_editor_meant(tmp_path: Path) -> None:
+    client = tmp_path / "token"
+    client.write_text("\ufeff" + TOKEN + "\r\n", encoding="utf-8")
+    assert read_token_file(client) == TOKEN
+    server = tmp_path / "tokens"
+    server.write_text(f"\ufeffci {TOKEN}\n", encoding="utf-8")
+    assert TokenFile(server).match(TOKEN) == "ci"
+    client.write_text("tok\u00e9n-with-an-accent-0123\n", encoding="utf-8")
+    with pytest.raises(UsageError, match=f"the token in {client} has characters a token cannot"):
+        client_credentials(parse_address("127.0.0.1:1"), token_file=client)
+
+
+async def test_a_web_server_at_the_address_is_named(tmp_path: Path) -> None:
+    async def web_page(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read(100)
+        writer.write(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(web_page, "127.0.0.1", 0)
+    address = f"127.0.0.1:{server.sockets[0].getsockname()[1]}"
+    try:
+        async with connect(address, connect_timeout=5) as client:
+            with pytest.raises(ServerError, match="answered in HTTP/1, not gRPC \\(a web server"):
+                await client.server_info()
+    finally:
+        server.close()

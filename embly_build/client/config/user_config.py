@@ -1,6 +1,6 @@
 """The user's configuration file (TOML at EMBLY_CONFIG), written by `embly setup`.
 
-executor = "nix"          # nix | docker | remote
+executor = "nix"          # nix | docker | remote (default: remote when remote is set)
 remote = "unix:/run/embly.sock"
 toolchains = "host"       # host | nixpkgs
 jobs = 4

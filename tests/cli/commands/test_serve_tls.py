@@ -278,7 +278,8 @@ def test_a_token_is_rotated_and_revoked_by_editing_the_file(
 
         tokens.write_text("bob\n")  # a broken file: no token passes until it is fixed
         broken = _build(project, server, *bob)
-        assert broken.returncode == 2 and "token file is unreadable or invalid" in broken.stderr
+        assert broken.returncode == 3, "the server's to fix: the client's command was right"
+        assert "token file is unreadable or invalid" in broken.stderr
         _tokens(tokens, f"bob {BOB}")
         assert _build(project, server, *bob).returncode == 0
         log = server.stop()
@@ -323,7 +324,11 @@ def test_serve_refuses_bad_files_and_open_addresses_before_listening(
     cases = [
         (["--tls-cert", str(tmp_path / "none.pem"), "--tls-key", str(pki.server)], "no such file"),
         (["--tls-cert", str(pki.server)], "TLS needs both --tls-cert FILE and --tls-key FILE"),
-        (["--tls-cert", str(pki.ca), "--tls-key", str(pki.ca)], "cannot use --tls-cert"),
+        (["--tls-cert", str(pki.ca), "--tls-key", str(pki.ca)], "holds a certificate (swapped"),
+        (
+            ["--tls-cert", str(pki.ca), "--tls-key", str(pki.client)],
+            "cannot use --tls-cert",  # a key that is not the certificate's
+        ),
         (["--client-ca", str(pki.ca)], "give the server's own certificate too"),
         ([*tls, "--token-file", str(tmp_path / "none")], "--token-file"),
         (["--listen", open_address], f"refusing to serve {open_address} without TLS"),
