@@ -43,6 +43,15 @@ class EnvironmentProblem(EmblyError):
     """Something this machine needs is missing: nix, a toolchain, a tool."""
 
 
+class DockerUnavailable(EnvironmentProblem):
+    """The Docker engine cannot be used: not installed, not running, or its socket is not
+    this user's to use."""
+
+
+class ImageBuildFailed(EnvironmentProblem):
+    """Building the build server's Docker image failed (a step of its Dockerfile)."""
+
+
 class StoreError(EmblyError):
     """The content-addressed store cannot read or write (full disk, corrupt blob)."""
 

@@ -9,13 +9,19 @@ every call a Server takes gets, on grpclib's RecvRequest event, a stream whose
 `recv_message` does this reading itself: an over-long message is RESOURCE_EXHAUSTED before
 its body is read, an undecodable one INVALID_ARGUMENT (strict_decoding.py), and neither
 leaves a traceback in the server's log.
+
+Across all its calls, a server receives at most MAX_RECEIVING_BYTES of messages at once
+(`ReceiveBudget`): a message waits for its share, from its prefix, before its body is read,
+and then has MESSAGE_ARRIVAL_SECONDS to arrive, so clients that send part of a message and
+stall hold neither memory nor shares for long.
 """
 
 from __future__ import annotations
 
 import asyncio
 import struct
-from collections.abc import Callable, Collection, Mapping
+from collections import deque
+from collections.abc import Awaitable, Callable, Collection, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, TypeVar, cast
@@ -27,7 +33,13 @@ from grpclib.server import Server, Stream
 
 from embly_build.errors import LimitExceeded, ProtocolError
 from embly_build.protocol import pb
-from embly_build.protocol.limits import MAX_REQUEST_BYTES, MiB
+from embly_build.protocol.limits import (
+    MAX_RECEIVING_BYTES,
+    MAX_REQUEST_BYTES,
+    MESSAGE_ARRIVAL_SECONDS,
+    RECEIVE_WAIT_SECONDS,
+    MiB,
+)
 from embly_build.transport.lookup_codec import decode_lookup, encode_lookup_answer
 from embly_build.transport.statuses import grpc_status
 from embly_build.transport.strict_decoding import decode_request
@@ -59,9 +71,83 @@ class ServerCodec(ProtoCodec):
         return super().encode(message, message_type)
 
 
-def bound_requests(server: Server, services: Collection[Any]) -> None:
+class ReceiveBudget:
+    """The bytes of request messages a server receives at once, across all its calls: each
+    message waits for its share, in the order their prefixes came, before its body is read,
+    then has `arrival_s` to arrive; either wait too long is RESOURCE_EXHAUSTED."""
+
+    def __init__(
+        self,
+        total: int = MAX_RECEIVING_BYTES,
+        *,
+        wait_s: float = RECEIVE_WAIT_SECONDS,
+        arrival_s: float = MESSAGE_ARRIVAL_SECONDS,
+    ) -> None:
+        self._total = total
+        self._free = total
+        self._wait_s = wait_s
+        self._arrival_s = arrival_s
+        self._waiting: deque[tuple[int, asyncio.Future[None]]] = deque()
+
+    async def receive(self, read: Callable[[int], Awaitable[bytes]], length: int) -> bytes:
+        """`read(length)`, once a share of `length` bytes is free, within the time limits."""
+        await self._take(length)
+        try:
+            async with asyncio.timeout(self._arrival_s):
+                return await read(length)
+        except TimeoutError:
+            raise LimitExceeded(
+                f"the request message of {length} bytes did not arrive within "
+                f"{self._arrival_s:.0f} s of its prefix: send each message whole, without "
+                "pausing"
+            ) from None
+        finally:
+            self._give(length)
+
+    async def _take(self, length: int) -> None:
+        if not self._waiting and length <= self._free:
+            self._free -= length
+            return
+        granted = asyncio.get_running_loop().create_future()
+        self._waiting.append((length, granted))
+        try:
+            await asyncio.wait_for(granted, self._wait_s)
+        except BaseException as error:
+            if granted.done() and not granted.cancelled():
+                self._give(length)  # granted as the wait ended
+            else:
+                granted.cancel()
+                self._grant()  # those behind it may fit now
+            if isinstance(error, TimeoutError):
+                raise LimitExceeded(
+                    f"the server is receiving {self._total // MiB} MiB of requests at once, "
+                    f"its most, and this message of {length} bytes waited "
+                    f"{self._wait_s:.0f} s for room: try again later"
+                ) from None
+            raise
+
+    def _give(self, length: int) -> None:
+        self._free += length
+        self._grant()
+
+    def _grant(self) -> None:
+        while self._waiting:
+            length, granted = self._waiting[0]
+            if not granted.done() and length > self._free:
+                return
+            self._waiting.popleft()
+            if not granted.done():  # else it has stopped waiting
+                self._free -= length
+                granted.set_result(None)
+
+
+def bound_requests(
+    server: Server, services: Collection[Any], budget: ReceiveBudget | None = None
+) -> None:
     """Have every call of `services` (grpclib servables, all of those `server` serves) read
-    its requests through a `BoundedStream`."""
+    its requests through a `BoundedStream`, within `budget` (the server's, shared by all its
+    listeners)."""
+    shared = budget or ReceiveBudget()
     request_types: Mapping[str, type] = {
         name: handler.request_type
         for service in services
@@ -74,7 +160,8 @@ def bound_requests(server: Server, services: Collection[Any]) -> None:
 
         async def bounded(stream: Stream[Any, Any]) -> None:
             # The generated handlers use only recv_message, iteration and send_message.
-            await handler(cast(Stream[Any, Any], BoundedStream(stream, request_type)))
+            bounded_stream = BoundedStream(stream, request_type, shared)
+            await handler(cast(Stream[Any, Any], bounded_stream))
 
         event.method_func = bounded
 
@@ -85,9 +172,10 @@ class BoundedStream:
     """A call's grpclib stream whose messages are read within MAX_REQUEST_BYTES and decoded
     strictly, and whose large messages are decoded and encoded in a worker thread."""
 
-    def __init__(self, stream: Stream[Any, Any], request_type: type) -> None:
+    def __init__(self, stream: Stream[Any, Any], request_type: type, budget: ReceiveBudget) -> None:
         self._stream = stream
         self._request_type = request_type
+        self._budget = budget
 
     async def recv_message(self) -> Any:
         with grpc_status():
@@ -135,7 +223,9 @@ class BoundedStream:
                     f"server takes at most {MAX_REQUEST_BYTES} bytes "
                     f"({MAX_REQUEST_BYTES // MiB} MiB) in one message"
                 )
-            return await wire.recv_data(length)
+            if length == 0:
+                return b""
+            return await self._budget.receive(wire.recv_data, length)
         except AssertionError:  # grpclib's buffer, when the stream ends before the bytes do
             raise ProtocolError("the request ends in the middle of a message") from None
 

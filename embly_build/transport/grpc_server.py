@@ -3,7 +3,8 @@
 Where TLS and authentication plug in, server side: `GrpcServer(service, ssl_context=...,
 policy=...)`. TCP listeners speak TLS with `ssl_context` (tcp.py, `listen_tcp`); every call
 on every listener passes `policy` before its handler runs (access.py, `guard`), then reads
-its requests within the server's limits (bounded_messages.py).
+its requests within the server's limits (bounded_messages.py). Its connections are
+limited, and TLS is done by each connection once counted (connection_limits.py).
 """
 
 from __future__ import annotations
@@ -18,7 +19,12 @@ from embly_build.errors import UsageError
 from embly_build.transport.access import AccessPolicy, AdmitAll, guard
 from embly_build.transport.address import Address, AddressKind
 from embly_build.transport.api import BuildApi
-from embly_build.transport.bounded_messages import ServerCodec, bound_requests
+from embly_build.transport.bounded_messages import ReceiveBudget, ServerCodec, bound_requests
+from embly_build.transport.connection_limits import (
+    ConnectionLimits,
+    LimitedServer,
+    OpenConnections,
+)
 from embly_build.transport.grpc_service import GrpcService
 from embly_build.transport.tcp import listen_tcp
 from embly_build.transport.unix_socket import listen_unix
@@ -37,10 +43,16 @@ class GrpcServer:
         *,
         ssl_context: ssl.SSLContext | None = None,
         policy: AccessPolicy | None = None,
+        connection_limits: ConnectionLimits | None = None,
+        receive_budget: ReceiveBudget | None = None,
     ) -> None:
+        """The limits are protocol/limits.py's unless given."""
         self._service = GrpcService(service)
         self._ssl = ssl_context
         self._policy = policy or AdmitAll()
+        self._limits = connection_limits or ConnectionLimits()
+        self._connections = OpenConnections(self._limits.connections)
+        self._budget = receive_budget or ReceiveBudget()
         self._servers: list[tuple[Server, Callable[[], None]]] = []
 
     async def start(self, addresses: Sequence[Address]) -> None:
@@ -51,10 +63,17 @@ class GrpcServer:
             if listen is None:
                 raise UsageError(f"cannot listen on {address}: use unix:/path or HOST:PORT")
             health = Health()
-            server = Server([self._service, health], codec=ServerCodec())
+            server = LimitedServer(
+                [self._service, health],
+                codec=ServerCodec(),
+                limits=self._limits,
+                connections=self._connections,
+                tls=self._ssl if address.kind == "tcp" else None,
+            )
             guard(server, self._policy)
-            bound_requests(server, [self._service, health])
-            after_close = await listen(server, address, self._ssl)
+            bound_requests(server, [self._service, health], self._budget)
+            # No SSL context to the listener: the server's connections do TLS themselves.
+            after_close = await listen(server, address, None)
             self._servers.append((server, after_close))
 
     async def close(self) -> None:
