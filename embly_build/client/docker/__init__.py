@@ -1,0 +1,1 @@
+"""The Docker side of the client: the engine, the build server image (and later its container)."""

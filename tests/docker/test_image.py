@@ -1,0 +1,217 @@
+"""The build server image, built by embly itself on a real Docker engine, runs `embly
+serve`: a client on this machine builds the example through it over loopback TCP with a
+token, and gets the same .wasm a local build with the same toolchain makes."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import os
+import secrets
+import shutil
+import socket
+import tarfile
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import aiodocker
+import pytest
+from grpclib.client import Channel
+from grpclib.exceptions import GRPCError, StreamTerminatedError
+from grpclib.health.v1.health_grpc import HealthStub
+from grpclib.health.v1.health_pb2 import HealthCheckRequest, HealthCheckResponse
+
+from embly_build.client.docker.engine import docker_engine as connect_engine
+from embly_build.client.docker.image import LABEL, ServerImage, find_or_build_image
+from tests.conftest import EXAMPLE
+from tests.helpers import embly
+
+pytestmark = pytest.mark.slow
+
+FUNCTIONS = ("greeter", "counter", "shout")
+SERVER_PORT = "9276/tcp"
+EMBLY_HOME_IN_IMAGE = "/var/lib/embly"
+BUILD_USER_ID = 10000  # the Dockerfile's UID
+# The host's own Debian packages: the toolchain the image has, in the same versions.
+SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+
+@dataclass(frozen=True)
+class BuiltImage:
+    image: ServerImage
+    progress: list[str]
+    seconds: float
+
+
+@pytest.fixture(scope="session")
+def server_image(docker_engine: None) -> Iterator[BuiltImage]:
+    """The image as embly builds it (found when an earlier run left it: it is a cache)."""
+    progress: list[str] = []
+
+    async def build() -> ServerImage:
+        async with connect_engine() as docker:
+            return await find_or_build_image(docker, on_progress=progress.append)
+
+    started = time.monotonic()
+    image = asyncio.run(build())
+    yield BuiltImage(image, progress, time.monotonic() - started)
+
+
+@dataclass(frozen=True)
+class RunningServer:
+    port: int
+    token_file: Path
+    container: str
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _tokens_archive(token: str) -> bytes:
+    """The server's token file, as the build user's own, for the volume."""
+    content = f"test {token}\n".encode()
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        info = tarfile.TarInfo("server-tokens")
+        info.size, info.mode = len(content), 0o600
+        info.uid = info.gid = BUILD_USER_ID
+        tar.addfile(info, io.BytesIO(content))
+    return buffer.getvalue()
+
+
+async def _serving(port: int, token: str) -> bool:
+    channel = Channel("127.0.0.1", port)
+    try:
+        reply = await HealthStub(channel).Check(
+            HealthCheckRequest(), timeout=2, metadata={"authorization": f"Bearer {token}"}
+        )
+    except (OSError, TimeoutError, GRPCError, StreamTerminatedError):
+        return False
+    finally:
+        channel.close()
+    return reply is not None and reply.status == HealthCheckResponse.SERVING
+
+
+async def _logs(container: aiodocker.containers.DockerContainer) -> str:
+    lines = await container.log(stdout=True, stderr=True, tail=40)
+    return "".join(lines)
+
+
+@pytest.fixture
+async def running_server(server_image: BuiltImage, tmp_path: Path) -> AsyncIterator[RunningServer]:
+    """A container of the image, its port on this machine's loopback only, its EMBLY_HOME
+    on a named volume; removed afterwards with the volume."""
+    token = secrets.token_urlsafe(24)
+    token_file = tmp_path / "token"
+    token_file.write_text(f"{token}\n")
+    token_file.chmod(0o600)
+    name = f"embly-test-{uuid.uuid4().hex[:12]}"
+    port = _free_port()
+    async with connect_engine() as docker:
+        volume = await docker.volumes.create({"Name": name})
+        container = None
+        try:
+            container = await docker.containers.create(
+                {
+                    "Image": server_image.image.tag,
+                    "ExposedPorts": {SERVER_PORT: {}},
+                    "HostConfig": {
+                        "Init": True,
+                        "PortBindings": {
+                            SERVER_PORT: [{"HostIp": "127.0.0.1", "HostPort": str(port)}]
+                        },
+                        "Mounts": [
+                            {"Type": "volume", "Source": name, "Target": EMBLY_HOME_IN_IMAGE}
+                        ],
+                    },
+                },
+                name=name,
+            )
+            await container.put_archive(EMBLY_HOME_IN_IMAGE, _tokens_archive(token))
+            started = time.monotonic()
+            await container.start()
+            delay = 0.05
+            while not await _serving(port, token):
+                state = (await container.show())["State"]
+                if not state["Running"]:
+                    pytest.fail(f"the container exited ({state}):\n{await _logs(container)}")
+                if time.monotonic() - started > 60:
+                    pytest.fail(f"no answer on port {port} in 60 s:\n{await _logs(container)}")
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 1.0)
+            print(f"container serving {time.monotonic() - started:.1f} s after its start")
+            yield RunningServer(port, token_file, name)
+        finally:
+            if container is not None:
+                await container.delete(force=True, v=True)
+            await volume.delete()
+
+
+def _copy_example(directory: Path) -> Path:
+    shutil.copytree(EXAMPLE, directory, ignore=shutil.ignore_patterns("embly_build", "target"))
+    return directory
+
+
+async def test_a_second_look_finds_the_image_instead_of_building_it(
+    server_image: BuiltImage,
+) -> None:
+    async with connect_engine() as docker:
+        again = await find_or_build_image(docker)
+        labels = (await docker.images.inspect(again.tag))["Config"]["Labels"]
+    assert again == ServerImage(server_image.image.tag, server_image.image.id, built=False)
+    assert labels[LABEL] == again.tag
+    if server_image.image.built:
+        assert any(line.startswith("Step ") for line in server_image.progress)
+        print(f"image built in {server_image.seconds:.1f} s")
+
+
+async def test_the_server_in_the_image_builds_the_example_like_a_local_build(
+    running_server: RunningServer, tmp_path: Path
+) -> None:
+    remote = _copy_example(tmp_path / "remote")
+    address = f"127.0.0.1:{running_server.port}"
+    started = time.monotonic()
+    built = await asyncio.to_thread(
+        embly,
+        *("build", "--remote", address, "--token-file", str(running_server.token_file)),
+        cwd=remote,
+        timeout=600,
+    )
+    assert built.returncode == 0, built.stdout + built.stderr
+    print(f"first build in the container: {time.monotonic() - started:.1f} s")
+    ran = await asyncio.to_thread(embly, "run", "greeter", "--", "Ada", cwd=remote)
+    assert ran.stdout == "Hello, Ada!\n", ran.stderr
+
+    local = _copy_example(tmp_path / "local")
+    env = {"PATH": f"{SYSTEM_PATH}", "EMBLY_HOME": str(tmp_path / "local-home")}
+    built_here = await asyncio.to_thread(embly, "build", cwd=local, env=env, timeout=600)
+    assert built_here.returncode == 0, built_here.stdout + built_here.stderr
+    for function in FUNCTIONS:
+        in_container = (remote / "embly_build" / f"{function}.wasm").read_bytes()
+        assert in_container == (local / "embly_build" / f"{function}.wasm").read_bytes(), function
+
+    async with connect_engine() as docker:
+        container = await docker.containers.get(running_server.container)
+        deadline = time.monotonic() + 40  # the image's HEALTHCHECK runs every 10 s
+        while (health := (await container.show())["State"]["Health"])["Status"] != "healthy":
+            assert time.monotonic() < deadline, health
+            await asyncio.sleep(1)
+
+
+def test_the_server_in_the_image_runs_as_its_build_user(server_image: BuiltImage) -> None:
+    config = asyncio.run(_image_config(server_image.image.tag))
+    assert config["User"] == "embly"
+    assert config["Cmd"][:2] == ["embly", "serve"]
+    assert "EMBLY_TOOLCHAINS=host" in config["Env"]
+    assert os.path.basename(config["Healthcheck"]["Test"][-1]) == "healthcheck.py"
+
+
+async def _image_config(tag: str) -> dict[str, object]:
+    async with connect_engine() as docker:
+        return dict((await docker.images.inspect(tag))["Config"])
