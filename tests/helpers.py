@@ -6,6 +6,7 @@ import contextlib
 import errno
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -143,3 +144,43 @@ def embly_serve(socket: Path, store: Path, *options: str) -> Iterator[subprocess
         except subprocess.TimeoutExpired:
             server.kill()
             server.wait()
+
+
+@contextlib.contextmanager
+def background_daemon(
+    argv: list[str],
+    log: Path,
+    ready: Callable[[], bool],
+    *,
+    within: float,
+    env: dict[str, str] | None = None,
+) -> Iterator[subprocess.Popen[bytes]]:
+    """`argv` started in a process group of its own, logging to `log`, yielded once `ready()`
+    says it serves (within `within` seconds); stopped afterwards: SIGTERM to it, then, once
+    it has exited, SIGKILL to whatever of its group is left."""
+    with log.open("wb") as log_file:
+        daemon = subprocess.Popen(
+            argv,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        deadline = time.monotonic() + within
+        while not ready():
+            assert daemon.poll() is None, f"{argv[0]} exited at start: {log.read_text()[-3000:]}"
+            assert time.monotonic() < deadline, f"{argv[0]} not ready within {within} s"
+            time.sleep(0.05)
+        yield daemon
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(daemon.pid, signal.SIGTERM)
+        try:
+            daemon.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            daemon.kill()
+            daemon.wait()
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(daemon.pid, signal.SIGKILL)

@@ -7,14 +7,14 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import signal
 import subprocess
 import tempfile
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from tests.helpers import background_daemon
 
 REPO = Path(__file__).resolve().parents[2]
 DOCKER = "/usr/bin/docker"  # the CLI of the engine's version (see ENVIRONMENT: Docker)
@@ -49,33 +49,6 @@ def _install_host_packages() -> None:
     )
 
 
-@contextlib.contextmanager
-def _dockerd(log: Path) -> Iterator[None]:
-    with log.open("wb") as log_file:
-        daemon = subprocess.Popen(
-            ["dockerd"],
-            stdin=subprocess.DEVNULL,
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    try:
-        deadline = time.monotonic() + 60
-        while not _engine_answers():
-            assert daemon.poll() is None, f"dockerd exited at start: {log.read_text()[-3000:]}"
-            assert time.monotonic() < deadline, f"dockerd did not answer: {log.read_text()}"
-            time.sleep(0.5)
-        yield
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(daemon.pid, signal.SIGTERM)
-        try:
-            daemon.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            daemon.kill()
-            daemon.wait()
-
-
 @pytest.fixture(scope="session")
 def docker_engine() -> Iterator[None]:
     """A Docker engine that answers, with debian:bookworm-slim in it."""
@@ -86,7 +59,8 @@ def docker_engine() -> Iterator[None]:
             _install_host_packages()
             directory = Path(tempfile.mkdtemp(prefix="embly-test-dockerd-"))
             stack.callback(shutil.rmtree, directory, ignore_errors=True)
-            stack.enter_context(_dockerd(directory / "dockerd.log"))
+            log = directory / "dockerd.log"
+            stack.enter_context(background_daemon(["dockerd"], log, _engine_answers, within=60))
         if not shutil.which("debootstrap") and os.geteuid() == 0:
             _install_host_packages()
         subprocess.run(

@@ -9,16 +9,16 @@ import grp
 import os
 import pwd
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from tests.helpers import background_daemon
 
 REPO = Path(__file__).resolve().parents[2]
 # A Python every user can run: the test's own may live in root's home.
@@ -228,24 +228,14 @@ def nix_daemon(build_users_group: str) -> Iterator[NixDaemon]:
     )
     socket = directory / "socket"
     log = directory / "daemon.log"
-    with log.open("wb") as log_file:
-        daemon = subprocess.Popen(
-            ["nix-daemon"],
-            env=isolated_environment(**settings, NIX_DAEMON_SOCKET_PATH=str(socket)),
-            stdin=subprocess.DEVNULL,
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
     try:
-        deadline = time.monotonic() + 10
-        while not socket.exists():
-            assert daemon.poll() is None, f"nix-daemon exited: {log.read_text()}"
-            assert time.monotonic() < deadline, "nix-daemon made no socket within 10 s"
-            time.sleep(0.05)
-        yield NixDaemon(socket, settings, log)
+        with background_daemon(
+            ["nix-daemon"],
+            log,
+            socket.exists,
+            within=10,
+            env=isolated_environment(**settings, NIX_DAEMON_SOCKET_PATH=str(socket)),
+        ):
+            yield NixDaemon(socket, settings, log)
     finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(daemon.pid, signal.SIGTERM)
-        daemon.wait(timeout=10)
         shutil.rmtree(directory, ignore_errors=True)
