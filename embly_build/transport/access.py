@@ -61,7 +61,7 @@ def guard(server: Server, policy: AccessPolicy) -> None:
         call = IncomingCall(
             method=event.method_name,
             metadata=MultiDictProxy(event.metadata),
-            peer=_peer_address(event.peer.addr()),
+            peer=peer_address(event.peer.addr()),
             certificate=event.peer.cert() or None,
         )
         try:
@@ -82,7 +82,8 @@ def guard(server: Server, policy: AccessPolicy) -> None:
     listen(server, RecvRequest, on_request)
 
 
-def _peer_address(address: object) -> str:
+def peer_address(address: object) -> str:
+    """HOST:PORT of a TCP peer's socket address; "" for a unix socket's."""
     if isinstance(address, tuple) and len(address) >= 2:  # IPv6 adds flow info and scope
         host, port = address[0], address[1]
         return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"

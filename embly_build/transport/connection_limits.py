@@ -36,6 +36,7 @@ from embly_build.protocol.limits import (
     MAX_CONNECTIONS,
     MAX_STREAMS_PER_CONNECTION,
 )
+from embly_build.transport.access import peer_address
 
 _log = logging.getLogger("embly.serve")
 
@@ -119,7 +120,7 @@ class LimitedProtocol(H2Protocol):
 
     def connection_made(self, made: asyncio.BaseTransport) -> None:
         transport = cast(asyncio.Transport, made)  # asyncio's servers make stream transports
-        self._peer = _peer_name(transport.get_extra_info("peername")) or self._peer
+        self._peer = peer_address(transport.get_extra_info("peername")) or self._peer
         if not self._server.connections.admit(self._peer):
             transport.abort()
             self.handler.close()
@@ -254,10 +255,3 @@ class _OpenStreams(AbstractHandler):
 
     def close(self) -> None:
         self._handler.close()
-
-
-def _peer_name(address: object) -> str:
-    if isinstance(address, tuple) and len(address) >= 2:  # IPv6 adds flow info and scope
-        host, port = address[0], address[1]
-        return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-    return ""
