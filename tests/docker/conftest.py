@@ -4,16 +4,21 @@ made without a registry by .ci/fresh_machine/base_image.sh."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import shutil
 import subprocess
 import tempfile
+import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+from embly_build.client.docker.engine import docker_engine as connect_engine
+from embly_build.client.docker.image import ServerImage, find_or_build_image
 from tests.helpers import background_daemon
 
 REPO = Path(__file__).resolve().parents[2]
@@ -70,3 +75,24 @@ def docker_engine() -> Iterator[None]:
             capture_output=True,
         )
         yield
+
+
+@dataclass(frozen=True)
+class BuiltImage:
+    image: ServerImage
+    progress: list[str]
+    seconds: float
+
+
+@pytest.fixture(scope="session")
+def server_image(docker_engine: None) -> Iterator[BuiltImage]:
+    """The image as embly builds it (found when an earlier run left it: it is a cache)."""
+    progress: list[str] = []
+
+    async def build() -> ServerImage:
+        async with connect_engine() as docker:
+            return await find_or_build_image(docker, on_progress=progress.append)
+
+    started = time.monotonic()
+    image = asyncio.run(build())
+    yield BuiltImage(image, progress, time.monotonic() - started)

@@ -13,7 +13,7 @@ import socket
 import tarfile
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,6 +27,7 @@ from grpclib.health.v1.health_pb2 import HealthCheckRequest, HealthCheckResponse
 from embly_build.client.docker.engine import docker_engine as connect_engine
 from embly_build.client.docker.image import LABEL, ServerImage, find_or_build_image
 from tests.conftest import EXAMPLE
+from tests.docker.conftest import BuiltImage
 from tests.helpers import embly
 
 pytestmark = pytest.mark.slow
@@ -37,27 +38,6 @@ EMBLY_HOME_IN_IMAGE = "/var/lib/embly"
 BUILD_USER_ID = 10000  # the Dockerfile's UID
 # The host's own Debian packages: the toolchain the image has, in the same versions.
 SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-
-
-@dataclass(frozen=True)
-class BuiltImage:
-    image: ServerImage
-    progress: list[str]
-    seconds: float
-
-
-@pytest.fixture(scope="session")
-def server_image(docker_engine: None) -> Iterator[BuiltImage]:
-    """The image as embly builds it (found when an earlier run left it: it is a cache)."""
-    progress: list[str] = []
-
-    async def build() -> ServerImage:
-        async with connect_engine() as docker:
-            return await find_or_build_image(docker, on_progress=progress.append)
-
-    started = time.monotonic()
-    image = asyncio.run(build())
-    yield BuiltImage(image, progress, time.monotonic() - started)
 
 
 @dataclass(frozen=True)
