@@ -5,12 +5,10 @@ token, and gets the same .wasm a local build with the same toolchain makes."""
 from __future__ import annotations
 
 import asyncio
-import io
 import os
 import secrets
 import shutil
 import socket
-import tarfile
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -19,11 +17,8 @@ from pathlib import Path
 
 import aiodocker
 import pytest
-from grpclib.client import Channel
-from grpclib.exceptions import GRPCError, StreamTerminatedError
-from grpclib.health.v1.health_grpc import HealthStub
-from grpclib.health.v1.health_pb2 import HealthCheckRequest, HealthCheckResponse
 
+from embly_build.client.docker.container import server_answers, server_tokens_archive
 from embly_build.client.docker.engine import docker_engine as connect_engine
 from embly_build.client.docker.image import LABEL, ServerImage, find_or_build_image
 from tests.conftest import EXAMPLE
@@ -51,31 +46,6 @@ def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
-
-
-def _tokens_archive(token: str) -> bytes:
-    """The server's token file, as the build user's own, for the volume."""
-    content = f"test {token}\n".encode()
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w") as tar:
-        info = tarfile.TarInfo("server-tokens")
-        info.size, info.mode = len(content), 0o600
-        info.uid = info.gid = BUILD_USER_ID
-        tar.addfile(info, io.BytesIO(content))
-    return buffer.getvalue()
-
-
-async def _serving(port: int, token: str) -> bool:
-    channel = Channel("127.0.0.1", port)
-    try:
-        reply = await HealthStub(channel).Check(
-            HealthCheckRequest(), timeout=2, metadata={"authorization": f"Bearer {token}"}
-        )
-    except (OSError, TimeoutError, GRPCError, StreamTerminatedError):
-        return False
-    finally:
-        channel.close()
-    return reply is not None and reply.status == HealthCheckResponse.SERVING
 
 
 async def _logs(container: aiodocker.containers.DockerContainer) -> str:
@@ -113,11 +83,11 @@ async def running_server(server_image: BuiltImage, tmp_path: Path) -> AsyncItera
                 },
                 name=name,
             )
-            await container.put_archive(EMBLY_HOME_IN_IMAGE, _tokens_archive(token))
+            await container.put_archive(EMBLY_HOME_IN_IMAGE, server_tokens_archive(token))
             started = time.monotonic()
             await container.start()
             delay = 0.05
-            while not await _serving(port, token):
+            while not await server_answers(port, token):
                 state = (await container.show())["State"]
                 if not state["Running"]:
                     pytest.fail(f"the container exited ({state}):\n{await _logs(container)}")

@@ -200,11 +200,12 @@ async def _create(
             f"a Docker container named {name} exists but is not this user's build server: "
             f"remove it (docker rm -f {name})"
         ) from error
-    await container.put_archive(EMBLY_HOME, _server_tokens_archive(token))  # type: ignore[no-untyped-call]
+    await container.put_archive(EMBLY_HOME, server_tokens_archive(token))  # type: ignore[no-untyped-call]
     return container
 
 
-def _server_tokens_archive(token: str) -> bytes:
+def server_tokens_archive(token: str) -> bytes:
+    """The server's token file holding `token`, as the build user's own, for the volume."""
     content = f"{TOKEN_NAME} {token}\n".encode()
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w") as tar:
@@ -246,7 +247,7 @@ async def _wait_until_serving(
 ) -> None:
     deadline = time.monotonic() + within
     delay = FIRST_DELAY
-    while not await _serving(port, token):
+    while not await server_answers(port, token):
         try:
             state = (await container.show())["State"]
         except aiodocker.DockerError as error:
@@ -265,7 +266,8 @@ async def _wait_until_serving(
         delay = min(delay * 2, LONGEST_DELAY)
 
 
-async def _serving(port: int, token: str) -> bool:
+async def server_answers(port: int, token: str) -> bool:
+    """Whether the server on 127.0.0.1:`port` answers grpc.health.v1 as SERVING."""
     channel = Channel("127.0.0.1", port)
     try:
         reply = await HealthStub(channel).Check(
