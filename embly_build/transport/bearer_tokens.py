@@ -29,6 +29,11 @@ FORMAT_HINT = (
 )
 
 
+def header_safe(token: str) -> bool:
+    """Whether `token` is printable ASCII without spaces: what a header carries unchanged."""
+    return _TOKEN.fullmatch(token) is not None
+
+
 class TokenFileError(ConfigError):
     """The token file cannot be read, or a line of it is not NAME TOKEN."""
 
@@ -122,7 +127,7 @@ def _parse(path: Path, text: str) -> list[_Accepted]:
             raise TokenFileError(
                 f"{where}: invalid name {name!r}: use letters, digits, '.', '_', '-', '@'"
             )
-        if not _TOKEN.fullmatch(token) or len(token) < MIN_TOKEN_LENGTH:
+        if not header_safe(token) or len(token) < MIN_TOKEN_LENGTH:
             raise TokenFileError(
                 f"{where}: the token of {name!r} is too short or has characters a header "
                 f"cannot carry; {FORMAT_HINT}"

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from embly_build.errors import UsageError
 from embly_build.transport.address import Address, is_loopback
+from embly_build.transport.bearer_tokens import header_safe
 from embly_build.transport.credentials import NO_CREDENTIALS, Credentials
 from embly_build.transport.tls import client_context
 
@@ -76,7 +77,7 @@ def read_token_file(path: Path) -> str:
 
 
 def _check_token(token: str, what: str) -> None:
-    if not token or any(not 0x21 <= ord(char) <= 0x7E for char in token):
+    if not header_safe(token):
         raise UsageError(
             f"{what} has characters a token cannot have (a token is printable ASCII without "
             "spaces): check it against the one the server's administrator gave you"

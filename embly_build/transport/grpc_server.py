@@ -1,8 +1,8 @@
 """Serve a build service over gRPC (grpclib) on unix sockets and TCP, with grpc.health.v1.
 
 Where TLS and authentication plug in, server side: `GrpcServer(service, ssl_context=...,
-policy=...)`. TCP listeners speak TLS with `ssl_context` (tcp.py, `listen_tcp`); every call
-on every listener passes `policy` before its handler runs (access.py, `guard`), then reads
+policy=...)`. TCP connections speak TLS with `ssl_context`; every call on every listener
+passes `policy` before its handler runs (access.py, `guard`), then reads
 its requests within the server's limits (bounded_messages.py). Its connections are
 limited, and TLS is done by each connection once counted (connection_limits.py).
 """
@@ -30,7 +30,7 @@ from embly_build.transport.tcp import listen_tcp
 from embly_build.transport.unix_socket import listen_unix
 
 # Start serving on an address; return what to do once the server is closed.
-Listen = Callable[[Server, Address, ssl.SSLContext | None], Awaitable[Callable[[], None]]]
+Listen = Callable[[Server, Address], Awaitable[Callable[[], None]]]
 _LISTENERS: dict[AddressKind, Listen] = {"unix": listen_unix, "tcp": listen_tcp}
 
 
@@ -72,8 +72,7 @@ class GrpcServer:
             )
             guard(server, self._policy)
             bound_requests(server, [self._service, health], self._budget)
-            # No SSL context to the listener: the server's connections do TLS themselves.
-            after_close = await listen(server, address, None)
+            after_close = await listen(server, address)
             self._servers.append((server, after_close))
 
     async def close(self) -> None:

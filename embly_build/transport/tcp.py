@@ -1,10 +1,9 @@
-"""gRPC over TCP (`HOST:PORT`), both sides, with TLS when given an SSL context: where TLS
-plugs in (`connect_tcp` takes the client's from its Credentials, `listen_tcp` the server's
-from GrpcServer)."""
+"""gRPC over TCP (`HOST:PORT`), both sides. A client speaks TLS with its Credentials' SSL
+context (`connect_tcp`); a server's connections do their own TLS handshake once counted
+(connection_limits.py), so `listen_tcp` opens a plain listener."""
 
 from __future__ import annotations
 
-import ssl
 from collections.abc import Callable
 
 from grpclib.server import Server
@@ -36,13 +35,10 @@ def connect_tcp(address: Address, options: ConnectOptions) -> GrpcTransport:
     return GrpcTransport(channel, credentials.metadata)
 
 
-async def listen_tcp(
-    server: Server, address: Address, ssl_context: ssl.SSLContext | None
-) -> Callable[[], None]:
-    """Serve on the address, with TLS when `ssl_context` is given; return what to do once the
-    server is closed (nothing)."""
+async def listen_tcp(server: Server, address: Address) -> Callable[[], None]:
+    """Serve on the address; return what to do once the server is closed (nothing)."""
     try:
-        await server.start(address.host, address.port, ssl=ssl_context)
+        await server.start(address.host, address.port)
     except OSError as error:
         raise cannot_listen(address, error, _ADVICE) from error
     return lambda: None

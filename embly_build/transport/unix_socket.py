@@ -4,7 +4,6 @@ permissions say who may connect."""
 from __future__ import annotations
 
 import socket
-import ssl
 import stat
 from collections.abc import Callable
 from pathlib import Path
@@ -31,11 +30,8 @@ def connect_unix(address: Address, options: ConnectOptions) -> GrpcTransport:
     return GrpcTransport(channel, options.credentials.metadata)
 
 
-async def listen_unix(
-    server: Server, address: Address, ssl_context: ssl.SSLContext | None
-) -> Callable[[], None]:
-    """Serve on the socket (`ssl_context` is TCP's); return what removes its file once the
-    server is closed."""
+async def listen_unix(server: Server, address: Address) -> Callable[[], None]:
+    """Serve on the socket; return what removes its file once the server is closed."""
     path = address.path
     assert path is not None
     try:
