@@ -197,7 +197,19 @@ def _compiles_under(root: int) -> int:
         parents[pid] = int(fields[1])
         if len(argv) > 1 and argv[0].endswith(b"cargo") and argv[1] == b"build":
             cargo_builds.append(pid)
-    return sum(_descends(pid, root, parents) for pid in cargo_builds)
+    # The scan takes milliseconds: a compile that ended early in it and one that began late
+    # in it were both seen, though never running together. Counted are those still running
+    # once it is done, checked within microseconds of each other.
+    running = [pid for pid in cargo_builds if _running(pid)]
+    return sum(_descends(pid, root, parents) for pid in running)
+
+
+def _running(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as stat:
+            return stat.read().rpartition(b")")[2].split()[0] not in (b"Z", b"X")
+    except OSError:
+        return False
 
 
 def _descends(pid: int, root: int, parents: dict[int, int]) -> bool:
