@@ -201,7 +201,10 @@ def _compiles_under(root: int) -> int:
     # in it were both seen, though never running together. Counted are those still running
     # once it is done, checked within microseconds of each other.
     running = [pid for pid in cargo_builds if _running(pid)]
-    return sum(_descends(pid, root, parents) for pid in running)
+    # Cargo starts rustc by fork then exec: until the exec, the child has cargo's command
+    # line too. A compile is a `cargo build` whose parent is not one.
+    compiles = [pid for pid in running if parents.get(pid) not in cargo_builds]
+    return sum(_descends(pid, root, parents) for pid in compiles)
 
 
 def _running(pid: int) -> bool:
