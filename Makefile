@@ -5,9 +5,11 @@ PY := $(VENV)/bin/python
 EMBLY := $(abspath $(VENV))/bin/embly
 PYTHON ?= python3
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-# nix, Rust with the wasm32-wasi std, the wasm tools, what build scripts link with, and git
-# (the tests compare input selection with it).
-APT_PACKAGES := nix-bin rustc cargo libstd-rust-dev-wasm32 wabt binaryen lld-14 gcc git
+# nix, Rust with the wasm32-wasi std, the wasm tools, what build scripts link with, git (the
+# tests compare input selection with it), and the sources of real crates, which the tests
+# vendor with `cargo vendor` and no network (tests/debian_crates.py).
+APT_PACKAGES := nix-bin rustc cargo libstd-rust-dev-wasm32 wabt binaryen lld-14 gcc git \
+	librust-serde-dev librust-serde-derive-dev librust-serde-json-dev librust-regex-dev
 EXAMPLE := examples/hello-project
 
 .PHONY: setup system-packages toolchain demo test test-fast lint proto bench fresh-check clean
@@ -45,7 +47,7 @@ toolchain: $(VENV)/.installed
 
 demo: setup
 	cd $(EXAMPLE) && $(EMBLY) build
-	cd $(EXAMPLE) && for function in greeter counter shout; do \
+	cd $(EXAMPLE) && for function in greeter counter shout person; do \
 		echo "\$$ embly run $$function -- Ada"; $(EMBLY) run $$function -- Ada || exit 1; \
 	done
 
@@ -60,7 +62,7 @@ bench: setup
 	@command -v entr >/dev/null || $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q entr
 	@# Start-up as installed users have it, even where PYTHONDONTWRITEBYTECODE is set.
 	$(PY) -m compileall -q embly_build
-	cd benchmarks && for bench in bench_index.py bench_build.py bench_scheduler.py bench_watch.py bench_load.py bench_upload.py bench_server_latency.py; do \
+	cd benchmarks && for bench in bench_index.py bench_git_listing.py bench_build.py bench_scheduler.py bench_watch.py bench_load.py bench_upload.py bench_server_latency.py; do \
 		../$(VENV)/bin/python $$bench || exit 1; \
 	done
 

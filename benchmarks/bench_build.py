@@ -23,19 +23,19 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import CARGO_ENV, EMBLY, REPO, info, median_seconds, report, run
+from common import CARGO_ENV, EMBLY, info, median_seconds, report, run
 
 from embly_build.server.build.postprocess import WASM_OPT_FEATURES
+from tests.example_project import copy_example
 
-EXAMPLE = REPO / "examples" / "hello-project"
 CARGO_BUILD = ["/usr/bin/cargo", "build", "--release", "--target", "wasm32-wasi"]
 
 
 def prepare(work: Path) -> tuple[Path, Path, dict[str, str]]:
     ours = work / "embly-project"
     theirs = work / "cargo-project"
-    shutil.copytree(EXAMPLE, ours, ignore=shutil.ignore_patterns("embly_build", "target"))
-    shutil.copytree(EXAMPLE, theirs, ignore=shutil.ignore_patterns("embly_build", "target"))
+    copy_example(ours)
+    copy_example(theirs)
     (theirs / "Cargo.toml").write_text(
         '[workspace]\nmembers = ["greeter", "counter", "shout"]\nresolver = "2"\n'
     )

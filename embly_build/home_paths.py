@@ -24,6 +24,11 @@ def config_file_path() -> str:
     explicit = os.environ.get("EMBLY_CONFIG")
     if explicit:
         return _absolute(explicit)
+    return default_config_file_path()
+
+
+def default_config_file_path() -> str:
+    """Where the user's config is when EMBLY_CONFIG does not say."""
     if sys.platform == "darwin":
         return os.path.join(_user_home(), "Library", "Application Support", "embly", "config.toml")
     config = os.environ.get("XDG_CONFIG_HOME") or os.path.join(_user_home(), ".config")

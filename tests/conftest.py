@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from tests.example_project import copy_example
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLE = REPO / "examples" / "hello-project"
@@ -25,7 +26,5 @@ def embly_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 @pytest.fixture
 def project(tmp_path: Path) -> Iterator[Path]:
-    """A copy of examples/hello-project (outputs and targets left behind)."""
-    target = tmp_path / "hello-project"
-    shutil.copytree(EXAMPLE, target, ignore=shutil.ignore_patterns("embly_build", "target"))
-    yield target
+    """A copy of examples/hello-project's small functions (outputs and targets left behind)."""
+    yield copy_example(tmp_path / "hello-project")

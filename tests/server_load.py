@@ -14,7 +14,6 @@ import asyncio
 import itertools
 import json
 import os
-import shutil
 import subprocess
 import threading
 import time
@@ -23,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from embly_build import connect
-from tests.conftest import EXAMPLE
+from tests.example_project import copy_example
 from tests.helpers import EMBLY
 
 FUNCTION = "greeter"
@@ -86,8 +85,7 @@ def run_load(work: Path, *, clients: int, builds: int, jobs: int) -> LoadFigures
 
 
 def _client_project(directory: Path) -> Path:
-    shutil.copytree(EXAMPLE, directory, ignore=shutil.ignore_patterns("embly_build", "target"))
-    return directory
+    return copy_example(directory)
 
 
 class _server:

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from tests.helpers import embly
+from tests.watching import finished, is_event, watch_running
 
 pytestmark = pytest.mark.slow
 
@@ -84,3 +85,46 @@ def test_configs_above_the_crate_in_the_tree_apply_the_nearest_winning(
     result = embly("build", "greeter", cwd=project)
     assert result.returncode == 0, result.stderr
     assert embly("run", "greeter", cwd=project).stdout == "nearest from the outer config\n"
+
+
+# Prints whether the build saw `--cfg embly_configured`: a change of rustflags rebuilds.
+CONFIGURED_MAIN = """\
+fn main() {
+    println!("{}", if cfg!(embly_configured) { "configured" } else { "plain" });
+}
+"""
+CONFIGURED = '[build]\nrustflags = ["--cfg", "embly_configured"]\n'
+
+
+def test_a_config_at_the_project_root_applies_to_a_crate_below(
+    project: Path, embly_home: Path
+) -> None:
+    """As `cargo build` run in the crate reads it, though neither the crate nor `sources`
+    holds it."""
+    (project / "greeter" / "src" / "main.rs").write_text(CONFIGURED_MAIN)
+    (project / ".cargo").mkdir()
+    (project / ".cargo" / "config.toml").write_text(CONFIGURED)
+
+    result = embly("build", "greeter", cwd=project)
+
+    assert result.returncode == 0, result.stderr
+    assert embly("run", "greeter", cwd=project).stdout == "configured\n"
+
+
+def test_watch_rebuilds_when_a_config_appears_above_the_crate(
+    project: Path, embly_home: Path
+) -> None:
+    (project / "greeter" / "src" / "main.rs").write_text(CONFIGURED_MAIN)
+    with watch_running(project, "greeter") as watch:
+        watch.wait_for(is_event("watching"))
+        assert embly("run", "greeter", cwd=project).stdout == "plain\n"
+
+        (project / ".cargo").mkdir()  # on its own first: then it is watched too
+        watch.wait_for(is_event("watching"))
+        (project / ".cargo" / "config.toml").write_text(CONFIGURED)
+
+        started = watch.wait_for(is_event("round_started"))
+        assert started["triggers"] == [".cargo/config.toml"]
+        built = watch.wait_for(finished("greeter"))
+        assert built["status"] == "ok", watch.seen
+        assert embly("run", "greeter", cwd=project).stdout == "configured\n"

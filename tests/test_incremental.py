@@ -12,7 +12,7 @@ import pytest
 
 from embly_build import ServerSettings, connect
 from embly_build.server.build.build_space import BuildSpace
-from tests.conftest import EXAMPLE
+from tests.example_project import copy_example
 from tests.helpers import embly, finished_by_function
 
 pytestmark = pytest.mark.slow
@@ -42,7 +42,7 @@ def test_same_sources_in_two_directories_give_identical_wasm(
     digests = []
     for name in ("first/location", "second"):
         copy = tmp_path / name / "project"
-        shutil.copytree(EXAMPLE, copy, ignore=shutil.ignore_patterns("embly_build"))
+        copy_example(copy)
         monkeypatch.setenv("EMBLY_HOME", str(tmp_path / name / "home"))
         build_json(copy)
         digests.append(wasm_digests(copy))

@@ -54,8 +54,10 @@ ProjectOpt = Annotated[
 ExecutorOpt = Annotated[
     str | None,
     typer.Option(
-        help=f"Where builds run: {', '.join(EXECUTORS)} (in this process) or remote"
-        f" (default: user config, else {DEFAULT_EXECUTOR})."
+        help="Where builds run: nix (in this process, in nix-shell), docker (in this "
+        "user's build server container, for a machine without Nix) or remote (--remote ADDR)"
+        f" (default: the user config, else {DEFAULT_EXECUTOR}, else docker when Nix is "
+        "not installed)."
     ),
 ]
 RemoteOpt = Annotated[
@@ -260,6 +262,56 @@ def info(
 
 
 @_command()
+def setup(
+    executor: Annotated[
+        str | None,
+        typer.Option(help="nix, docker or remote: choose without being asked."),
+    ] = None,
+    remote: Annotated[
+        str | None,
+        typer.Option(help="The build server for remote: HOST:PORT or unix:/path/to/sock."),
+    ] = None,
+    tls_ca: TlsCaOpt = None,
+    tls_cert: TlsCertOpt = None,
+    tls_key: TlsKeyOpt = None,
+    token_file: TokenFileOpt = None,
+    project: ProjectOpt = None,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Show every line of the preparation.")
+    ] = False,
+) -> None:
+    """Choose where builds run, save the choice, and get it ready: run once per machine.
+
+    It shows the project (embly.hcl, when there is one) and whether Nix and Docker work
+    here, then asks where builds run. Enter takes the default: the executor already
+    configured when it works, else nix when Nix works, else docker.
+
+    nix: builds run on this machine, each in `nix-shell --pure` with the pinned
+    toolchains; nothing else runs, and it is the quickest. Needs Nix.
+
+    docker: builds run in a long-lived container of this user's that has Nix, built
+    here from embly's own Dockerfile; its build server listens on loopback only and asks
+    for a token made at its first start. For a machine without Nix. Needs Docker.
+
+    remote: builds run on a build server elsewhere (`embly serve`), at --remote ADDR (asked
+    for when not given), with --tls-ca, --tls-cert/--tls-key and --token-file as it needs.
+
+    The choice is written to the user config (EMBLY_CONFIG, else ~/.config/embly/config.toml;
+    its other keys and comments stay), then made ready: the toolchains provisioned (nix),
+    the image built and the container started (docker), or the server asked whether it
+    answers (remote). --executor chooses without asking. Without a terminal nothing is
+    asked: the choice is what works here (and said), or exit code 2 naming the flag.
+    Exit code 0 once ready; 2 for a usage or configuration error, or no answer; 3 when the
+    remote server does not answer (the choice stays saved).
+    """
+    from embly_build.cli.commands.setup import SetupOptions, run_setup
+
+    tls = TlsOptions(tls_ca, tls_cert, tls_key, token_file)
+    options = SetupOptions(executor, remote, project, tls, verbose)
+    raise typer.Exit(_guard(lambda: run_setup(options)))
+
+
+@_command()
 def toolchains(
     provision: Annotated[
         bool, typer.Option("--provision", help="Put the toolchains in the Nix store now.")
@@ -286,6 +338,15 @@ def gc(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Show what would be removed; remove nothing.")
     ] = False,
+    executor: Annotated[
+        str | None,
+        typer.Option(
+            "--executor",
+            metavar="nix|docker",
+            help="Whose store: this machine's EMBLY_HOME (nix), or this user's build server "
+            "container's (docker). Default: the user config's executor, else nix.",
+        ),
+    ] = None,
 ) -> None:
     """Trim this machine's EMBLY_HOME to --max-size, least recently used first.
 
@@ -298,12 +359,13 @@ def gc(
     longer answer a no-op build) are removed too.
 
     Works on the local state of `--executor nix` builds and `embly serve`,
-    not on a remote server. Toolchains and cargo's download cache are
-    neither counted nor removed.
+    and with `--executor docker` on the store of this user's build server
+    container (it runs there); not on a remote server. Toolchains and
+    cargo's download cache are neither counted nor removed.
     """
-    from embly_build.cli.commands.gc import run_gc
+    from embly_build.cli.commands.gc import gc_command
 
-    raise typer.Exit(_guard(lambda: run_gc(max_size, dry_run)))
+    raise typer.Exit(_guard(lambda: gc_command(max_size, dry_run, executor)))
 
 
 @_command()

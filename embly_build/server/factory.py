@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from embly_build.errors import EnvironmentProblem
 from embly_build.server.executors import executor_factory
+from embly_build.server.executors.base import BringsToolchains
 from embly_build.server.runtimes import make_runtimes
 from embly_build.server.service import BuildService
 from embly_build.server.settings import ServerSettings
@@ -15,7 +16,10 @@ def create_service(settings: ServerSettings) -> BuildService:
     try:
         settings.tmp_dir.mkdir(parents=True, exist_ok=True)
         executor = make_executor(settings)
-        toolchains = toolchain_provider(settings.toolchains, settings.home)
+        if isinstance(executor, BringsToolchains):
+            toolchains = executor.toolchain_provider()
+        else:
+            toolchains = toolchain_provider(settings.toolchains, settings.home)
         return BuildService(settings, toolchains, executor, make_runtimes())
     except OSError as exc:
         raise EnvironmentProblem(

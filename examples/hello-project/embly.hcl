@@ -1,4 +1,4 @@
-# An embly project: three functions that share the `common` crate.
+# An embly project: three functions sharing the `common` crate, one using vendored crates.
 
 function "greeter" {
   runtime = "rust"
@@ -14,6 +14,12 @@ function "shout" {
   runtime = "rust"
   path    = "./shout"
   sources = ["./words"]    # read at compile time with include_str!
+}
+
+function "person" {
+  runtime = "rust"
+  path    = "./person"     # serde, serde_json and regex from crates.io,
+  sources = ["./vendor"]   # vendored by `cargo vendor` (see .cargo/config.toml)
 }
 
 files "assets" {

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from embly_build.cli.connect import resolve
+from embly_build.cli.connect import DOCKER_ADDRESS, resolve
 from embly_build.cli.options import ClientOptions, TlsOptions
-from embly_build.errors import UsageError
+from embly_build.errors import ConfigError, UsageError
 from embly_build.server.executors import DEFAULT_EXECUTOR
 
 
@@ -28,9 +28,24 @@ def test_an_unknown_executor_lists_the_choices() -> None:
         resolve(ClientOptions(executor="podman"))
 
 
-def test_docker_says_it_is_not_in_this_version() -> None:
-    with pytest.raises(UsageError, match="docker executor is not available in this version"):
-        resolve(ClientOptions(executor="docker"))
+def test_docker_is_a_server_in_a_container_found_when_the_client_connects() -> None:
+    resolved = resolve(ClientOptions(executor="docker", jobs=3))
+    assert resolved.address == DOCKER_ADDRESS
+    assert resolved.settings is None, "nothing builds in this process"
+    assert resolved.docker_jobs == 3, "--jobs goes to the container's server"
+    assert resolved.notice == "", "chosen by the user: nothing to explain"
+
+
+def test_an_unknown_executor_in_the_user_config_names_the_file(tmp_path: Path) -> None:
+    (tmp_path / "config.toml").write_text('executor = "podman"\n')
+    with pytest.raises(ConfigError, match=r"config.toml: unknown executor 'podman'"):
+        resolve(ClientOptions())
+
+
+def test_credentials_for_the_docker_executor_are_a_usage_error(tmp_path: Path) -> None:
+    options = ClientOptions(executor="docker", tls=TlsOptions(token_file=tmp_path / "t"))
+    with pytest.raises(UsageError, match="drop them to build in the Docker container"):
+        resolve(options)
 
 
 def test_remote_credentials_come_from_flags_else_the_user_config(

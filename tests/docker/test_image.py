@@ -5,10 +5,11 @@ token, and gets the same .wasm a local build with the same toolchain makes."""
 from __future__ import annotations
 
 import asyncio
+import io
 import os
 import secrets
-import shutil
 import socket
+import tarfile
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -21,8 +22,9 @@ import pytest
 from embly_build.client.docker.container import server_answers, server_tokens_archive
 from embly_build.client.docker.engine import docker_engine as connect_engine
 from embly_build.client.docker.image import LABEL, ServerImage, find_or_build_image
-from tests.conftest import EXAMPLE
+from embly_build.errors import ImageBuildFailed
 from tests.docker.conftest import BuiltImage
+from tests.example_project import copy_example
 from tests.helpers import embly
 
 pytestmark = pytest.mark.slow
@@ -104,7 +106,7 @@ async def running_server(server_image: BuiltImage, tmp_path: Path) -> AsyncItera
 
 
 def _copy_example(directory: Path) -> Path:
-    shutil.copytree(EXAMPLE, directory, ignore=shutil.ignore_patterns("embly_build", "target"))
+    copy_example(directory)
     return directory
 
 
@@ -165,3 +167,35 @@ def test_the_server_in_the_image_runs_as_its_build_user(server_image: BuiltImage
 async def _image_config(tag: str) -> dict[str, object]:
     async with connect_engine() as docker:
         return dict((await docker.images.inspect(tag))["Config"])
+
+
+# A base image on which the Dockerfile's apt-get step fails as on a machine whose mirror is
+# unreachable: the sources are gone.
+BROKEN_BASE_DOCKERFILE = (
+    "FROM debian:bookworm-slim\nRUN rm -rf /etc/apt/sources.list /etc/apt/sources.list.d\n"
+)
+
+
+async def test_a_failing_image_build_names_its_step_and_shows_its_output(
+    docker_engine: None, tmp_path: Path
+) -> None:
+    base = f"embly-test-broken-base:{uuid.uuid4().hex[:8]}"
+    context = io.BytesIO()
+    with tarfile.open(fileobj=context, mode="w") as tar:
+        content = BROKEN_BASE_DOCKERFILE.encode()
+        info = tarfile.TarInfo("Dockerfile")
+        info.size = len(content)
+        tar.addfile(info, io.BytesIO(content))
+    progress: list[str] = []
+    async with connect_engine() as docker:
+        context.seek(0)
+        await docker.images.build(fileobj=context, encoding="identity", tag=base, forcerm=True)
+        try:
+            with pytest.raises(ImageBuildFailed) as failure:
+                await find_or_build_image(docker, base=base, on_progress=progress.append)
+        finally:
+            await docker.images.delete(base, force=True)
+    message = str(failure.value)
+    assert "failed at Step 4/" in message and "apt-get install" in message, message
+    assert "Unable to locate package nix-bin" in message, "the step's own output is shown"
+    assert any("Unable to locate package" in line for line in progress), "streamed as it came"

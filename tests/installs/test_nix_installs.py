@@ -7,12 +7,12 @@ from __future__ import annotations
 
 import grp
 import os
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 
+from tests.example_project import copy_example
 from tests.installs.conftest import (
     InstalledWheel,
     NixDaemon,
@@ -24,7 +24,6 @@ from tests.installs.conftest import (
 
 pytestmark = pytest.mark.slow
 
-EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "hello-project"
 # Nix's default group name is `nixbld`, which a machine may have (nix-setup-systemd makes it);
 # a group that surely does not exist gives what the bare package sees on a fresh machine.
 MISSING_GROUP = "embly-test-no-such-group"
@@ -32,7 +31,7 @@ MISSING_GROUP = "embly-test-no-such-group"
 
 def _project(parent: Path, user: NonRootUser | None = None) -> Path:
     project = parent / "hello-project"
-    shutil.copytree(EXAMPLE, project, ignore=shutil.ignore_patterns("embly_build", "target"))
+    copy_example(project)
     if user is not None:
         for path in [parent, project, *project.rglob("*")]:
             os.chown(path, user.uid, user.gid, follow_symlinks=False)

@@ -3,13 +3,13 @@ checkout. Everything it needs (the Nix expressions included) ships inside the pa
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import zipfile
 from pathlib import Path
 
 import pytest
 
+from tests.example_project import copy_example
 from tests.installs.conftest import REPO, InstalledWheel, isolated_environment
 
 pytestmark = pytest.mark.slow
@@ -42,11 +42,7 @@ def test_installed_wheel_builds_and_runs_the_example(
     installed_wheel: InstalledWheel, tmp_path: Path
 ) -> None:
     project = tmp_path / "hello-project"
-    shutil.copytree(
-        REPO / "examples" / "hello-project",
-        project,
-        ignore=shutil.ignore_patterns("embly_build", "target"),
-    )
+    copy_example(project)
     env = isolated_environment(EMBLY_HOME=str(tmp_path / "embly-home"))
 
     built = subprocess.run(

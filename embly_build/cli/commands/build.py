@@ -56,7 +56,7 @@ async def build_once(
         renderer.stop_when_reader_gone(stop.reader_gone)
         try:
             resolved = resolve(options)
-            async with connected_client(options, resolved) as client:
+            async with connected_client(options, resolved, show) as client:
                 results = await client.build(
                     invocation.search_start,
                     functions,

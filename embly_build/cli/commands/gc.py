@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from embly_build.cli import exit_codes
 from embly_build.cli.terminal.console import OutputConsole
 from embly_build.client.records.cwasm_trust import remove_records_of_gone_files
@@ -37,6 +39,37 @@ def run_gc(max_size: str, dry_run: bool) -> int:
     ]:
         console.print(line)
     return exit_codes.OK
+
+
+def gc_command(max_size: str, dry_run: bool, executor: str | None) -> int:
+    if uses_docker(executor):
+        return asyncio.run(run_gc_in_container(max_size, dry_run))
+    return run_gc(max_size, dry_run)
+
+
+def uses_docker(executor: str | None) -> bool:
+    """Whether the store to trim is the Docker executor's: the flag, else the user config."""
+    from embly_build.client.config.user_config import load_user_config
+    from embly_build.home import config_file
+
+    chosen = executor or load_user_config(config_file()).executor or "nix"
+    if chosen not in ("nix", "docker"):
+        raise UsageError(
+            f"--executor {chosen}: `embly gc` trims this machine's store (nix) or this user's "
+            "build server container's (docker); a remote server's is trimmed there"
+        )
+    return chosen == "docker"
+
+
+async def run_gc_in_container(max_size: str, dry_run: bool) -> int:
+    from embly_build.client.docker.local_server import docker_state_dir
+    from embly_build.client.docker.server_gc import gc_in_container
+
+    max_size_bytes(max_size)  # a typing mistake is told here, before Docker is reached
+    arguments = ["--max-size", max_size, *(["--dry-run"] if dry_run else [])]
+    return await gc_in_container(
+        arguments, docker_state_dir(), lambda line: print(line, flush=True)
+    )
 
 
 def max_size_bytes(text: str) -> int:

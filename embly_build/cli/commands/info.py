@@ -5,10 +5,13 @@ from __future__ import annotations
 import dataclasses
 import json
 import sys
+from collections.abc import Callable
 
 from embly_build.cli import exit_codes
 from embly_build.cli.connect import connected_client
 from embly_build.cli.options import ClientOptions
+from embly_build.cli.terminal.render import setup_line_shown, setup_text
+from embly_build.client.session.events import ServerSetup
 from embly_build.protocol import pb
 from embly_build.server.sizes import format_size
 
@@ -17,7 +20,7 @@ async def show_info(options: ClientOptions, mode: str) -> int:
     """Ask the server and print what it says: `mode` is "human", "verbose" (each
     toolchain's identity, WASI target and tool versions too), "json" or "quiet" (nothing:
     the exit code says whether the server answered)."""
-    async with connected_client(options) as client:
+    async with connected_client(options, on_setup=_setup_line(mode)) as client:
         info = await client.server_info()
     if mode == "quiet":
         return exit_codes.OK
@@ -28,6 +31,16 @@ async def show_info(options: ClientOptions, mode: str) -> int:
     sys.stdout.write(text)
     sys.stdout.flush()
     return exit_codes.OK
+
+
+def _setup_line(mode: str) -> Callable[[ServerSetup], None]:
+    """Getting the Docker executor's server ready, on stderr (stdout is the answer's)."""
+
+    def show(event: ServerSetup) -> None:
+        if mode == "verbose" or (mode == "human" and setup_line_shown(event)):
+            print(setup_text(event), file=sys.stderr, flush=True)
+
+    return show
 
 
 def info_json(info: pb.ServerInfo) -> dict[str, object]:

@@ -65,6 +65,11 @@ async def serve_forever(options: ServeOptions) -> int:
     if options.store:
         settings = replace(settings, home=options.store.absolute())
     service = create_service(settings)
+    if settings.executor == "docker":  # an engine that cannot be used is said before listening
+        from embly_build.client.docker.engine import docker_engine
+
+        async with docker_engine():
+            pass
     server = GrpcServer(service, ssl_context=ssl_context, policy=policy)
     # Before anything is announced: whoever reads "listening" may send a signal at once.
     stop = asyncio.Event()

@@ -38,7 +38,7 @@ async def _watch(
     poll: bool,
 ) -> None:
     quick_first = watch_quick_first(options)
-    async with connected_client(options) as client:
+    async with connected_client(options, on_setup=emit) as client:
         project = options.project or Path.cwd()
         watcher = Watcher(client, project, functions, emit, poll=poll, quick_first=quick_first)
         try:

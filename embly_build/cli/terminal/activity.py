@@ -8,15 +8,18 @@ from __future__ import annotations
 
 import re
 
-from embly_build.cli.terminal.render import progress_text
+from embly_build.cli.terminal.render import progress_text, setup_text
 from embly_build.client.session.events import (
     BuildFinished,
     BuildStarted,
     ClientEvent,
     IndexProgress,
     LogLine,
+    ServerSetup,
     UploadProgress,
 )
+
+SETUP_LINE_WIDTH = 100
 
 _STEP_ACTIVITIES = {
     "queue": "waiting",
@@ -57,13 +60,27 @@ class Activities:
 
 
 class ProgressLine:
-    """The index's or the upload's progress while it is under way; nothing once done."""
+    """The index's or the upload's progress while it is under way, or the last line of the
+    build server's set-up until a build starts; nothing once done."""
 
     def __init__(self) -> None:
         self.text: str | None = None
+        self._of_setup = False
 
-    def update(self, progress: IndexProgress | UploadProgress) -> None:
-        self.text = progress_text(progress)
+    def update(self, progress: IndexProgress | UploadProgress | ServerSetup) -> None:
+        self._of_setup = isinstance(progress, ServerSetup)
+        if isinstance(progress, ServerSetup):
+            self.text = shorten(setup_text(progress), SETUP_LINE_WIDTH)
+        else:
+            self.text = progress_text(progress)
+
+    def build_started(self) -> None:
+        if self._of_setup:
+            self.text, self._of_setup = None, False
+
+
+def shorten(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 def _activity_of(line: LogLine) -> str:

@@ -17,6 +17,7 @@ from embly_build.client.session.events import (
     BuildStarted,
     ClientEvent,
     IndexProgress,
+    ServerSetup,
     UploadProgress,
 )
 
@@ -31,9 +32,10 @@ class BuildStatus:
 
     def update(self, event: ClientEvent) -> None:
         self._activities.update(event)
-        if isinstance(event, IndexProgress | UploadProgress):
+        if isinstance(event, IndexProgress | UploadProgress | ServerSetup):
             self._progress.update(event)
         elif isinstance(event, BuildStarted):
+            self._progress.build_started()
             self._started[event.function] = time.monotonic()
         elif isinstance(event, BuildFinished):
             self._started.pop(event.function, None)

@@ -31,7 +31,7 @@ from rich.text import Text
 
 from embly_build.cli.terminal.activity import Activities, ProgressLine
 from embly_build.cli.terminal.console import OutputConsole
-from embly_build.cli.terminal.render import sizes_text
+from embly_build.cli.terminal.render import setup_line_shown, setup_text, sizes_text
 from embly_build.cli.terminal.result_lines import summary_markup
 from embly_build.cli.terminal.terminal_output import TerminalOutput
 from embly_build.client.session.events import (
@@ -39,6 +39,7 @@ from embly_build.client.session.events import (
     BuildStarted,
     IndexProgress,
     LogLine,
+    ServerSetup,
     UploadProgress,
 )
 from embly_build.client.watch.events import (
@@ -131,11 +132,14 @@ class LiveView:
     def __call__(self, event: AnyEvent) -> None:
         if isinstance(event, BuildStarted | LogLine | BuildFinished):
             self._activities.update(event)
-        if isinstance(event, IndexProgress | UploadProgress):
+        if isinstance(event, IndexProgress | UploadProgress | ServerSetup):
             self._progress.update(event)
+            if isinstance(event, ServerSetup) and setup_line_shown(event):
+                self._print(f"[dim]{escape(setup_text(event))}[/dim]")
         elif isinstance(event, RoundStarted):
             self._round_started(event)
         elif isinstance(event, BuildStarted):
+            self._progress.build_started()
             self._restart_line(event.function, "building")
             self._logs.pop(event.function, None)
         elif isinstance(event, LogLine):

@@ -17,6 +17,7 @@ from embly_build.client.session.events import (
     ClientEvent,
     IndexProgress,
     LogLine,
+    ServerSetup,
     UploadProgress,
 )
 from embly_build.client.watch.events import AnyEvent
@@ -107,6 +108,10 @@ class HumanRenderer:
                 self._print(f"[dim]{event.function}: {escape(event.text)}[/dim]")
         elif isinstance(event, BuildFinished):
             self._finished(event)
+        elif isinstance(event, ServerSetup) and (
+            self._verbose or (not self._quiet and setup_line_shown(event))
+        ):
+            self._print(f"[dim]{escape(setup_text(event))}[/dim]")
 
     def _finished(self, event: BuildFinished) -> None:
         logs = self._logs.pop(event.function, [])
@@ -157,6 +162,20 @@ class HumanRenderer:
         cancelled = sum(r.status == "cancelled" for r in results)
         failed = len(results) - ok - cancelled
         self._print(summary_markup(ok, cached, failed, seconds, cancelled=cancelled))
+
+
+_IMAGE_MILESTONES = ("Step ", "preparing ", "building ", "Successfully built")
+
+
+def setup_line_shown(event: ServerSetup) -> bool:
+    """Whether a line of the server's set-up stays on screen: the container's, and of the
+    image build our own lines and the start of each step (the steps' output shows with -v,
+    and its end when the build fails)."""
+    return event.phase != "image" or event.text.startswith(_IMAGE_MILESTONES)
+
+
+def setup_text(event: ServerSetup) -> str:
+    return f"docker {event.phase}: {event.text}"
 
 
 def progress_text(progress: IndexProgress | UploadProgress) -> str | None:

@@ -44,6 +44,17 @@ async def docker_engine() -> AsyncIterator[aiodocker.Docker]:
         await docker.close()
 
 
+# Where engines listen when DOCKER_HOST is not set: Linux's, and Docker Desktop's.
+_SOCKETS = ("/run/docker.sock", "/var/run/docker.sock", "~/.docker/run/docker.sock")
+
+
+def engine_socket_exists() -> bool:
+    """Whether an engine is named (DOCKER_HOST) or one's socket is in a usual place."""
+    if os.environ.get("DOCKER_HOST"):
+        return True
+    return any(os.path.exists(os.path.expanduser(path)) for path in _SOCKETS)
+
+
 def docker_host() -> str:
     """The engine's address as the user would name it (for messages)."""
     return os.environ.get("DOCKER_HOST") or "the Docker socket"

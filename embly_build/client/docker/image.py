@@ -71,7 +71,10 @@ async def find_or_build_image(
     with tempfile.TemporaryDirectory(prefix="embly-image-") as temp:
         context = Path(temp) / "context"
         context.mkdir()
-        sink(f"preparing the build context of {tag} (embly-build's wheel and its dependencies)")
+        sink(
+            f"building the image {tag} (once per version of embly-build; it takes minutes): "
+            "preparing its context (embly-build's wheel and its dependencies)"
+        )
         await write_build_context(context, architecture)
         archive = Path(temp) / "context.tar.gz"
         pack_context(context, archive)

@@ -1,236 +1,216 @@
-"""`.gitignore` files as git reads them, as an input filter."""
+"""`.gitignore` files as git reads them, as an input filter: inside a git work tree the
+files kept are those `git ls-files --cached --others --exclude-standard` lists, outside one
+those it would list were the directory a repository of its own.
+"""
 
 from __future__ import annotations
 
-import re
+import errno
+import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from pathspec import GitIgnoreSpec
-
+from embly_build.client.inputs.git_repository import (
+    TrackedPaths,
+    excludes_file,
+    info_exclude,
+    info_exclude_sources,
+    repository_of,
+    tracked_paths,
+)
 from embly_build.client.inputs.ignore_filters import ScopedFilter, prefix
+from embly_build.client.inputs.ignore_rules import IgnoreRules, parse_ignore_file
+from embly_build.client.inputs.input_warnings import warn_once
 from embly_build.errors import InputError
+
+__all__ = ["GitIgnoreFilter", "info_exclude_sources", "repository_of"]
+
+# Rules of one ignore file, and where a path relative to its directory starts in an absolute
+# path (as bytes).
+_Chain = tuple[tuple[IgnoreRules, int], ...]
+_ENCODING = "utf-8"  # of file names on Linux, as os.fsencode has it
 
 
 @dataclass(frozen=True)
-class _Rules:
-    """The patterns of one .gitignore, and one regex matching whatever any of them matches:
-    most paths match none, and one search rules them out."""
+class _Scope:
+    """What decides for the entries of one directory."""
 
-    spec: GitIgnoreSpec
-    prefilter: re.Pattern[str] | None  # None: the patterns could not be combined
+    chain: _Chain  # the deepest .gitignore first, the repository's exclude files last
+    excluded: bool  # the directory itself is ignored: walked only for tracked files below it
+    repository: str | None  # its work tree, ending in '/', when in one
 
 
 class GitIgnoreFilter(ScopedFilter):
-    """Honours .gitignore files as git does.
+    """Honours ignore files as git does.
 
-    Below a root, every directory's .gitignore applies to paths beneath it and the deepest one
-    with a matching pattern decides. Above a root, .gitignore files up to the repository
-    (the nearest directory holding `.git`; outside git, the project directory) apply too,
-    and last the repository's `.git/info/exclude` (a worktree's is its main repository's),
-    except their patterns that match the root or a directory on the way to it: naming a
-    directory as an input overrides ignoring it.
+    Below a root, every directory's .gitignore applies to paths beneath it and the deepest
+    one with a matching pattern decides; then the repository's `info/exclude` and the user's
+    excludes file. An ignored directory's contents are ignored, whatever a `!` pattern says.
+    Above a root, .gitignore files up to the work tree (outside git, the project directory)
+    apply too, but the root and the directories on the way to it are never ignored: naming
+    a directory as an input overrides ignoring it, not the rules for what is in it.
 
-    Parsed .gitignore files and directory decisions are cached: after a .gitignore changes,
-    build a new filter.
+    In a git work tree, a tracked file is kept even when a rule ignores it, as git lists it.
+    A directory holding `.git` below a root (a submodule) is a work tree of its own: the
+    rules from outside stop there.
+
+    Parsed ignore files and directory decisions are cached: after one changes, build a new
+    filter.
     """
 
     def __init__(self, roots: Iterable[Path], project_root: Path | None = None) -> None:
         super().__init__(roots)
-        self._above: dict[Path, list[Path]] = {
-            r: _dirs_above(r, self.roots, project_root) for r in self.roots
-        }
-        self._repositories = {r: repository_of(r) for r in self.roots}
-        self._rules: dict[tuple[Path, Path | None], _Rules | None] = {}
-        self._excludes: dict[tuple[Path, Path], _Rules | None] = {}
-        self._chains: dict[str, list[tuple[_Rules, int]]] = {}
+        self._project_root = project_root
+        self._scopes: dict[str, _Scope] = {}
+        self._files: dict[Path, IgnoreRules | None] = {}
+        self._tracked: dict[str, TrackedPaths] = {}
 
     def ignores(self, root: Path, path: Path, is_dir: bool) -> bool:
-        text = str(path)
-        chain = self._chain_of(root, text.rpartition("/")[0] or "/")
-        return _decided(chain, text + "/" if is_dir else text)
+        directory, _, name = str(path).rpartition("/")
+        directory = directory or "/"
+        names = [name]
+        dirs, files = (names, []) if is_dir else ([], names)
+        return bool(self._ignored(self._scope_of(root, directory), directory, dirs, files))
 
     def ignored_in(
         self, root: Path, directory: str, dirs: Sequence[str], files: Sequence[str]
     ) -> set[str]:
-        chain = self._chain_of(root, directory, files)
-        if not chain:
+        return self._ignored(self._scope_of(root, directory, files), directory, dirs, files)
+
+    def _ignored(
+        self, scope: _Scope, directory: str, dirs: Sequence[str], files: Sequence[str]
+    ) -> set[str]:
+        if scope.excluded:
+            excluded_dirs, excluded_files = list(dirs), list(files)
+        elif not scope.chain:
             return set()
-        base = prefix(directory)
-        candidates: dict[str, str] = {}  # name -> absolute text, with '/' for a directory
-        for rules, start in chain:
-            if rules.prefilter is None:
-                candidates = {name: base + name + "/" for name in dirs}
-                candidates.update((name, base + name) for name in files)
-                break
-            search = rules.prefilter.search
-            relative = base[start:]
-            for name in dirs:
-                if search(relative + name + "/"):
-                    candidates[name] = base + name + "/"
-            for name in files:
-                if search(relative + name):
-                    candidates[name] = base + name
-        return {name for name, text in candidates.items() if _decided(chain, text)}
+        else:
+            base = os.fsencode(prefix(directory))
+            excluded_dirs = _excluded(scope.chain, base, dirs, True)
+            excluded_files = _excluded(scope.chain, base, files, False)
+        if not excluded_dirs and not excluded_files:
+            return set()
+        if scope.repository is None:
+            return {*excluded_dirs, *excluded_files}
+        tracked = self._tracked_in(scope.repository)
+        below = prefix(directory)[len(scope.repository) :]
+        ignored = {n for n in excluded_files if below + n not in tracked}
+        ignored.update(n for n in excluded_dirs if not tracked.holds(below + n))
+        return ignored
 
-    def _chain_of(
-        self, root: Path, directory: str, files: Sequence[str] | None = None
-    ) -> list[tuple[_Rules, int]]:
-        """The rules that apply to `directory`'s entries, deepest .gitignore first, with where
-        the path relative to that .gitignore's directory starts. `files`: the directory's
-        entries other than subdirectories, when known, so a missing .gitignore is not opened."""
-        chain = self._chains.get(directory)
-        if chain is None:
-            path = Path(directory)
-            present = files is None or ".gitignore" in files
-            rules = self._rules_of(path, None) if present else None
-            if directory == str(root):
-                above = ((self._rules_of(d, root), d) for d in reversed(self._above[root]))
-                chain = [(r, len(prefix(str(d)))) for r, d in above if r is not None]
-                repository = self._repositories[root]
-                exclude = self._exclude_of(repository, root) if repository else None
-                if repository is not None and exclude is not None:
-                    chain.append((exclude, len(prefix(str(repository)))))
-            else:
-                chain = self._chain_of(root, str(path.parent))
+    def _scope_of(self, root: Path, directory: str, files: Sequence[str] | None = None) -> _Scope:
+        """`files`: the directory's entries other than subdirectories, when known, so that a
+        missing .gitignore is not looked for."""
+        scope = self._scopes.get(directory)
+        if scope is not None:
+            return scope
+        if directory == str(root):
+            scope = self._root_scope(root)
+        elif os.path.lexists(os.path.join(directory, ".git")):
+            scope = self._repository_scope(Path(directory))
+        else:
+            parent_text, _, name = directory.rpartition("/")
+            parent = self._scope_of(root, parent_text or "/")
+            base = os.fsencode(prefix(parent_text))
+            excluded = parent.excluded or bool(_excluded(parent.chain, base, [name], True))
+            scope = _Scope(parent.chain, excluded, parent.repository)
+        if files is None or ".gitignore" in files:
+            rules = self._rules(Path(directory, ".gitignore"), in_work_tree=True)
             if rules is not None:
-                chain = [(rules, len(prefix(directory))), *chain]
-            self._chains[directory] = chain
-        return chain
+                own = (rules, len(os.fsencode(prefix(directory))))
+                scope = _Scope((own, *scope.chain), scope.excluded, scope.repository)
+        self._scopes[directory] = scope
+        return scope
 
-    def _exclude_of(self, repository: Path, root: Path) -> _Rules | None:
-        """The repository's .git/info/exclude, without the patterns that would ignore `root`."""
-        key = (repository, root)
-        if key not in self._excludes:
-            spec = _read_patterns(_info_exclude(repository))
-            if spec is not None:
-                spec = _without_patterns_matching(spec, _dir_chain(repository, root))
-            self._excludes[key] = _rules(spec)
-        return self._excludes[key]
+    def _root_scope(self, root: Path) -> _Scope:
+        """The rules of the directories above `root`, deepest first, then its repository's."""
+        repository = repository_of(root)
+        top = repository or _outside_git_top(root, self.roots, self._project_root)
+        above = [d for d in root.parents if d.is_relative_to(top)]  # deepest first
+        chain = [
+            (rules, len(os.fsencode(prefix(str(d)))))
+            for d in above
+            if (rules := self._rules(d / ".gitignore", in_work_tree=True)) is not None
+        ]
+        if repository is None:
+            return _Scope(tuple(chain), False, None)
+        return _Scope(
+            (*chain, *self._repository_scope(repository).chain), False, prefix(str(repository))
+        )
 
-    def _rules_of(self, directory: Path, root: Path | None) -> _Rules | None:
-        """The .gitignore of `directory`, None when it has no pattern that decides anything;
-        for a directory above `root`, without the patterns that would ignore `root` itself."""
-        key = (directory, root)
-        if key not in self._rules:
-            if root is None:
-                rules = _rules(_read_gitignore(directory))
-            else:
-                own = self._rules_of(directory, None)
-                chain = _dir_chain(directory, root)
-                rules = None if own is None else _rules(_without_patterns_matching(own.spec, chain))
-            self._rules[key] = rules
-        return self._rules[key]
+    def _repository_scope(self, repository: Path) -> _Scope:
+        """A work tree's own exclude files (its info/exclude, then the user's excludes file)."""
+        start = len(os.fsencode(prefix(str(repository))))
+        files = [info_exclude(repository), excludes_file(repository)]
+        chain = tuple(
+            (rules, start)
+            for file in files
+            if file is not None and (rules := self._rules(file, in_work_tree=False)) is not None
+        )
+        return _Scope(chain, False, prefix(str(repository)))
+
+    def _rules(self, file: Path, in_work_tree: bool) -> IgnoreRules | None:
+        if file not in self._files:
+            self._files[file] = _read_rules(file, in_work_tree)
+        return self._files[file]
+
+    def _tracked_in(self, repository: str) -> TrackedPaths:
+        tracked = self._tracked.get(repository)
+        if tracked is None:
+            tracked = self._tracked[repository] = tracked_paths(Path(repository))
+        return tracked
 
 
-def _decided(chain: Sequence[tuple[_Rules, int]], text: str) -> bool:
-    """Whether `text` (absolute, ending in '/' for a directory) is ignored: the deepest
-    .gitignore with a pattern matching it decides."""
+def _excluded(chain: _Chain, base: bytes, names: Sequence[str], is_dir: bool) -> list[str]:
+    """Those of `names`, entries of the directory `base` (absolute, ending in '/'), that are
+    excluded: for each, the deepest ignore file with a matching pattern decides."""
+    undecided = [name.encode(_ENCODING, "surrogateescape") for name in names]
+    positions = list(range(len(names)))  # of each undecided name in `names`
+    excluded: list[str] = []
     for rules, start in chain:
-        decided = rules.spec.check_file(text[start:]).include
-        if decided is not None:
-            return decided
-    return False
+        decided = rules.decided(base[start:], undecided, is_dir)
+        if decided:
+            excluded.extend(names[positions[i]] for i, e in decided.items() if e)
+            left = [i for i in range(len(undecided)) if i not in decided]
+            undecided = [undecided[i] for i in left]
+            positions = [positions[i] for i in left]
+            if not undecided:
+                break
+    return excluded
 
 
-_NAMED_GROUP = re.compile(r"\(\?P<\w+>")
+def _outside_git_top(root: Path, roots: Sequence[Path], project_root: Path | None) -> Path:
+    """Outside git, where .gitignore files start to apply to `root`: the project directory
+    when `root` lies in it (the project's .gitignore covers its functions), else the
+    outermost root containing `root`, so nested roots see the same rules as the tree they
+    sit in."""
+    if project_root is not None and root.is_relative_to(project_root):
+        return project_root
+    return min((r for r in roots if root.is_relative_to(r)), key=lambda r: len(r.parts))
 
 
-def _rules(spec: GitIgnoreSpec | None) -> _Rules | None:
-    if spec is None or all(p.include is None for p in spec.patterns):
+def _read_rules(file: Path, in_work_tree: bool) -> IgnoreRules | None:
+    """The rules of an ignore file; None when it is absent or has none. git does not
+    follow a .gitignore that is a symlink (in a work tree), so neither does this."""
+    flags = os.O_RDONLY | os.O_NONBLOCK | (os.O_NOFOLLOW if in_work_tree else 0)
+    try:
+        fd = os.open(file, flags)
+    except (FileNotFoundError, NotADirectoryError):
         return None
-    return _Rules(spec, _prefilter(spec))
-
-
-def _prefilter(spec: GitIgnoreSpec) -> re.Pattern[str] | None:
-    sources: list[str] = []
-    for pattern in spec.patterns:
-        if pattern.include is None:
-            continue
-        regex = pattern.regex
-        if regex is None or regex.flags != re.UNICODE or "(?P=" in regex.pattern:
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            warn_once(f"{file} is a symlink, which git does not follow: its patterns are not used")
             return None
-        # Group names would clash between alternatives; the groups themselves are not needed.
-        sources.append(_NAMED_GROUP.sub("(?:", regex.pattern))
+        raise InputError(f"cannot read {file}: {exc.strerror}; fix its permissions") from exc
     try:
-        return re.compile("|".join(f"(?:{source})" for source in sources))
-    except re.error:
-        return None
-
-
-def _dirs_above(root: Path, roots: Sequence[Path], project_root: Path | None) -> list[Path]:
-    """Directories strictly above `root` whose .gitignore applies, outermost first.
-
-    They reach up to the nearest directory holding `.git`; without one, up to the project
-    directory when `root` lies in it (the project's .gitignore covers its functions), else
-    up to the outermost root containing `root`, so nested roots see the same rules as the
-    tree they sit in.
-    """
-    repository = repository_of(root)
-    if repository is None and project_root is not None and root.is_relative_to(project_root):
-        repository = project_root
-    if repository is None:
-        repository = min((r for r in roots if root.is_relative_to(r)), key=lambda r: len(r.parts))
-    return [d for d in reversed(root.parents) if d.is_relative_to(repository)]
-
-
-def _dir_chain(directory: Path, root: Path) -> list[str]:
-    """`root` and the directories between `directory` and it, relative to `directory`."""
-    parts = root.relative_to(directory).parts
-    return ["/".join(parts[: i + 1]) + "/" for i in range(len(parts))]
-
-
-def _without_patterns_matching(spec: GitIgnoreSpec, dirs: Sequence[str]) -> GitIgnoreSpec:
-    kept = [p for p in spec.patterns if all(p.match_file(d) is None for d in dirs)]
-    return GitIgnoreSpec(kept)
-
-
-def repository_of(root: Path) -> Path | None:
-    """The nearest directory at or above `root` holding `.git`: a directory, or the file that
-    points a worktree or a submodule to its git directory."""
-    return next((d for d in (root, *root.parents) if (d / ".git").exists()), None)
-
-
-def _info_exclude(repository: Path) -> Path:
-    """The info/exclude git reads for `repository`: a worktree shares its main repository's."""
-    return info_exclude_sources(repository)[-1]
-
-
-def info_exclude_sources(repository: Path) -> list[Path]:
-    """The files that decide which info/exclude git reads for `repository` (a worktree shares
-    its main repository's), that file last."""
-    git_dir = repository / ".git"
-    if git_dir.is_file():
-        git_dir = _linked_git_dir(git_dir)
-    try:
-        common = git_dir / (git_dir / "commondir").read_text(encoding="utf-8").strip()
-    except (OSError, UnicodeDecodeError):
-        common = git_dir
-    return [git_dir / "commondir", common / "info" / "exclude"]
-
-
-def _linked_git_dir(git_file: Path) -> Path:
-    """The directory a `.git` file names (`gitdir: PATH`, relative to the file's directory);
-    the file itself when it names none, where no info/exclude will be found."""
-    try:
-        text = git_file.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError):
-        return git_file
-    if not text.startswith("gitdir:"):
-        return git_file
-    return git_file.parent / text.removeprefix("gitdir:").strip()
-
-
-def _read_gitignore(directory: Path) -> GitIgnoreSpec | None:
-    return _read_patterns(directory / ".gitignore")
-
-
-def _read_patterns(file: Path) -> GitIgnoreSpec | None:
-    try:
-        text = file.read_text(encoding="utf-8", errors="surrogateescape")
-    except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+        with os.fdopen(fd, "rb") as opened:
+            data = opened.read()
+    except IsADirectoryError:
         return None
     except OSError as exc:
         raise InputError(f"cannot read {file}: {exc.strerror}; fix its permissions") from exc
-    return GitIgnoreSpec.from_lines(text.splitlines())
+    rules, problems = parse_ignore_file(data, file)
+    for problem in problems:
+        warn_once(str(problem))
+    return rules

@@ -12,6 +12,7 @@ from embly_build.client.inputs.cancellation import Cancellation
 from embly_build.client.inputs.cargo_deps import cargo_inputs
 from embly_build.client.inputs.ignore import input_filter
 from embly_build.client.inputs.stat_cache import StatCache, default_stat_cache_path
+from embly_build.client.inputs.vendored_sources import require_among_inputs, require_indexed
 from embly_build.client.inputs.walk import IndexCounters, IndexedFile, WalkedDirectory, Walker
 from embly_build.errors import InputError
 
@@ -47,9 +48,11 @@ def index_function(
     holds (see `Walker.earlier`). Once `cancellation` is requested, IndexCancelled is
     raised within a moment."""
     crate = _existing_dir(crate_dir)
-    cargo = cargo_inputs(crate)
+    project_root = output_dir.resolve().parent
+    cargo = cargo_inputs(crate, project_root)
     dirs = tuple(dict.fromkeys([crate, *map(_existing_dir, sources), *cargo.crates]))
     single = tuple(f for f in cargo.files if not any(f.is_relative_to(d) for d in dirs))
+    require_among_inputs(cargo.sources, dirs, crate, project_root)
     root = Path(os.path.commonpath([*dirs, *(f.parent for f in single)]))
     rounds = stat_cache.indexing(root) if stat_cache is not None else nullcontext(None)
     with rounds as cache:
@@ -57,7 +60,9 @@ def index_function(
         walker = Walker(root, dirs, ignored, cache, counters, cancellation)
         if previous is not None:
             walker.earlier = previous.walked
-        return _walked_inputs(walker, crate.relative_to(root).as_posix(), single)
+        inputs = _walked_inputs(walker, crate.relative_to(root).as_posix(), single)
+    require_indexed(cargo.sources, inputs.files)
+    return inputs
 
 
 def reindex_function(

@@ -110,4 +110,17 @@ class IndexProgress:
         }
 
 
-ClientEvent = IndexProgress | UploadProgress | BuildStarted | LogLine | BuildFinished
+@dataclass(frozen=True)
+class ServerSetup:
+    """What is done to get a build server before the first build: for the Docker executor,
+    its image built (`phase` "image", each line of the image build's output) and its
+    container started ("container")."""
+
+    phase: str
+    text: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"event": "server_setup", "phase": self.phase, "text": self.text}
+
+
+ClientEvent = IndexProgress | UploadProgress | BuildStarted | LogLine | BuildFinished | ServerSetup

@@ -205,6 +205,7 @@ class Watcher:
         if self._config.config_file in paths or self._config_broken:
             restart = await self._reload_config(paths)
         decided = self._deciding.affected(paths)  # their boundary or ignore rules may differ
+        restart = restart or self._deciding.watch_more(paths)
         touched = self._graph().affected(paths) | decided | self._watched.unreadable
         affected = [n for n in self._selected() if n in touched]
         before = {name: _watched_inputs(self._watched.inputs[name]) for name in affected}

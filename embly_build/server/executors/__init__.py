@@ -27,7 +27,13 @@ def _nix_shell(settings: ServerSettings) -> Executor:
     return NixShellExecutor(find_nixexprs_dir(), settings.tmp_dir)
 
 
-EXECUTORS: Mapping[str, ExecutorFactory] = {"nix": _nix_shell}
+def _docker_exec(settings: ServerSettings) -> Executor:
+    from embly_build.server.executors.docker_exec import DockerExecExecutor
+
+    return DockerExecExecutor(settings)
+
+
+EXECUTORS: Mapping[str, ExecutorFactory] = {"nix": _nix_shell, "docker": _docker_exec}
 DEFAULT_EXECUTOR = "nix"
 
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
-from embly_build.server.toolchains.base import Toolchain
+from embly_build.server.toolchains.base import Toolchain, ToolchainProvider
 
 
 class Executor(Protocol):
@@ -35,3 +35,11 @@ class Executor(Protocol):
     async def close(self) -> None:
         """Stop whatever the executor keeps running between steps."""
         ...
+
+
+@runtime_checkable
+class BringsToolchains(Protocol):
+    """An executor whose steps run where the server's own toolchains are not (a container):
+    it says which toolchains they run with."""
+
+    def toolchain_provider(self) -> ToolchainProvider: ...
