@@ -137,6 +137,29 @@ async def test_a_removed_container_is_made_again(
     assert await _answers(second)
 
 
+async def test_a_token_file_the_container_refuses_gets_a_new_container(
+    server_image: BuiltImage, name: str, tmp_path: Path
+) -> None:
+    first = await ensure_server(server_image.image, SETTINGS, tmp_path, name=name)
+    first.token_file.write_text("edited-by-hand\n")
+    progress: list[str] = []
+    second = await ensure_server(
+        server_image.image, SETTINGS, tmp_path, progress.append, name=name, ready_within=20
+    )
+    assert second.container_id != first.container_id
+    assert any("it refuses the token in" in line for line in progress), progress
+    assert await _answers(second)
+    assert second.token_file.read_text().strip() != "edited-by-hand"
+
+
+async def test_a_token_path_that_cannot_be_read_is_named(
+    server_image: BuiltImage, name: str, tmp_path: Path
+) -> None:
+    (tmp_path / f"{name}.token").mkdir()
+    with pytest.raises(EnvironmentProblem, match=r"cannot read the build server container's token"):
+        await ensure_server(server_image.image, SETTINGS, tmp_path, name=name)
+
+
 async def test_a_stopped_container_is_started_again(
     server_image: BuiltImage, name: str, tmp_path: Path
 ) -> None:

@@ -3,6 +3,7 @@ installed, its daemon not running, its socket not theirs to use."""
 
 from __future__ import annotations
 
+import re
 import socket
 import textwrap
 from pathlib import Path
@@ -53,6 +54,29 @@ async def test_a_daemon_that_is_not_running_says_to_start_it(
         f"the Docker daemon is not running (unix://{stale}): start it (systemctl start "
         "docker, or open Docker Desktop)"
     )
+
+
+@pytest.mark.parametrize(
+    ("docker_host", "said"),
+    [
+        ("garbage://", "DOCKER_HOST='garbage://' is not an address the Docker engine can be "),
+        ("unix:///etc/hostname", "DOCKER_HOST=unix:///etc/hostname names a file that is not a "),
+    ],
+)
+async def test_a_docker_host_that_cannot_be_an_engine_is_named(
+    docker_host: str, said: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DOCKER_HOST", docker_host)
+    with pytest.raises(DockerUnavailable, match=re.escape(said)):
+        await _connect()
+
+
+@pytest.mark.usefixtures("docker_engine")  # the fixture: an engine on the usual socket
+async def test_an_empty_docker_host_means_unset_as_to_dockers_own_cli(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("DOCKER_HOST", "")
+    await _connect()
 
 
 @pytest.mark.slow

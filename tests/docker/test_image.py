@@ -21,7 +21,12 @@ import pytest
 
 from embly_build.client.docker.container import server_answers, server_tokens_archive
 from embly_build.client.docker.engine import docker_engine as connect_engine
-from embly_build.client.docker.image import LABEL, ServerImage, find_or_build_image
+from embly_build.client.docker.image import (
+    LABEL,
+    ServerImage,
+    _remove_unused_older,
+    find_or_build_image,
+)
 from embly_build.errors import ImageBuildFailed
 from tests.docker.conftest import BuiltImage
 from tests.example_project import copy_example
@@ -199,3 +204,37 @@ async def test_a_failing_image_build_names_its_step_and_shows_its_output(
     assert "failed at Step 4/" in message and "apt-get install" in message, message
     assert "Unable to locate package nix-bin" in message, "the step's own output is shown"
     assert any("Unable to locate package" in line for line in progress), "streamed as it came"
+
+
+async def test_a_new_image_replaces_earlier_ones_no_container_uses(
+    server_image: BuiltImage,
+) -> None:
+    def labelled(tag: str) -> io.BytesIO:
+        content = f"FROM debian:bookworm-slim\nLABEL {LABEL}={tag}\n".encode()
+        context = io.BytesIO()
+        with tarfile.open(fileobj=context, mode="w") as tar:
+            info = tarfile.TarInfo("Dockerfile")
+            info.size = len(content)
+            tar.addfile(info, io.BytesIO(content))
+        context.seek(0)
+        return context
+
+    oldest, used, newest = (f"embly-build:0.0.0-test-{uuid.uuid4().hex[:8]}" for _ in range(3))
+    progress: list[str] = []
+    async with connect_engine() as docker:
+        for tag in (oldest, used, newest):
+            await docker.images.build(fileobj=labelled(tag), encoding="identity", tag=tag)
+            await asyncio.sleep(1.1)  # creation times are in seconds
+        holder = await docker.containers.create({"Image": used, "Cmd": ["true"]})
+        try:
+            await _remove_unused_older(docker, server_image.image.tag, progress.append)
+            tags = {t for image in await docker.images.list() for t in image["RepoTags"] or []}
+        finally:
+            await holder.delete(force=True)
+            for tag in (used, newest):
+                await docker.images.delete(tag, force=True)
+    assert oldest not in tags, "an earlier image no container uses is removed"
+    assert used in tags, "one a container uses stays"
+    assert newest in tags, "the newest earlier one stays (another installed version's)"
+    assert server_image.image.tag in tags, "the current one stays"
+    assert any(oldest in line for line in progress), progress

@@ -46,9 +46,9 @@ def update_user_config(path: Path, changes: Mapping[str, Value | None]) -> None:
     edited = _edit_lines(text, changes)
     if _values(edited) != wanted:
         edited = tomli_w.dumps(wanted)
-    target.parent.mkdir(parents=True, exist_ok=True)
     mode = _mode(target)
     try:
+        target.parent.mkdir(parents=True, exist_ok=True)
         write_atomically(target, edited.encode(), temp_prefix=f".{target.name}.")
         target.chmod(mode)
     except OSError as error:

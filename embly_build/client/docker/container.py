@@ -5,8 +5,9 @@ when there is none; then waited for until its server answers.
 A file lock in the state directory makes two callers starting at once share one
 container. The server's port is published on 127.0.0.1 only, on a port the engine picks;
 the client authenticates with a token made at first start and kept 0600 in the state
-directory (the token alone), which is also written into the volume as the server's token
-file before the container first starts.
+directory (the token alone), which is also written into the container (not its volume) as
+the server's token file before the container first starts. A container that refuses the
+token kept here (the file edited or restored) is replaced by one made with a new token.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from typing import Any
 import aiodocker
 from aiodocker.containers import DockerContainer
 from grpclib.client import Channel
+from grpclib.const import Status
 from grpclib.exceptions import GRPCError, StreamTerminatedError
 from grpclib.health.v1.health_grpc import HealthStub
 from grpclib.health.v1.health_pb2 import HealthCheckRequest, HealthCheckResponse
@@ -39,7 +41,10 @@ from embly_build.errors import EnvironmentProblem
 
 SERVER_PORT = "9276/tcp"
 EMBLY_HOME = "/var/lib/embly"  # the image's EMBLY_HOME, where the volume goes
-SERVER_TOKENS = "server-tokens"  # the server's token file, in EMBLY_HOME
+SERVER_TOKENS = "server-tokens"  # the server's token file, in TOKEN_DIR
+# The build user's home: in the container's own layer, not on the volume, so the token
+# file belongs to the container (a new container, a new token) whatever the volume holds.
+TOKEN_DIR = "/home/embly"
 BUILD_USER_ID = 10000  # the Dockerfile's UID: the server's token file must be its own
 TOKEN_NAME = "client"
 
@@ -95,7 +100,14 @@ async def ensure_server(
     """The address and token file of this user's build server, running and answering."""
     name = name or default_name()
     sink = on_progress or (lambda line: None)
-    state_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        state_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise EnvironmentProblem(
+            f"cannot keep the build server container's token in {state_dir}: "
+            f"{error.strerror or error}; make it writable, or set EMBLY_CONFIG to a file in "
+            "a directory you can write"
+        ) from error
     async with _lock(state_dir / f"{name}.lock"), docker_engine() as docker:
         try:
             return await _ensure(docker, image, settings, state_dir, sink, name, ready_within)
@@ -121,6 +133,8 @@ async def _ensure(
     sink: ProgressSink,
     name: str,
     ready_within: float,
+    *,
+    replaced: bool = False,
 ) -> ServerEndpoint:
     token_file = state_dir / f"{name}.token"
     token = _read_token(token_file)
@@ -146,7 +160,20 @@ async def _ensure(
         await container.start()
         started = True
     port = await _published_port(container, name)
-    await _wait_until_serving(container, name, port, token, ready_within)
+    try:
+        await _wait_until_serving(container, name, port, token, ready_within)
+    except _TokenRefused as refusal:
+        if replaced:  # made just now with a new token
+            why = "it refuses the token it was made with"
+            raise await _not_serving(container, name, why) from refusal
+        # The token file here no longer matches the container's (edited, or restored from
+        # a backup): a container made with a new token is the only way back in.
+        sink(f"replacing the build server container {name}: it refuses the token in {token_file}")
+        await container.delete(force=True)
+        token_file.unlink()
+        return await _ensure(
+            docker, image, settings, state_dir, sink, name, ready_within, replaced=True
+        )
     return ServerEndpoint(f"127.0.0.1:{port}", token_file, str(container.id), started)
 
 
@@ -175,7 +202,7 @@ async def _create(
     # aiodocker leaves volumes.create and put_archive untyped.
     await docker.volumes.create({"Name": volume, "Labels": labels})  # type: ignore[no-untyped-call]
     command = ["embly", "serve", "--listen", "0.0.0.0:9276", "--insecure"]
-    command += ["--token-file", f"{EMBLY_HOME}/{SERVER_TOKENS}"]
+    command += ["--token-file", f"{TOKEN_DIR}/{SERVER_TOKENS}"]
     if settings.jobs is not None:
         command += ["--jobs", str(settings.jobs)]
     config: dict[str, Any] = {
@@ -200,7 +227,7 @@ async def _create(
             f"a Docker container named {name} exists but is not this user's build server: "
             f"remove it (docker rm -f {name})"
         ) from error
-    await container.put_archive(EMBLY_HOME, server_tokens_archive(token))  # type: ignore[no-untyped-call]
+    await container.put_archive(TOKEN_DIR, server_tokens_archive(token))  # type: ignore[no-untyped-call]
     return container
 
 
@@ -221,6 +248,12 @@ def _read_token(path: Path) -> str | None:
         token = path.read_text().strip()
     except FileNotFoundError:
         return None
+    except (OSError, UnicodeDecodeError) as error:
+        raise EnvironmentProblem(
+            f"cannot read the build server container's token {path}: "
+            f"{getattr(error, 'strerror', None) or error}; remove it (a new container and "
+            "token are made)"
+        ) from error
     return token or None
 
 
@@ -247,7 +280,7 @@ async def _wait_until_serving(
 ) -> None:
     deadline = time.monotonic() + within
     delay = FIRST_DELAY
-    while not await server_answers(port, token):
+    while not await server_answers(port, token, refused=_TokenRefused()):
         try:
             state = (await container.show())["State"]
         except aiodocker.DockerError as error:
@@ -266,14 +299,23 @@ async def _wait_until_serving(
         delay = min(delay * 2, LONGEST_DELAY)
 
 
-async def server_answers(port: int, token: str) -> bool:
-    """Whether the server on 127.0.0.1:`port` answers grpc.health.v1 as SERVING."""
+class _TokenRefused(Exception):
+    """The server answers, but not to our token."""
+
+
+async def server_answers(port: int, token: str, *, refused: Exception | None = None) -> bool:
+    """Whether the server on 127.0.0.1:`port` answers grpc.health.v1 as SERVING; `refused`
+    is raised, if given, when it refuses the token."""
     channel = Channel("127.0.0.1", port)
     try:
         reply = await HealthStub(channel).Check(
             HealthCheckRequest(), timeout=2, metadata={"authorization": f"Bearer {token}"}
         )
-    except (OSError, TimeoutError, GRPCError, StreamTerminatedError):
+    except GRPCError as error:
+        if refused is not None and error.status == Status.UNAUTHENTICATED:
+            raise refused from error
+        return False
+    except (OSError, TimeoutError, StreamTerminatedError):
         return False
     finally:
         channel.close()

@@ -5,10 +5,12 @@ what to do."""
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import shutil
-from collections.abc import AsyncIterator
+import stat
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 
 import aiodocker
@@ -30,10 +32,32 @@ _ACCESS_HINT = (
 @asynccontextmanager
 async def docker_engine() -> AsyncIterator[aiodocker.Docker]:
     """A client of the engine that answered a ping; closed on exit."""
+    host = os.environ.get("DOCKER_HOST")
+    url = None
+    if host is not None and not host.strip():
+        # Empty means unset to Docker's own CLI; aiodocker would take it for an address.
+        url = next((f"unix://{path}" for path in _existing_sockets()), None)
+        if url is None:
+            raise _no_engine_found()
+    elif host and host.startswith("unix://") and _not_a_socket(host[len("unix://") :]):
+        raise DockerUnavailable(
+            f"DOCKER_HOST={host} names a file that is not a socket: point it at the "
+            "Docker engine's socket, or unset it"
+        )
     try:
-        docker = aiodocker.Docker()
+        docker = aiodocker.Docker(url=url)
     except (AssertionError, ValueError) as error:  # aiodocker found no socket to use
+        if host and host.strip():
+            raise DockerUnavailable(
+                f"DOCKER_HOST={host!r} is not an address the Docker engine can be reached "
+                "at: give unix:///path/to/docker.sock or tcp://HOST:PORT, or unset it"
+            ) from error
         raise _no_engine_found() from error
+    except aiodocker.DockerError as error:  # e.g. ssh:// without asyncssh installed
+        raise DockerUnavailable(
+            f"the Docker engine at {docker_host()} cannot be used from here: {error.message}; "
+            "give DOCKER_HOST as unix:///path/to/docker.sock or tcp://HOST:PORT"
+        ) from error
     try:
         try:
             await docker.version()
@@ -50,14 +74,29 @@ _SOCKETS = ("/run/docker.sock", "/var/run/docker.sock", "~/.docker/run/docker.so
 
 def engine_socket_exists() -> bool:
     """Whether an engine is named (DOCKER_HOST) or one's socket is in a usual place."""
-    if os.environ.get("DOCKER_HOST"):
+    if (os.environ.get("DOCKER_HOST") or "").strip():
         return True
-    return any(os.path.exists(os.path.expanduser(path)) for path in _SOCKETS)
+    return any(True for _ in _existing_sockets())
+
+
+def _not_a_socket(path: str) -> bool:
+    try:
+        return not stat.S_ISSOCK(os.stat(path).st_mode)
+    except OSError:
+        return False  # missing: the connection says so
+
+
+def _existing_sockets() -> Iterator[str]:
+    for path in _SOCKETS:
+        expanded = os.path.expanduser(path)
+        with contextlib.suppress(OSError):
+            if stat.S_ISSOCK(os.stat(expanded).st_mode):
+                yield expanded
 
 
 def docker_host() -> str:
     """The engine's address as the user would name it (for messages)."""
-    return os.environ.get("DOCKER_HOST") or "the Docker socket"
+    return (os.environ.get("DOCKER_HOST") or "").strip() or "the Docker socket"
 
 
 def engine_problem(error: aiodocker.DockerError, where: str) -> DockerUnavailable:
@@ -65,7 +104,12 @@ def engine_problem(error: aiodocker.DockerError, where: str) -> DockerUnavailabl
     # aiodocker wraps aiohttp's connection error, which carries the socket's OSError.
     os_error = getattr(error.__context__, "os_error", None)
     if not isinstance(os_error, OSError) or os_error.errno is None:
-        return DockerUnavailable(f"the Docker engine at {where} failed: {error.message}")
+        if error.message:
+            return DockerUnavailable(f"the Docker engine at {where} failed: {error.message}")
+        return DockerUnavailable(
+            f"{where} answered HTTP {error.status} with no message: is a Docker engine "
+            "listening there? Check DOCKER_HOST"
+        )
     if os_error.errno in (errno.EACCES, errno.EPERM):
         return DockerUnavailable(
             f"permission denied on the Docker engine's socket ({where}): {_ACCESS_HINT}"

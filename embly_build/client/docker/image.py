@@ -35,6 +35,7 @@ REPOSITORY = "embly-build"
 DEFAULT_BASE = "debian:bookworm-slim"
 LABEL = "dev.embly.build.image"  # its value: the tag the image was built under
 _TAIL_LINES = 25
+KEPT_EARLIER_IMAGES = 1  # besides the current one and those containers use
 
 ProgressSink = Callable[[str], None]
 
@@ -83,7 +84,33 @@ async def find_or_build_image(
     built = await _inspect(docker, tag)
     if built is None:
         raise ImageBuildFailed(f"the Docker engine reported building {tag}, but has no such image")
+    await _remove_unused_older(docker, tag, sink)
     return ServerImage(tag, str(built["Id"]), built=True)
+
+
+async def _remove_unused_older(docker: aiodocker.Docker, tag: str, sink: ProgressSink) -> None:
+    """Remove the images of earlier builds (another version, or a changed Dockerfile) that
+    no container uses: each is over a gigabyte, and nothing else ever removes them. The
+    newest of them stays, so two installed versions of embly used in turn do not rebuild
+    each other's image every time."""
+    images = await docker.images.list(filters={"label": [LABEL]})
+    earlier = [
+        image
+        for image in sorted(images, key=lambda image: int(image.get("Created") or 0))
+        if tag not in (image.get("RepoTags") or [])
+    ]
+    for image in earlier[:-KEPT_EARLIER_IMAGES]:
+        tags = [t for t in image.get("RepoTags") or [] if t != "<none>:<none>"]
+        if not tags:
+            continue
+        try:
+            for old in tags:
+                await docker.images.delete(old)
+        except aiodocker.DockerError as error:
+            if error.status in (404, 409):  # gone meanwhile, or a container uses it
+                continue
+            raise
+        sink(f"removed the earlier image {', '.join(tags)}, which no container uses")
 
 
 async def _inspect(docker: aiodocker.Docker, tag: str) -> Mapping[str, Any] | None:

@@ -27,6 +27,11 @@ async def gc_in_container(
                 if error.status != 404:
                     raise
                 on_line(f"no build server container {name}: nothing to trim")
+                if await _volume_exists(docker, f"{name}-home"):
+                    on_line(
+                        f"its volume {name}-home remains (the next build's container uses it): "
+                        f"`docker volume rm {name}-home` removes it"
+                    )
                 return 0
             details = await container.show()
             if (details["Config"]["Labels"] or {}).get(LABEL_SERVER) != name:
@@ -48,3 +53,13 @@ async def gc_in_container(
             return int((await execution.inspect())["ExitCode"])
         except aiodocker.DockerError as error:
             raise engine_problem(error, docker_host()) from error
+
+
+async def _volume_exists(docker: aiodocker.Docker, name: str) -> bool:
+    try:
+        await docker.volumes.get(name)  # type: ignore[no-untyped-call]
+    except aiodocker.DockerError as error:
+        if error.status == 404:
+            return False
+        raise
+    return True

@@ -62,3 +62,10 @@ def test_an_invalid_config_is_left_as_it_is(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="fix the file"):
         update_user_config(config, {"executor": "docker"})
     assert config.read_text() == "executor = nix\n"
+
+
+def test_a_directory_that_cannot_be_made_is_a_config_error_naming_the_file() -> None:
+    # Nothing can be made in /proc, even as root (as in a read-only mount).
+    path = Path("/proc/embly-no-such-directory/embly/config.toml")
+    with pytest.raises(ConfigError, match=rf"cannot write {path}"):
+        update_user_config(path, {"executor": "nix"})
