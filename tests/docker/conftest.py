@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import aiodocker
 import pytest
 
 from embly_build.client.docker.engine import docker_engine as connect_engine
@@ -96,3 +97,19 @@ def server_image(docker_engine: None) -> Iterator[BuiltImage]:
     started = time.monotonic()
     image = asyncio.run(build())
     yield BuiltImage(image, progress, time.monotonic() - started)
+
+
+async def remove_server_container(name: str) -> None:
+    """A build server container and its volume, whichever exist."""
+    async with connect_engine() as docker:
+        try:
+            await (await docker.containers.get(name)).delete(force=True)
+        except aiodocker.DockerError as error:
+            if error.status != 404:
+                raise
+        try:
+            volume = await docker.volumes.get(f"{name}-home")  # type: ignore[no-untyped-call]
+            await volume.delete()
+        except aiodocker.DockerError as error:
+            if error.status != 404:
+                raise

@@ -15,12 +15,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import aiodocker
 import pytest
 
-from embly_build.client.docker.engine import docker_engine as connect_engine
 from embly_build.client.docker.local_server import container_name
-from tests.docker.conftest import BuiltImage
+from tests.docker.conftest import BuiltImage, remove_server_container
 from tests.example_project import copy_example
 from tests.helpers import EMBLY
 
@@ -53,22 +51,7 @@ def docker_user(server_image: BuiltImage, tmp_path: Path) -> Iterator[DockerUser
     user = DockerUser(tmp_path / "embly-home", tmp_path / "config" / "config.toml")
     user.config.parent.mkdir()
     yield user
-    asyncio.run(_remove_container(container_name(user.state_dir)))
-
-
-async def _remove_container(name: str) -> None:
-    async with connect_engine() as docker:
-        try:
-            await (await docker.containers.get(name)).delete(force=True)
-        except aiodocker.DockerError as error:
-            if error.status != 404:
-                raise
-        try:
-            volume = await docker.volumes.get(f"{name}-home")  # type: ignore[no-untyped-call]
-            await volume.delete()
-        except aiodocker.DockerError as error:
-            if error.status != 404:
-                raise
+    asyncio.run(remove_server_container(container_name(user.state_dir)))
 
 
 def _project(directory: Path, *, vendored: bool = False) -> Path:
@@ -190,7 +173,7 @@ def test_a_container_removed_mid_build_is_named_and_the_next_build_recovers(
                 break
         else:
             pytest.fail(f"the build never compiled: {build.stderr.read() if build.stderr else ''}")
-        asyncio.run(_remove_container(container_name(docker_user.state_dir)))
+        asyncio.run(remove_server_container(container_name(docker_user.state_dir)))
         _, stderr = build.communicate(timeout=120)
     finally:
         if build.poll() is None:

@@ -14,13 +14,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import aiodocker
 import pytest
 
 from embly_build.client.docker.engine import docker_engine as connect_engine
 from embly_build.client.docker.local_server import container_name
 from tests.cli.terminal_session import TerminalSession
-from tests.docker.conftest import BuiltImage
+from tests.docker.conftest import BuiltImage, remove_server_container
 from tests.helpers import EMBLY
 
 pytestmark = pytest.mark.slow
@@ -48,23 +47,7 @@ def docker_user(server_image: BuiltImage, tmp_path: Path) -> Iterator[DockerUser
     env = {**os.environ, "EMBLY_HOME": str(tmp_path / "home"), "EMBLY_CONFIG": str(config)}
     user = DockerUser(config, env)
     yield user
-    asyncio.run(_remove(user.container))
-
-
-async def _remove(name: str) -> None:
-    """The container and its volume, whichever exist."""
-    async with connect_engine() as docker:
-        try:
-            await (await docker.containers.get(name)).delete(force=True)
-        except aiodocker.DockerError as error:
-            if error.status != 404:
-                raise
-        try:
-            volume = await docker.volumes.get(f"{name}-home")  # type: ignore[no-untyped-call]
-            await volume.delete()
-        except aiodocker.DockerError as error:
-            if error.status != 404:
-                raise
+    asyncio.run(remove_server_container(user.container))
 
 
 async def _container(name: str) -> tuple[str, bool]:
