@@ -62,7 +62,7 @@ bench: setup
 	@command -v entr >/dev/null || $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q entr
 	@# Start-up as installed users have it, even where PYTHONDONTWRITEBYTECODE is set.
 	$(PY) -m compileall -q embly_build
-	cd benchmarks && for bench in bench_index.py bench_git_listing.py bench_build.py bench_scheduler.py bench_watch.py bench_load.py bench_upload.py bench_server_latency.py; do \
+	cd benchmarks && for bench in bench_index.py bench_git_listing.py bench_build.py bench_real_size.py bench_scheduler.py bench_watch.py bench_load.py bench_upload.py bench_server_latency.py; do \
 		../$(VENV)/bin/python $$bench || exit 1; \
 	done
 

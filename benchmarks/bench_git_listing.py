@@ -16,6 +16,11 @@ process's and its children's), which other work on the machine disturbs less: th
 is on CPU time. The tree: 100 x 100 files of 4 KiB committed, 100 more
 untracked, and a `build/` directory of 1,000 files that .gitignore ignores.
 
+Then generated .gitignore files of many rules, embly's index (warm) against git's listing
+alone: 5,000 rules of names (`pat1_*.x1`) over 2,000 files, and 300,000 rules of paths
+(`**/zz1/**/y1[a-c]*`, 8.5 MB) over 50 files. Their cost must not grow with the rules times
+the files, as it did (4.9 s and a hang, against git's 0.1 s and 3.6 s).
+
     .venv/bin/python benchmarks/bench_git_listing.py [--runs 5]
 """
 
@@ -45,6 +50,8 @@ from embly_build.client.inputs.walk import IndexedFile, hash_file
 # not ignored (empty ones too), symlinked directories are followed, a re-index after a save
 # lists one directory, and outside git there is no listing.
 WALK_TARGET = 1.35
+# With many rules, embly parses them in Python and git in C: a small factor at most.
+MANY_RULES_TARGET = 2.5
 LISTING = ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"]
 
 
@@ -60,8 +67,56 @@ def main() -> None:
         if walked != listed:
             raise SystemExit("embly's inputs differ from git's listing")
         _report(len(walked), *_measure(crate, work, runs))
+        for label, rules, files in _MANY_RULES:
+            _many_rules(work / f"many-rules-{len(files)}", label, rules, files, runs)
     finally:
         shutil.rmtree(work)
+
+
+# Name, .gitignore, files: as a generated ignore file (a tool's output, a monorepo's) has them.
+_MANY_RULES = [
+    (
+        "5,000 rules of names, 2,000 files",
+        "".join(f"pat{i}_*.x{i % 7}\n" for i in range(5000)),
+        [f"d{i % 20}/pat{i}_q.x{i % 7}" for i in range(0, 5000, 3)]
+        + [f"d{i % 20}/keep{i}.txt" for i in range(300)],
+    ),
+    (
+        "300,000 rules of paths, 50 files",
+        "".join(f"**/zz{i}/**/y{i}[a-c]*\n" for i in range(300_000)),
+        [f"zz{i}/q/y{i}b.t" for i in range(50)] + ["ok"],
+    ),
+]
+
+
+def _many_rules(crate: Path, label: str, rules: str, files: list[str], runs: int) -> None:
+    """embly's warm index against git's listing alone, on a .gitignore of many rules."""
+    crate.mkdir(parents=True)
+    (crate / "Cargo.toml").write_text('[package]\nname = "bench"\nversion = "0.1.0"\n')
+    (crate / ".gitignore").write_text(rules)
+    for name in files:
+        (crate / name).parent.mkdir(parents=True, exist_ok=True)
+        (crate / name).write_bytes(b"")
+    subprocess.run(["git", "init", "-q"], cwd=crate, check=True)
+    db = crate.parent / f"{crate.name}.sqlite3"
+    listed = subprocess.run(LISTING, cwd=crate, check=True, capture_output=True).stdout
+    if sorted(f.path for f in _walk(crate, db)) != sorted(os.fsdecode(listed).split("\0")[:-1]):
+        raise SystemExit(f"{label}: embly's inputs differ from git's listing")
+    embly, git = [], []
+    for _ in range(runs):
+        started = _cpu_seconds()
+        _walk(crate, db)
+        embly.append(_cpu_seconds() - started)
+        started = _cpu_seconds()
+        subprocess.run(LISTING, cwd=crate, check=True, capture_output=True)
+        git.append(_cpu_seconds() - started)
+    print(f"{label} ({len(rules) / 1e6:.1f} MB of rules), medians of CPU time:")
+    report(
+        "walk, warm / git ls-files alone",
+        statistics.median(embly),
+        statistics.median(git),
+        MANY_RULES_TARGET,
+    )
 
 
 def _generate(crate: Path) -> Path:

@@ -3,8 +3,8 @@
 Two warm indexes: a new process's (`embly build`), which must `stat` every file, and one after
 file events (`embly watch`, whose OS watches report each change), which lists only the directory
 an event names: here one unchanged file's event, as a save that changed nothing.
-Beside them, for scale, GNU find stating every file: the floor of a new process's warm index,
-which must learn of changes by stat when no resident process watched the files.
+Beside them GNU find stating every file: the floor of a new process's warm index, which must
+learn of changes by stat when no resident process watched the files, and its target's baseline.
 
     .venv/bin/python benchmarks/bench_index.py [--dirs 100] [--files-per-dir 100]
         [--file-size 4096] [--runs 5]
@@ -33,7 +33,9 @@ from embly_build.client.inputs.index import FunctionInputs, index_function
 from embly_build.client.inputs.reindex import index_after_events
 from embly_build.client.inputs.stat_cache import StatCache
 
-WARM_TARGET = 0.10  # warm index / cold index, at most
+WARM_TARGET = 0.10  # warm index after file events / cold index, at most
+# A new process's warm index / find stating every file (the floor it cannot go below), at most.
+NEW_PROCESS_TARGET = 2.0
 THROUGHPUT_TARGET = 0.50  # cold index throughput / sha256sum throughput, at least
 
 
@@ -150,16 +152,22 @@ def _report(tree: Tree, medians: dict[str, float]) -> None:
     cold_fast = min(medians["cold, no cache"], medians["cold, empty cache"])
     cold_slow = max(medians["cold, no cache"], medians["cold, empty cache"])
     throughput_ratio = medians["sha256sum"] / cold_slow
-    for name, label in [
-        ("warm, filled cache", "warm (new process) / fastest cold"),
-        ("warm, one file event", "warm (file events) / fastest cold"),
-    ]:
-        ratio = medians[name] / cold_fast
-        _verdict(label, ratio, f"<= {WARM_TARGET:.2f}", ratio <= WARM_TARGET)
+    floor = medians["find, a stat per file"]
     print(
-        f"{'find, a stat per file / fastest cold':<37} "
-        f"{medians['find, a stat per file'] / cold_fast:6.3f}  (what no stat-based warm index "
-        "in a new process can go below)"
+        f"{'find, a stat per file / fastest cold':<37} {floor / cold_fast:6.3f}  (what no "
+        "stat-based warm index in a new process can go below)"
+    )
+    new_process = medians["warm, filled cache"]
+    _verdict(
+        "warm (new process) / find floor",
+        new_process / floor,
+        f"<= {NEW_PROCESS_TARGET:.1f}",
+        new_process / floor <= NEW_PROCESS_TARGET,
+    )
+    print(f"{'warm (new process) / fastest cold':<37} {new_process / cold_fast:6.3f}")
+    events = medians["warm, one file event"] / cold_fast
+    _verdict(
+        "warm (file events) / fastest cold", events, f"<= {WARM_TARGET:.2f}", events <= WARM_TARGET
     )
     _verdict(
         "slowest cold throughput / sha256sum",

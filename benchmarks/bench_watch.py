@@ -40,10 +40,12 @@ LARGE_PAUSE = 2.5
 
 
 class EmblyWatch:
-    def __init__(self, project: Path, home: Path, options: list[str]) -> None:
+    def __init__(
+        self, project: Path, home: Path, options: list[str], function: str = "greeter"
+    ) -> None:
         env = {**os.environ, "EMBLY_HOME": str(home)}
         self.process = subprocess.Popen(
-            [str(EMBLY), "watch", "--json", *options, "greeter"],
+            [str(EMBLY), "watch", "--json", *options, function],
             cwd=project,
             env=env,
             stdout=subprocess.PIPE,

@@ -20,7 +20,7 @@ from embly_build.client.inputs.git_repository import (
     tracked_paths,
 )
 from embly_build.client.inputs.ignore_filters import ScopedFilter, prefix
-from embly_build.client.inputs.ignore_rules import IgnoreRules, parse_ignore_file
+from embly_build.client.inputs.ignore_rules import IgnoreRules, Rule, parse_ignore_file
 from embly_build.client.inputs.input_warnings import warn_once
 from embly_build.errors import InputError
 
@@ -149,6 +149,34 @@ class GitIgnoreFilter(ScopedFilter):
             if file is not None and (rules := self._rules(file, in_work_tree=False)) is not None
         )
         return _Scope(chain, False, prefix(str(repository)))
+
+    def ignoring_rule(self, path: Path) -> tuple[Path, Rule, Path] | None:
+        """Why git does not list `path`, a path below one of the roots: the first of the
+        directories on the way to it from the top of its work tree (outside git, of the
+        project), or `path` itself, that a rule ignores; that rule; and the directory its
+        patterns are relative to. None when no rule ignores them."""
+        root = next((r for r in self.roots if path.is_relative_to(r)), None)
+        if root is None:
+            return None
+        repository = repository_of(root)
+        directory = repository or _outside_git_top(root, self.roots, self._project_root)
+        chain = list(self._repository_scope(directory).chain) if repository else []
+        for part in path.relative_to(directory).parts:
+            rules = self._rules(directory / ".gitignore", in_work_tree=True)
+            base = os.fsencode(prefix(str(directory)))
+            if rules is not None:
+                chain.insert(0, (rules, len(base)))
+            entry = directory / part
+            for rules, start in chain:
+                rule = rules.rule_for(base[start:], os.fsencode(part), entry != path)
+                if rule is not None:
+                    if rule.excludes:
+                        return entry, rule, Path(os.fsdecode(base[:start]))
+                    break
+            directory = entry
+            if (directory / ".git").exists():  # a work tree of its own: the rules above stop
+                chain = list(self._repository_scope(directory).chain)
+        return None
 
     def _rules(self, file: Path, in_work_tree: bool) -> IgnoreRules | None:
         if file not in self._files:

@@ -18,6 +18,7 @@ from embly_build.client.inputs.ignore_filters import (
     NameFilter,
     PathFilter,
 )
+from embly_build.client.inputs.ignore_rules import Rule
 from embly_build.home import embly_home
 
 __all__ = [
@@ -25,6 +26,7 @@ __all__ = [
     "IgnoreFilter",
     "NameFilter",
     "PathFilter",
+    "ignoring_rule",
     "input_filter",
 ]
 
@@ -46,3 +48,13 @@ def input_filter(roots: Sequence[Path], output_dir: Path) -> IgnoreFilter:
             GitIgnoreFilter(resolved, project_root=output_dir.resolve().parent),
         )
     )
+
+
+def ignoring_rule(ignored: IgnoreFilter, path: Path) -> tuple[Path, Rule, Path] | None:
+    """The ignore rule that leaves `path` out of `ignored`'s inputs as git leaves it out (see
+    `GitIgnoreFilter.ignoring_rule`); None when no ignore file's rule does."""
+    filters = ignored.filters if isinstance(ignored, AnyOf) else (ignored,)
+    for each in filters:
+        if isinstance(each, GitIgnoreFilter):
+            return each.ignoring_rule(path)
+    return None

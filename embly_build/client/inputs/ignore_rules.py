@@ -1,24 +1,30 @@
 """One ignore file (a `.gitignore`, `.git/info/exclude` or the user's excludes file), read
 and matched as git does (dir.c): a UTF-8 byte order mark skipped, lines split at LF only (a
-form feed is part of a pattern), one CR before it dropped, trailing spaces dropped unless
-escaped (a tab stays), `#` comments, `!` negation, a trailing `/` for directories only, a
-pattern with no other `/` matched against the name alone, else against the path below the
-file's directory; the last matching pattern decides.
+form feed is part of a pattern), one CR before it dropped, a line read up to a NUL byte (git
+reads it as a C string), trailing spaces dropped unless escaped (a tab stays), `#` comments,
+`!` negation, a trailing `/` for directories only, a pattern with no other `/` matched
+against the name alone, else against the path below the file's directory; the last
+matching pattern decides.
 
 A line git accepts never fails: one that can match nothing is reported as a `Problem`.
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable, Sequence
+import gc
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
-from embly_build.client.inputs.wildmatch import translate
+from embly_build.client.inputs.input_warnings import printable
+from embly_build.client.inputs.pattern_index import Found, PatternIndex
+from embly_build.client.inputs.wildmatch import Translation, translate
 
 _BOM = b"\xef\xbb\xbf"
-_WILDCARDS = frozenset(b"*?[\\")
+_SHOWN = 120  # characters of a line a message quotes at most
+_NONE: Found = (-1, False)
 
 
 @dataclass(frozen=True)
@@ -35,142 +41,127 @@ class Problem:
 
 
 @dataclass(frozen=True)
-class _Pattern:
-    regex: bytes
+class Rule:
+    """The pattern that decides for a path: where it is written and whether it ignores."""
+
+    file: Path
+    line: int
+    text: str  # the pattern as written, control characters escaped
+    excludes: bool  # False for a `!` pattern: it includes again
+
+    def __str__(self) -> str:
+        return f"`{self.text}` ({self.file}:{self.line})"
+
+
+class _Pattern(NamedTuple):
+    translation: Translation
     excludes: bool  # False for a `!` pattern: it includes again
     directories_only: bool
     name_only: bool  # matched against the last component alone
-    head: bytes  # what a matching text starts with: the pattern up to its first wildcard
-    tail: bytes  # what it ends with: the pattern's last literal bytes
-    last: frozenset[int] | None  # the bytes it can end with; None: any
-
-
-_NONE = (-1, False)
-
-
-class _Matcher:
-    """Several patterns as one expression: alternatives in reverse order, each a group, so
-    the first alternative that matches (the group `lastindex` names) is the last pattern
-    that does, the one that decides.
-
-    Most names match no pattern, and one expression of many alternatives takes a while to
-    say so: a name that cannot match, by how it begins and ends (and for patterns of paths,
-    by the directory it is in), is turned away without it."""
-
-    def __init__(self, patterns: list[tuple[int, _Pattern]], name_only: bool) -> None:
-        ordered = patterns[::-1]
-        self.name_only = name_only
-        self.found = [_NONE, *((order, p.excludes) for order, p in ordered)]  # by group
-        source = b"|".join(b"(" + p.regex + b")" for _, p in ordered)
-        self.fullmatch = re.compile(source, re.DOTALL).fullmatch if ordered else None
-        self.patterns = [p for _, p in patterns]
-        self.by_name = _name_check(self.patterns) if name_only else None
-
-    def decided(self, directory: bytes, names: Sequence[bytes]) -> dict[int, tuple[int, bool]]:
-        """By the position of each name in `names` that a pattern matches, (order,
-        excludes) of the pattern that decides, a later one with a higher order. The text
-        matched is the name alone, or for patterns of paths `directory` (ending in '/', or
-        empty) followed by the name."""
-        fullmatch = self.fullmatch
-        if fullmatch is None:
-            return {}
-        if self.name_only:
-            directory = b""
-            may_match = self.by_name
-        else:
-            may_match = self._below(directory)
-            if may_match is None:
-                return {}
-        found: dict[int, tuple[int, bool]] = {}
-        for i, name in enumerate(names):
-            if may_match is None or may_match(name):
-                match = fullmatch(directory + name)
-                if match is not None and match.lastindex is not None:
-                    found[i] = self.found[match.lastindex]
-        return found
-
-    def _below(self, directory: bytes) -> Callable[[bytes], bool] | None:
-        """What a name in `directory` must look like for a pattern of paths to match it;
-        None when none can."""
-        cut = len(directory)
-        live = [p for p in self.patterns if p.head[:cut] == directory[: len(p.head)]]
-        if not live:
-            return None
-        heads = tuple(p.head[cut:] for p in live)
-        lasts: set[int] = set()
-        for p in live:
-            if p.last is None:
-                return lambda name: name.startswith(heads)
-            lasts |= p.last
-        return lambda name: name.startswith(heads) and name[-1] in lasts
-
-
-def _name_check(patterns: list[_Pattern]) -> Callable[[bytes], bool] | None:
-    """What a name must look like for one of `patterns` (of names) to match it; None when
-    a name of any bytes may."""
-    heads = tuple(p.head for p in patterns if p.head)
-    tails = tuple(p.tail for p in patterns if not p.head and p.tail)
-    lasts: set[int] = set()
-    for p in patterns:
-        if not p.head and not p.tail:
-            if p.last is None:
-                return None
-            lasts |= p.last
-    return lambda name: name.startswith(heads) or name.endswith(tails) or name[-1] in lasts
+    line: int
+    text: bytes  # the line as read
 
 
 class IgnoreRules:
     """The patterns of one ignore file."""
 
-    def __init__(self, patterns: list[_Pattern]) -> None:
-        numbered = list(enumerate(patterns))
-        self._matchers = {
-            (is_dir, name_only): _Matcher(
-                [
-                    (order, p)
-                    for order, p in numbered
-                    if p.name_only == name_only and (is_dir or not p.directories_only)
-                ],
-                name_only,
-            )
-            for is_dir in (False, True)
-            for name_only in (False, True)
-        }
+    def __init__(self, file: Path, patterns: list[_Pattern]) -> None:
+        self.file = file
+        self._patterns = patterns
+        # By whether they are of names and for directories only; built when first asked.
+        self._indexes: dict[tuple[bool, bool], PatternIndex] = {}
 
     def decided(self, directory: bytes, names: Sequence[bytes], is_dir: bool) -> dict[int, bool]:
         """Whether each of `names` (entries of `directory`, a path below the file's
         directory ending in '/', or empty) is excluded (True) or included again by a `!`
         pattern (False), by its position in `names`; absent when no pattern matches it."""
-        by_name = self._matchers[is_dir, True].decided(directory, names)
-        by_path = self._matchers[is_dir, False].decided(directory, names)
-        for i, found in by_path.items():
-            if found > by_name.get(i, _NONE):
-                by_name[i] = found
-        return {i: excludes for i, (_, excludes) in by_name.items()}
+        found = self._deciding(directory, names, is_dir)
+        return {i: excludes for i, (_, excludes) in found.items()}
+
+    def rule_for(self, directory: bytes, name: bytes, is_dir: bool) -> Rule | None:
+        """The pattern that decides for `name` in `directory`, None when none matches."""
+        found = self._deciding(directory, [name], is_dir).get(0)
+        if found is None:
+            return None
+        pattern = self._patterns[found[0]]
+        return Rule(self.file, pattern.line, _shown(pattern.text), found[1])
+
+    def _deciding(self, directory: bytes, names: Sequence[bytes], is_dir: bool) -> dict[int, Found]:
+        """By position in `names`, (order, excludes) of the last pattern that matches it."""
+        found = self._index(True, False).decided(b"", names)
+        kinds = [(False, False), (True, True), (False, True)] if is_dir else [(False, False)]
+        for name_only, directories_only in kinds:
+            more = self._index(name_only, directories_only).decided(directory, names)
+            for i, decided in more.items():
+                if decided > found.get(i, _NONE):
+                    found[i] = decided
+        return found
+
+    def _index(self, name_only: bool, directories_only: bool) -> PatternIndex:
+        """The patterns of names or of paths, for directories only or not."""
+        index = self._indexes.get((name_only, directories_only))
+        if index is None:
+            with _no_garbage():
+                index = self._indexes[name_only, directories_only] = PatternIndex(
+                    [
+                        (order, p.translation, p.excludes)
+                        for order, p in enumerate(self._patterns)
+                        if p.name_only == name_only and p.directories_only == directories_only
+                    ],
+                    name_only,
+                )
+        return index
+
+
+@contextmanager
+def _no_garbage() -> Iterator[None]:
+    """The cycle collector paused while many objects are made that all stay: it would go
+    through them again and again, a large share of the time a file of many rules takes."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def parse_ignore_file(data: bytes, file: Path) -> tuple[IgnoreRules | None, list[Problem]]:
     """The rules in the bytes of `file`; None when it has none. Lines that can match
     nothing are left out and reported."""
+    with _no_garbage():
+        return _parse(data, file)
+
+
+def _parse(data: bytes, file: Path) -> tuple[IgnoreRules | None, list[Problem]]:
     patterns: list[_Pattern] = []
     problems: list[Problem] = []
     data = data.removeprefix(_BOM)
     for number, line in enumerate(data.split(b"\n"), start=1):
         if not line or line.startswith(b"#"):
             continue
-        line = _trim_trailing_spaces(line.removesuffix(b"\r"))
-        pattern, why = _pattern(line)
+        line = line.removesuffix(b"\r")
+        read, nul, _ = line.partition(b"\0")
+        pattern, why = _pattern(_trim_trailing_spaces(read), number)
         if pattern is not None:
             patterns.append(pattern)
+        if nul:
+            why = f"has a NUL byte: git reads the line up to it, as `{_shown(read)}`"
         if why:
-            shown = line.decode(errors="backslashreplace")
-            problems.append(Problem(file, number, shown, why))
-    return (IgnoreRules(patterns) if patterns else None), problems
+            problems.append(Problem(file, number, _shown(line), why))
+    return (IgnoreRules(file, patterns) if patterns else None), problems
 
 
-def _pattern(line: bytes) -> tuple[_Pattern | None, str]:
+def _shown(line: bytes) -> str:
+    """A line as a message quotes it: escaped, and cut short (a binary file's are long)."""
+    shown = printable(line.decode(errors="backslashreplace"))
+    return shown if len(shown) <= _SHOWN else shown[: _SHOWN - 3] + "..."
+
+
+def _pattern(line: bytes, number: int) -> tuple[_Pattern | None, str]:
     """A line as git's parse_path_pattern reads it, None for one that matches nothing; and
     what is odd about it, when worth saying."""
+    text = line
     excludes = not line.startswith(b"!")
     if not excludes:
         line = line[1:]
@@ -184,38 +175,17 @@ def _pattern(line: bytes) -> tuple[_Pattern | None, str]:
         line = line.removeprefix(b"/")
     if not line:
         return None, ""  # `/` or `//`: a path of no name, which nothing has
-    translation = translate(line, pathname=not name_only)
-    if translation.regex is None:
-        return None, translation.problem
-    wildcard = next((i for i, b in enumerate(line) if b in _WILDCARDS), len(line))
-    pattern = _Pattern(
-        translation.regex,
-        excludes,
-        directories_only,
-        name_only,
-        head=line[:wildcard],
-        tail=translation.tail,
-        last=translation.last,
-    )
-    return pattern, translation.problem
+    translation, problem = translate(line, pathname=not name_only)
+    if translation is None:
+        return None, problem
+    return _Pattern(translation, excludes, directories_only, name_only, number, text), problem
 
 
 def _trim_trailing_spaces(line: bytes) -> bytes:
     """`line` without its trailing spaces, but for one escaped by a backslash (git's
     trim_trailing_spaces: only spaces, not tabs)."""
-    last_space = None
-    i = 0
-    while i < len(line):
-        byte = line[i]
-        if byte == 0x20:
-            if last_space is None:
-                last_space = i
-        elif byte == 0x5C:  # a backslash: the next byte is kept as it is
-            i += 1
-            if i == len(line):
-                return line
-            last_space = None
-        else:
-            last_space = None
-        i += 1
-    return line if last_space is None else line[:last_space]
+    trimmed = line.rstrip(b" ")
+    if len(trimmed) == len(line):
+        return line
+    backslashes = len(trimmed) - len(trimmed.rstrip(b"\\"))
+    return trimmed + b" " if backslashes % 2 else trimmed

@@ -10,7 +10,8 @@ from pathlib import Path
 
 from embly_build.client.inputs.cancellation import Cancellation
 from embly_build.client.inputs.cargo_deps import cargo_inputs
-from embly_build.client.inputs.ignore import input_filter
+from embly_build.client.inputs.ignore import IgnoreFilter, ignoring_rule, input_filter
+from embly_build.client.inputs.input_warnings import printable
 from embly_build.client.inputs.stat_cache import StatCache, default_stat_cache_path
 from embly_build.client.inputs.vendored_sources import require_among_inputs, require_indexed
 from embly_build.client.inputs.walk import IndexCounters, IndexedFile, WalkedDirectory, Walker
@@ -61,6 +62,7 @@ def index_function(
         if previous is not None:
             walker.earlier = previous.walked
         inputs = _walked_inputs(walker, crate.relative_to(root).as_posix(), single)
+    _require_manifests((crate, *cargo.crates), inputs.files, ignored)
     require_indexed(cargo.sources, inputs.files)
     return inputs
 
@@ -135,6 +137,38 @@ def _walked_inputs(walker: Walker, crate_dir: str, single: tuple[Path, ...]) -> 
         input_files=single,
         directories=tuple(map(Path, walker.directories)),
         walked=walker.walked,
+    )
+
+
+def _require_manifests(
+    crates: Sequence[Path], files: Sequence[IndexedFile], ignored: IgnoreFilter
+) -> None:
+    """Each crate's Cargo.toml is among the inputs, or an error says which rule leaves it out
+    (a whitelist `.gitignore` that does not name the function's directory, say): the build
+    server would only find it missing."""
+    indexed = {f.location for f in files}
+    for crate in crates:
+        manifest = crate / "Cargo.toml"
+        if str(manifest) not in indexed and manifest.is_file():
+            raise InputError(_left_out(manifest, ignored))
+
+
+def _left_out(manifest: Path, ignored: IgnoreFilter) -> str:
+    """Why a crate's Cargo.toml is not an input, and what to do."""
+    shown = printable(str(manifest))
+    found = ignoring_rule(ignored, manifest)
+    if found is None:
+        return f"{shown} is left out of the function's inputs; check the ignore rules above it"
+    entry, rule, base = found
+    relative = printable("/" + entry.relative_to(base).as_posix())
+    if entry == manifest:
+        what, keep = "it, so git does not list it", f"it with `!{relative}`"
+    else:
+        what = f"{printable(str(entry))}, so git lists nothing in it"
+        keep = f"its files with `!{relative}/` and `!{relative}/**`"
+    return (
+        f"{shown} is ignored: {rule} ignores {what} and the function's inputs leave it out; "
+        f"to build the function, un-ignore {keep} after that line, or remove the rule"
     )
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from embly_build.client.inputs.cancellation import Cancellation
 from embly_build.client.inputs.ignore import IgnoreFilter
+from embly_build.client.inputs.input_warnings import printable
 from embly_build.client.inputs.stat_cache import DirectoryCache, StatCache
 from embly_build.errors import InputError
 
@@ -235,6 +236,8 @@ class Walker:
         path = relative + name
         if not path.isascii():
             _require_utf8(base + name)  # before reading it: a watcher sees it opened
+        if "\\" in path:
+            raise _backslash_in(base + name)
         sha256 = cache.lookup(name, info) if cache is not None else None
         if sha256 is None:
             sha256, size = _read(base + name, self.cancellation)
@@ -277,11 +280,22 @@ def _require_utf8(location: str) -> None:
     try:
         location.encode()
     except UnicodeEncodeError:
-        shown = os.fsencode(location).decode("utf-8", "backslashreplace")
+        shown = printable(os.fsencode(location).decode("utf-8", "backslashreplace"))
         raise InputError(
             f"{shown}: the file's name is not valid UTF-8, so it cannot be sent to the build "
             "server; rename it, or ignore it in .gitignore if the build does not need it"
         ) from None
+
+
+def _backslash_in(location: str) -> InputError:
+    """Input paths travel '/'-separated, and a build server takes no backslash in one (on
+    Windows it would be a separator): a file git lists whose path holds one is refused here,
+    by its name, rather than by the server, or left out without a word."""
+    return InputError(
+        f"{printable(location)}: the file's path holds a backslash, which a build server does "
+        "not take (input paths are '/'-separated); rename it, or ignore it in .gitignore if "
+        "the build does not need it"
+    )
 
 
 def _read(path: str, cancellation: Cancellation) -> tuple[str, int]:

@@ -14,10 +14,9 @@ Paths never contain NUL, and '/' separates directories.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from typing import NamedTuple
 
-_STAR, _QUESTION, _BACKSLASH, _OPEN, _CLOSE = b"*", b"?", b"\\", b"[", b"]"
-_GLOB_SPECIAL = frozenset(b"*?[\\")
+_STAR, _QUESTION, _BACKSLASH = b"*", b"?", b"\\"
 _NOT_SLASH = b"[^/]"
 _NOTHING = "matches no path, as in git: "
 _UNCLOSED = "its `[` has no closing `]`"
@@ -45,96 +44,196 @@ _CLASSES: dict[bytes, frozenset[int]] = {
 }
 
 
-@dataclass(frozen=True)
-class Translation:
-    """A pattern as a regular expression to `fullmatch`, None when it can match no path at
-    all; `problem` says what is odd about it, in words for the user, when something is."""
+# The pieces a pattern is made of: literal bytes, one byte of a set (any byte but '/' when
+# the set is None), `*` (bytes but '/'), and the three forms of `**`.
+_LITERAL, _ONE, _IN_NAME, _DIRS, _BELOW, _DIRS_SLASH = range(6)
+_Piece = tuple[int, bytes, frozenset[int] | None]
+_REGEX = {
+    _IN_NAME: _NOT_SLASH + b"*",
+    _DIRS: b"(?:.*/)?",  # zero or more directories
+    _BELOW: b".*",  # everything below
+    _DIRS_SLASH: b".*/",  # one or more, as git's shortcut for none needs a plain '/'
+}
+_SPECIAL = re.compile(rb"[*?\[\\]")
+# A bracket expression of plain bytes and ascending ranges, read here at once; any other is
+# read byte by byte as wildmatch.c does.
+_PLAIN = rb"[^\]\[\\/:!^-]"
+_PLAIN_BRACKET = re.compile(rb"\[([!^]?)((?:%s(?:-%s)?)+)\]" % (_PLAIN, _PLAIN))
+_PLAIN_RANGE = re.compile(rb"(.)(?:-(.))?", re.DOTALL)
+_ANY_BYTE = frozenset(range(1, 256))
 
-    regex: bytes | None
-    problem: str = ""
-    tail: bytes = b""  # what a matching text ends with: the pattern's last literal bytes
-    last: frozenset[int] | None = None  # the bytes a matching text can end with; None: any
+
+class Translation(NamedTuple):
+    """What a pattern matches, as `pieces` (see `regex`), and what is odd about it, in
+    words for the user, when something is.
+
+    The rest says what any text the pattern matches holds, so that a text without it is
+    turned away without trying the pattern: its literal start and end, the bytes it can end
+    with, and (for a pattern of paths) the literal path components it must have."""
+
+    pieces: tuple[_Piece, ...]
+    problem: str
+    head: bytes  # what a matching text starts with: the pattern's first literal bytes
+    tail: bytes  # what it ends with: the pattern's last literal bytes
+    last: frozenset[int] | None  # the bytes a matching text can end with; None: any
+    literal: bytes | None  # the one text it matches, when it has no wildcard
+    head_then_star: bool  # it is `head*`
+    star_then_tail: bool  # it is `*tail`
+    components: tuple[bytes, ...]  # whole components a matching path has
 
 
-def translate(pattern: bytes, *, pathname: bool) -> Translation:
-    """The expression matching what git's wildmatch matches with `pattern`.
+def translate(pattern: bytes, *, pathname: bool) -> tuple[Translation | None, str]:
+    """What git's wildmatch matches with `pattern`, None when it matches no path at all;
+    and what is odd about the pattern, in words for the user, when something is.
 
     `pathname`: matched against a path relative to the ignore file's directory (git's
     match_pathname, WM_PATHNAME); else against a file name alone (match_basename), where
     every `*` is alike. Either way '/' is matched only by a '/' of the pattern or by `**`.
     """
-    parts: list[bytes] = []
-    matching: list[frozenset[int] | None] = []  # what each part matches, None: any byte
+    pieces: list[_Piece] = []
     problem = ""
-    start = 0
-    if pathname:
-        # git compares the literal head itself and runs wildmatch on the rest only, so a
-        # `**` right after that head counts as one at the start of a pattern.
-        start = next((i for i, b in enumerate(pattern) if b in _GLOB_SPECIAL), len(pattern))
-        parts.append(re.escape(pattern[:start]))
-        matching.extend(frozenset([b]) for b in pattern[:start])
-    i = start
-    while i < len(pattern):
-        byte = pattern[i : i + 1]
+    special = _SPECIAL.search(pattern)
+    # git compares the literal head of a pattern of paths itself and runs wildmatch on the
+    # rest only, so a `**` right after that head counts as one at the start of a pattern.
+    start = special.start() if special is not None else len(pattern)
+    if not pathname:
+        start = 0
+    i = 0
+    while special is not None:
+        at = special.start()
+        if at > i:
+            _add_literal(pieces, pattern[i:at])
+        byte = pattern[at : at + 1]
         if byte == _BACKSLASH:
-            if i + 1 == len(pattern):
-                return Translation(None, _NOTHING + _TRAILING_BACKSLASH)
-            parts.append(re.escape(pattern[i + 1 : i + 2]))
-            matching.append(frozenset(pattern[i + 1 : i + 2]))
-            i += 2
+            if at + 1 == len(pattern):
+                return None, _NOTHING + _TRAILING_BACKSLASH
+            _add_literal(pieces, pattern[at + 1 : at + 2])
+            i = at + 2
         elif byte == _QUESTION:
-            parts.append(_NOT_SLASH)
-            matching.append(None)
-            i += 1
+            pieces.append((_ONE, b"", None))
+            i = at + 1
         elif byte == _STAR:
-            i = _star(pattern, i, start, pathname, parts)
-            matching.append(None)
-        elif byte == _OPEN:
-            members, i, why = _bracket(pattern, i)
-            if members is None:
-                return Translation(None, _NOTHING + why)
-            problem = problem or why
-            allowed = sorted(members - {ord("/"), 0})
-            if not allowed:
-                return Translation(None, _NOTHING + "its bracket expression matches no character")
-            parts.append(_byte_class(allowed))
-            matching.append(frozenset(allowed))
+            i = _star(pattern, at, start, pathname, pieces)
         else:
-            parts.append(re.escape(byte))
-            matching.append(frozenset(byte))
-            i += 1
-    return Translation(b"".join(parts), problem, _tail(matching), matching[-1])
+            members, i, why = _members(pattern, at)
+            if members is None:
+                return None, _NOTHING + why
+            problem = problem or why
+            allowed = members - {ord("/"), 0}
+            if not allowed:
+                return None, _NOTHING + "its bracket expression matches no character"
+            if len(allowed) == 1:
+                _add_literal(pieces, bytes(allowed))
+            else:
+                pieces.append((_ONE, b"", frozenset(allowed)))
+        special = _SPECIAL.search(pattern, i)
+    if i < len(pattern):
+        _add_literal(pieces, pattern[i:])
+    return _translation(pieces, problem, pathname), problem
 
 
-def _tail(matching: list[frozenset[int] | None]) -> bytes:
-    """The literal bytes at the end of a pattern whose parts match `matching`."""
-    tail = bytearray()
-    for part in reversed(matching):
-        if part is None or len(part) != 1:
-            break
-        tail.extend(part)
-    return bytes(reversed(tail))
+def regex(translation: Translation) -> bytes:
+    """The regular expression to `fullmatch` against a text, as bytes: git compares bytes,
+    so `?` is one byte, not one character. Texts never contain NUL."""
+    parts = []
+    for kind, literal, members in translation.pieces:
+        if kind == _LITERAL:
+            parts.append(re.escape(literal))
+        elif kind == _ONE:
+            parts.append(_NOT_SLASH if members is None else _byte_class(sorted(members)))
+        else:
+            parts.append(_REGEX[kind])
+    return b"".join(parts)
 
 
-def _star(pattern: bytes, i: int, start: int, pathname: bool, parts: list[bytes]) -> int:
+def _add_literal(pieces: list[_Piece], literal: bytes) -> None:
+    if pieces and pieces[-1][0] == _LITERAL:
+        literal = pieces.pop()[1] + literal
+    pieces.append((_LITERAL, literal, None))
+
+
+def _translation(pieces: list[_Piece], problem: str, pathname: bool) -> Translation:
+    first_kind, head, _ = pieces[0]
+    last_kind, tail, last_members = pieces[-1]
+    if last_kind == _LITERAL:
+        last: frozenset[int] | None = frozenset(tail[-1:])
+    else:
+        last = last_members if last_kind == _ONE else None
+    if first_kind != _LITERAL:
+        head = b""
+    if last_kind != _LITERAL:
+        tail = b""
+    two = len(pieces) == 2
+    return Translation(
+        tuple(pieces),
+        problem,
+        head,
+        tail,
+        last,
+        head if len(pieces) == 1 and first_kind == _LITERAL else None,
+        two and first_kind == _LITERAL and last_kind == _IN_NAME,
+        two and first_kind == _IN_NAME and last_kind == _LITERAL,
+        _components(pieces) if pathname else (),
+    )
+
+
+def _components(pieces: list[_Piece]) -> tuple[bytes, ...]:
+    """The literal runs of `pieces` that a matching path has as whole components: those
+    with a '/' (or the start of the path) before them and a '/' (or its end) after."""
+    found: list[bytes] = []
+    after_slash = True  # what comes before the current piece ends a component
+    for index, (kind, literal, _) in enumerate(pieces):
+        if kind == _LITERAL:
+            segments = literal.split(b"/")
+            for number, segment in enumerate(segments):
+                starts = number > 0 or after_slash
+                ends = number < len(segments) - 1 or index == len(pieces) - 1
+                if segment and starts and ends:
+                    found.append(segment)
+            after_slash = literal.endswith(b"/")
+        elif kind == _DIRS_SLASH:
+            after_slash = True
+        elif kind != _DIRS:  # `(?:.*/)?` ends in '/' or is empty: as before it
+            after_slash = False
+    return tuple(found)
+
+
+def _star(pattern: bytes, i: int, start: int, pathname: bool, pieces: list[_Piece]) -> int:
     """Translate the run of `*` at `i`; where the pattern goes on after it."""
-    end = i
-    while end < len(pattern) and pattern[end : end + 1] == _STAR:
+    end = i + 1
+    while pattern[end : end + 1] == _STAR:
         end += 1
     after_slash = i == start or pattern[i - 1 : i] == b"/"
     if pathname and end - i >= 2 and after_slash:
-        rest = pattern[end:]
+        rest = pattern[end : end + 2]
         if not rest:
-            parts.append(b".*")  # everything below
+            pieces.append((_BELOW, b"", None))
             return end
         if rest.startswith(b"/"):
-            parts.append(b"(?:.*/)?")  # zero or more directories
+            pieces.append((_DIRS, b"", None))
             return end + 1
-        if rest.startswith(b"\\/"):
-            parts.append(b".*/")  # one or more, as git's shortcut for none needs a plain '/'
+        if rest == b"\\/":
+            pieces.append((_DIRS_SLASH, b"", None))
             return end + 2
-    parts.append(_NOT_SLASH + b"*")
+    pieces.append((_IN_NAME, b"", None))
     return end
+
+
+def _members(pattern: bytes, i: int) -> tuple[frozenset[int] | None, int, str]:
+    """`_bracket`, at once for a plain bracket expression."""
+    plain = _PLAIN_BRACKET.match(pattern, i)
+    if plain is None:
+        return _bracket(pattern, i)
+    members: set[int] = set()
+    for first, last in _PLAIN_RANGE.findall(plain.group(2)):
+        if not last:
+            members.add(first[0])
+        elif first <= last:
+            members.update(range(first[0], last[0] + 1))
+        else:
+            return _bracket(pattern, i)  # a reversed range: said as a problem
+    found = _ANY_BYTE - members if plain.group(1) else frozenset(members)
+    return found, plain.end(), ""
 
 
 def _bracket(pattern: bytes, i: int) -> tuple[frozenset[int] | None, int, str]:

@@ -12,6 +12,7 @@ import inspect
 from collections.abc import AsyncGenerator, Callable, Mapping, Sequence, Set
 from pathlib import Path
 
+from embly_build.client.config.hcl_checks import quoted
 from embly_build.client.config.project import (
     FunctionConfig,
     ProjectConfig,
@@ -34,7 +35,7 @@ from embly_build.client.session.function_build import (
 )
 from embly_build.client.session.server_errors import server_errors
 from embly_build.client.session.upload import TreeInputs, UploadResult, upload_inputs
-from embly_build.errors import UsageError
+from embly_build.errors import InputError, UsageError
 from embly_build.protocol import pb
 from embly_build.protocol.opt_levels import DEFAULT_OPT_LEVEL, wasm_opt_level
 from embly_build.tasks import all_or_none, events_of
@@ -227,7 +228,14 @@ def _index_all(
     cancellation: Cancellation,
 ) -> list[FunctionInputs]:
     output_dir = config.output_dir
-    return [
-        index_with_stat_cache(f.path, f.sources, output_dir, counters, cancellation=cancellation)
-        for f in functions
-    ]
+    indexed = []
+    for f in functions:
+        try:
+            indexed.append(
+                index_with_stat_cache(
+                    f.path, f.sources, output_dir, counters, cancellation=cancellation
+                )
+            )
+        except InputError as error:  # a watch says whose inputs failed beside the message
+            raise InputError(f"function {quoted(f.name)}: {error}") from error
+    return indexed

@@ -7,14 +7,18 @@ import logging
 import os
 import random
 import shutil
+import signal
 import subprocess
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
 from embly_build.client.inputs.index import index_function
+from embly_build.client.inputs.input_warnings import printable
+from embly_build.errors import InputError
 from tests.client.files import crate, write
 
 GIT = ["git", "-c", "user.name=t", "-c", "user.email=t@t", "-c", "protocol.file.allow=always"]
@@ -70,6 +74,30 @@ def embly_selects(function: Path) -> set[str]:
     return {f.path for f in inputs.files}
 
 
+def selects_what_git_lists(work_tree: Path, function: Path | None = None) -> bool:
+    """Whether embly selects for `function` (the work tree by default) the files git lists
+    below it. A file git lists whose path holds a backslash, which no build server takes,
+    must be refused by its name instead: each is checked so, then deleted. A Cargo.toml git
+    does not list must be refused, naming the rule: checked so, then tracked."""
+    function = function or work_tree
+    listed = git_lists(work_tree, function)
+    refused = {p for p in listed if "\\" in p}
+    while refused:
+        with pytest.raises(InputError, match="holds a backslash") as error:
+            embly_selects(function)
+        said = str(error.value)
+        named = [p for p in refused if said.startswith(printable(f"{function / p}:"))]
+        assert len(named) == 1, said
+        (function / named[0]).unlink()
+        refused.remove(named[0])
+    if "Cargo.toml" not in listed:
+        with pytest.raises(InputError, match=r"Cargo\.toml is ignored: `.*` \(.*:\d+\)"):
+            embly_selects(function)
+        git(function, "add", "-f", "Cargo.toml")  # tracked: listed, and the rest compared
+        listed.add("Cargo.toml")
+    return embly_selects(function) == {p for p in listed if "\\" not in p}
+
+
 @pytest.mark.parametrize(
     "lines",
     [
@@ -85,7 +113,7 @@ def test_lines_that_match_nothing_never_fail(
     files.update({"!": "", "x.log": "", ".gitignore": "\n".join(lines) + "\n"})
     work_tree = repository(tmp_path / "fn", files)
 
-    assert embly_selects(work_tree) == git_lists(work_tree)
+    assert selects_what_git_lists(work_tree)
     embly_selects(work_tree)  # a second index says nothing again
 
     gitignore = work_tree / ".gitignore"
@@ -139,7 +167,7 @@ def test_selection_is_what_git_lists(tmp_path: Path, gitignore: str, files: list
 
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # no library's warning (FutureWarning: nested set)
-        assert embly_selects(work_tree) == git_lists(work_tree)
+        assert selects_what_git_lists(work_tree)
 
 
 def test_tracked_files_are_inputs_though_ignored(tmp_path: Path) -> None:
@@ -261,7 +289,7 @@ def test_when_git_cannot_say_what_it_tracks(
 def test_bracket_classes_match_the_bytes_git_matches(tmp_path: Path) -> None:
     # Not '~': a backup file's name, which embly never takes (see EditorFileFilter).
     names = [f"x{chr(b)}" for b in range(1, 128) if chr(b) not in "/.~"] + ["x\u00e9"]
-    work_tree = repository(tmp_path / "fn", dict.fromkeys(names, ""))
+    work_tree = repository(tmp_path / "fn", {})
     for cls in [
         "alnum",
         "alpha",
@@ -276,8 +304,10 @@ def test_bracket_classes_match_the_bytes_git_matches(tmp_path: Path) -> None:
         "upper",
         "xdigit",
     ]:
+        for name in names:
+            write(work_tree / name)
         write(work_tree / ".gitignore", f"x[[:{cls}:]]\nx[!a-c]\n!x[[:{cls}:]]\n")
-        assert embly_selects(work_tree) == git_lists(work_tree), cls
+        assert selects_what_git_lists(work_tree), cls
 
 
 _ATOMS = [
@@ -317,7 +347,12 @@ def test_random_rules_select_what_git_lists(tmp_path: Path) -> None:
             path = work_tree.joinpath(*parts)
             if not any(p.is_file() for p in (path, *path.parents)) and not path.is_dir():
                 write(path, "x")
-        subdirectories = [p for p in work_tree.rglob("*") if p.is_dir() and ".git" not in p.parts]
+        # Not below a name with a backslash: its .gitignore would be refused, and deleted.
+        subdirectories = [
+            p
+            for p in work_tree.rglob("*")
+            if p.is_dir() and ".git" not in p.parts and "\\" not in str(p)
+        ]
         for directory in (work_tree, chance.choice([*subdirectories, work_tree])):
             lines = []
             for _ in range(chance.randint(1, 4)):
@@ -326,4 +361,36 @@ def test_random_rules_select_what_git_lists(tmp_path: Path) -> None:
                 lines.append(line + ("/" if chance.random() < 0.2 else ""))
             write(directory / ".gitignore", "\n".join(lines) + "\n")
         rules = (work_tree / ".gitignore").read_text()
-        assert embly_selects(work_tree) == git_lists(work_tree), rules
+        assert selects_what_git_lists(work_tree), rules
+
+
+@contextmanager
+def hang_guard(seconds: float) -> Iterator[None]:
+    """Fails what runs inside on SIGALRM after `seconds` rather than let it hang the suite:
+    a bound far above the time it takes, not a measure of speed (see benchmarks/)."""
+
+    def expire(signum: int, frame: object) -> None:
+        raise TimeoutError(f"still running after {seconds} s")
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def test_a_gitignore_of_many_rules_selects_what_git_lists(tmp_path: Path) -> None:
+    """Rules in the tens of thousands (a generated .gitignore): each of names by start and
+    end, and of paths through `**` with a bracket expression, some of them negated."""
+    rules = [f"pat{i}_*.x{i % 7}" for i in range(5000)]
+    rules += [f"{'!' if i % 5 == 0 else ''}**/zz{i}/**/y{i}[a-c]*" for i in range(50_000)]
+    files = {f"d{i % 5}/pat{i}_q.x{i % 7}": "" for i in range(0, 5000, 29)}
+    files.update({f"d{i % 5}/pat{i}_q.x{(i + 1) % 7}": "" for i in range(0, 5000, 31)})
+    files.update({f"zz{i}/q/y{i}{c}.t": "" for i in range(0, 50_000, 2499) for c in "bd"})
+    files[".gitignore"] = "\n".join(rules) + "\n"
+    work_tree = repository(tmp_path / "fn", files)
+
+    with hang_guard(120):
+        assert selects_what_git_lists(work_tree)
