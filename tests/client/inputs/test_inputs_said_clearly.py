@@ -3,7 +3,6 @@ function, which rule and what to do, in text that cannot drive the terminal."""
 
 from __future__ import annotations
 
-import logging
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -22,19 +21,6 @@ from tests.client.inputs.test_inputs_as_git_lists import (
 
 # Control characters (C0, DEL, C1) a terminal acts on: none may reach it from a file.
 CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
-
-
-@pytest.fixture(autouse=True)
-def git_config_of_its_own(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "home" / ".config"))
-    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
-
-
-@pytest.fixture
-def warned(caplog: pytest.LogCaptureFixture) -> Callable[[], list[str]]:
-    caplog.set_level(logging.WARNING, logger="embly.inputs")
-    return lambda: [r.getMessage() for r in caplog.records if r.name == "embly.inputs"]
 
 
 def refusal(function: Path) -> str:
