@@ -35,7 +35,12 @@ from grpclib.exceptions import GRPCError, StreamTerminatedError
 from grpclib.health.v1.health_grpc import HealthStub
 from grpclib.health.v1.health_pb2 import HealthCheckRequest, HealthCheckResponse
 
-from embly_build.client.docker.engine import docker_engine, docker_host, engine_problem
+from embly_build.client.docker.engine import (
+    docker_engine,
+    docker_host,
+    engine_problem,
+    find_labelled,
+)
 from embly_build.client.docker.image import ServerImage
 from embly_build.errors import EnvironmentProblem
 
@@ -178,14 +183,7 @@ async def _ensure(
 
 
 async def _find(docker: aiodocker.Docker, name: str) -> DockerContainer | None:
-    user = str(os.getuid())
-    filters = json.dumps({"label": [f"{LABEL_SERVER}={name}", f"{LABEL_USER}={user}"]})
-    found = await docker.containers.list(all=True, filters=filters)
-    if not found:
-        return None
-    for extra in found[1:]:  # only a container made by hand could be a second one
-        await extra.delete(force=True)
-    return await docker.containers.get(found[0].id)
+    return await find_labelled(docker, [f"{LABEL_SERVER}={name}", f"{LABEL_USER}={os.getuid()}"])
 
 
 async def _create(

@@ -7,13 +7,15 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import json
 import os
 import shutil
 import stat
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import asynccontextmanager
 
 import aiodocker
+from aiodocker.containers import DockerContainer
 
 from embly_build.errors import DockerUnavailable
 
@@ -92,6 +94,17 @@ def _existing_sockets() -> Iterator[str]:
         with contextlib.suppress(OSError):
             if stat.S_ISSOCK(os.stat(expanded).st_mode):
                 yield expanded
+
+
+async def find_labelled(docker: aiodocker.Docker, labels: Sequence[str]) -> DockerContainer | None:
+    """The one container (running or not) with all these `KEY=VALUE` labels, or None. Only
+    a container made by hand could be a second one: any others are removed."""
+    found = await docker.containers.list(all=True, filters=json.dumps({"label": list(labels)}))
+    if not found:
+        return None
+    for extra in found[1:]:
+        await extra.delete(force=True)
+    return await docker.containers.get(found[0].id)
 
 
 def docker_host() -> str:

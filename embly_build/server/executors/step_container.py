@@ -31,7 +31,12 @@ from typing import Any
 import aiodocker
 from aiodocker.containers import DockerContainer
 
-from embly_build.client.docker.engine import docker_engine, docker_host, engine_problem
+from embly_build.client.docker.engine import (
+    docker_engine,
+    docker_host,
+    engine_problem,
+    find_labelled,
+)
 from embly_build.client.docker.image import find_or_build_image
 from embly_build.errors import EnvironmentProblem
 from embly_build.server.build_log import LOGGER_NAME
@@ -207,13 +212,7 @@ class StepContainer:
         return container
 
     async def _find(self, docker: aiodocker.Docker) -> DockerContainer | None:
-        filters = json.dumps({"label": [f"{LABEL_CONTAINER}={self.name}"]})
-        found = await docker.containers.list(all=True, filters=filters)
-        if not found:
-            return None
-        for extra in found[1:]:  # only a container made by hand could be a second one
-            await extra.delete(force=True)
-        return await docker.containers.get(found[0].id)
+        return await find_labelled(docker, [f"{LABEL_CONTAINER}={self.name}"])
 
     async def _create(self, docker: aiodocker.Docker, wanted: Mapping[str, str]) -> DockerContainer:
         labels = {
