@@ -3,6 +3,7 @@ accepts never stop a build, and a watch rebuilds for exactly the files git lists
 
 from __future__ import annotations
 
+import json
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -38,6 +39,21 @@ def test_a_build_warns_once_for_each_odd_line_and_succeeds(project: Path, embly_
     for number, line in enumerate(ODD_LINES, start=first):
         said = [s for s in done.stderr.splitlines() if f"{gitignore}:{number}: `{line}`" in s]
         assert len(said) == 1, done.stderr  # once, though three functions are indexed
+
+
+def test_with_json_the_warnings_are_events_on_stdout(project: Path, embly_home: Path) -> None:
+    gitignore = project / ".gitignore"
+    number = len(gitignore.read_text().splitlines()) + 1
+    gitignore.write_text(gitignore.read_text() + "[z-a]*.tmp\n")
+
+    done = embly("build", "--json", cwd=project)
+
+    assert done.returncode == 0, done.stderr
+    events = [json.loads(line) for line in done.stdout.splitlines()]
+    warnings = [e["text"] for e in events if e["event"] == "warning"]
+    assert len(warnings) == 1, events
+    assert warnings[0].startswith(f"{gitignore}:{number}: `[z-a]*.tmp`"), warnings
+    assert "[z-a]" not in done.stderr  # said once, where the events' reader looks
 
 
 @pytest.fixture

@@ -14,8 +14,8 @@ from embly_build.server.toolchains import toolchain_provider
 def create_service(settings: ServerSettings) -> BuildService:
     make_executor = executor_factory(settings.executor)
     try:
+        executor = make_executor(settings)  # first: it refuses settings it cannot use
         settings.tmp_dir.mkdir(parents=True, exist_ok=True)
-        executor = make_executor(settings)
         if isinstance(executor, BringsToolchains):
             toolchains = executor.toolchain_provider()
         else:

@@ -25,10 +25,10 @@ from pathlib import Path
 from typing import Literal
 
 from embly_build.errors import StoreError
+from embly_build.file_locks import try_lock, wait_for_lock
 from embly_build.server.build.build_space import MANIFEST_NAME, SPACE_LOCK
 from embly_build.server.cas.action_cache import ActionCache
 from embly_build.server.cas.store import ContentStore, StoredFile
-from embly_build.server.file_locks import try_lock, wait_for_lock
 from embly_build.server.settings import ServerSettings
 from embly_build.server.sizes import disk_usage
 

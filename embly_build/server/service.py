@@ -18,7 +18,7 @@ from embly_build.protocol.digests import CHUNK_SIZE, check_digest, digest_key
 from embly_build.protocol.limits import MAX_DIGESTS_PER_LOOKUP
 from embly_build.server.build.builder import Builder
 from embly_build.server.build_activity import BuildActivity
-from embly_build.server.build_log import log_finished_build
+from embly_build.server.build_log import log_ended_build, log_finished_build
 from embly_build.server.cas.action_cache import ActionCache
 from embly_build.server.cas.store import BlobWriter, ContentStore
 from embly_build.server.executors.base import Executor
@@ -158,15 +158,24 @@ class BuildService:
     async def build(self, build_request: pb.BuildRequest) -> AsyncIterator[pb.BuildEvent]:
         job = validate_build(build_request, self._runtimes, current_caller())
         called = time.monotonic()
-        with self._activity.track() as tracked:
-            async with contextlib.aclosing(self._builder.build(job)) as events:
-                async for event in events:
-                    if (finished := tracked.saw(event)) is not None:
-                        seconds = time.monotonic() - called
-                        log_finished_build(
-                            job.caller, job.project_id, job.function.name, finished, seconds
-                        )
-                    yield event
+        logged = False
+        try:
+            with self._activity.track() as tracked:
+                async with contextlib.aclosing(self._builder.build(job)) as events:
+                    async for event in events:
+                        if (finished := tracked.saw(event)) is not None:
+                            seconds = time.monotonic() - called
+                            log_finished_build(
+                                job.caller, job.project_id, job.function.name, finished, seconds
+                            )
+                            logged = True
+                        yield event
+        except BaseException as ended:
+            if not logged:
+                cancelled = isinstance(ended, (asyncio.CancelledError, GeneratorExit))
+                seconds = time.monotonic() - called
+                log_ended_build(job.caller, job.project_id, job.function.name, cancelled, seconds)
+            raise
 
     async def get_server_info(
         self, get_server_info_request: pb.GetServerInfoRequest

@@ -4,6 +4,7 @@ server that cannot be reached)."""
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -54,6 +55,19 @@ def test_unknown_function_on_the_command_line(project: Path, embly_home: Path) -
     assert result.returncode == 2
     assert "unknown function 'nosuch'; known functions: greeter, counter, shout" in result.stderr
     assert not (project / "embly_build").exists(), "nothing is built on a usage error"
+
+
+@pytest.mark.parametrize("command", ["build", "watch"])
+def test_unknown_function_is_said_before_a_server_is_reached(
+    project: Path, embly_home: Path, command: str
+) -> None:
+    """The Docker executor with no engine at DOCKER_HOST: a mistyped name is the error
+    shown, not the engine (nor, with an engine, a container started for nothing)."""
+    no_engine = {"DOCKER_HOST": f"unix://{project / 'no-engine.sock'}"}
+    args = (command, "nosuch", "--executor", "docker")
+    result = embly(*args, cwd=project, env=no_engine, timeout=60)
+    assert result.returncode == 2, result.stderr
+    assert "unknown function 'nosuch'" in result.stderr
 
 
 def test_reference_to_an_undeclared_function(project: Path, embly_home: Path) -> None:
@@ -306,3 +320,20 @@ def test_a_remote_executor_in_the_user_config_without_an_address_names_the_file(
     result = embly("build", cwd=project)
     assert result.returncode == 2, result.stderr
     assert f'error: {config}: executor = "remote" needs the server\'s address' in result.stderr
+
+
+def test_serve_refuses_a_docker_state_dir_the_image_owns_before_writing_anything(
+    tmp_path: Path,
+) -> None:
+    """A store under /usr would be mounted over the image's own files: refused, with the
+    fix, and nothing made there first."""
+    store = Path("/usr/local") / f"embly-test-store-{os.getpid()}"
+    try:
+        args = ("serve", "--executor", "docker", "--store", str(store))
+        result = embly(*args, "--listen", f"unix:{tmp_path / 's.sock'}", cwd=tmp_path, timeout=60)
+        assert result.returncode == 2, result.stderr
+        assert "would hide the image's own files" in result.stderr
+        assert "--store" in result.stderr
+        assert not store.exists()
+    finally:
+        shutil.rmtree(store, ignore_errors=True)

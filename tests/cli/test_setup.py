@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
 import tempfile
 import tomllib
 from collections.abc import Iterator
@@ -21,9 +20,9 @@ import pytest
 
 from embly_build.client.config.project import load_project
 from tests.cli.terminal_session import CTRL_C, CTRL_D, TerminalSession
+from tests.docker.hidden_tools import hiding_argv
 from tests.helpers import EMBLY, embly_serve
 
-HIDDEN_TOOLS = Path(__file__).parents[1] / "docker" / "hidden_tools.py"
 MEANINGS = ("nix-shell --pure", "long-lived container", "build server elsewhere")
 
 
@@ -69,17 +68,6 @@ def short_dir() -> Iterator[Path]:
 def _nix_here() -> None:
     if shutil.which("nix-shell") is None:
         pytest.skip("needs Nix")
-
-
-def _hiding(*, docker: bool) -> list[str]:
-    """The argv prefix that runs a command with Nix (and unless `docker`, Docker) hidden."""
-    if os.geteuid() != 0 or shutil.which("unshare") is None:
-        pytest.skip("hiding Nix needs root and unshare (util-linux)")
-    hidden = [] if docker else ["--no-docker"]
-    return [
-        *("unshare", "--mount", "--propagation", "private"),
-        *(sys.executable, str(HIDDEN_TOOLS), *hidden, "--"),
-    ]
 
 
 def _on_terminal(
@@ -217,7 +205,7 @@ def test_with_no_terminal_it_chooses_what_works_says_so_and_never_waits(
 def test_with_no_terminal_and_neither_nix_nor_docker_it_exits_2_naming_the_flag(
     user: User, tmp_path: Path
 ) -> None:
-    ran = _without_terminal(user, cwd=tmp_path, prefix=_hiding(docker=False))
+    ran = _without_terminal(user, cwd=tmp_path, prefix=hiding_argv(docker=False))
     assert ran.returncode == 2, ran.stderr + ran.stdout
     assert "Nix      not installed" in ran.stdout and "Docker   not installed" in ran.stdout
     assert "neither Nix nor Docker works here" in ran.stderr
@@ -228,7 +216,8 @@ def test_with_no_terminal_and_neither_nix_nor_docker_it_exits_2_naming_the_flag(
 def test_executor_nix_without_nix_is_refused_before_anything_is_written(
     user: User, tmp_path: Path
 ) -> None:
-    ran = _without_terminal(user, "--executor", "nix", cwd=tmp_path, prefix=_hiding(docker=False))
+    hidden = hiding_argv(docker=False)
+    ran = _without_terminal(user, "--executor", "nix", cwd=tmp_path, prefix=hidden)
     assert ran.returncode == 2, ran.stderr + ran.stdout
     assert "--executor nix: Nix is not installed" in ran.stderr
     assert not user.config.exists()
@@ -239,7 +228,7 @@ def test_on_a_terminal_without_nix_a_wrong_choice_is_refused_and_remote_asks_for
 ) -> None:
     socket = short_dir / "build.sock"
     with embly_serve(socket, tmp_path / "server-store"):
-        session = _on_terminal(user, cwd=tmp_path, prefix=_hiding(docker=False))
+        session = _on_terminal(user, cwd=tmp_path, prefix=hiding_argv(docker=False))
         try:
             screen = session.wait_for("Build with (nix, docker, remote):")
             assert "Not here: Nix is not installed" in screen, "no default: nothing works"
@@ -285,6 +274,12 @@ def test_a_docker_engine_that_is_not_running_is_said_after_the_choice_is_saved(
     user: User, tmp_path: Path, short_dir: Path
 ) -> None:
     user.env["DOCKER_HOST"] = f"unix://{short_dir / 'no-docker.sock'}"
+    # Docker installed (a stand-in for its CLI where the machine has none), its daemon not.
+    cli = tmp_path / "docker-cli"
+    cli.mkdir()
+    (cli / "docker").write_text("#!/bin/sh\nexit 1\n")
+    (cli / "docker").chmod(0o755)
+    user.env["PATH"] = f"{cli}{os.pathsep}{user.env['PATH']}"
     ran = _without_terminal(user, "--executor", "docker", cwd=tmp_path)
     assert ran.returncode == 2, ran.stderr + ran.stdout
     assert "the Docker daemon is not running" in ran.stderr

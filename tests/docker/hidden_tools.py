@@ -4,10 +4,14 @@ bind-mounted over each of their programs, and with --no-docker a tmpfs over /run
 engine's socket. Nothing outside the namespace changes.
 
     unshare --mount --propagation private python hidden_tools.py [--no-docker] -- ARGV...
+
+Tests take that prefix from `hiding_argv`, which skips them where no private mount
+namespace can be made (not root, no unshare, a container without the privilege).
 """
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import subprocess
@@ -24,6 +28,31 @@ NIX_PROGRAMS = (
     "nix-collect-garbage",
 )
 DOCKER_PROGRAMS = ("docker", "dockerd")
+
+
+def hiding_argv(*, docker: bool = True) -> list[str]:
+    """The argv prefix that runs a command with Nix (and unless `docker`, Docker) hidden;
+    skips the calling test where that cannot be done here."""
+    import pytest
+
+    if not _private_mounts_work():
+        pytest.skip(
+            "hiding Nix needs a private mount namespace: root, unshare (util-linux) and the "
+            "privilege to unshare (not in an unprivileged container)"
+        )
+    hidden = [] if docker else ["--no-docker"]
+    return [
+        *("unshare", "--mount", "--propagation", "private"),
+        *(sys.executable, os.path.abspath(__file__), *hidden, "--"),
+    ]
+
+
+@functools.cache
+def _private_mounts_work() -> bool:
+    if os.geteuid() != 0 or shutil.which("unshare") is None:
+        return False
+    probe = ["unshare", "--mount", "--propagation", "private", "true"]
+    return subprocess.run(probe, capture_output=True).returncode == 0
 
 
 def hide(program: str) -> None:

@@ -8,9 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import shutil
 import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,12 +17,12 @@ import pytest
 
 from embly_build.client.docker.local_server import container_name
 from tests.docker.conftest import BuiltImage, remove_server_container
+from tests.docker.hidden_tools import hiding_argv
 from tests.example_project import copy_example
 from tests.helpers import EMBLY
 
 pytestmark = pytest.mark.slow
 
-HIDDEN_TOOLS = Path(__file__).with_name("hidden_tools.py")
 FUNCTIONS = ("greeter", "counter", "shout")
 
 
@@ -46,8 +44,7 @@ class DockerUser:
 
 @pytest.fixture
 def docker_user(server_image: BuiltImage, tmp_path: Path) -> Iterator[DockerUser]:
-    if shutil.which("unshare") is None:
-        pytest.skip("hiding Nix needs unshare (util-linux)")
+    hiding_argv()  # skips where Nix cannot be hidden
     user = DockerUser(tmp_path / "embly-home", tmp_path / "config" / "config.toml")
     user.config.parent.mkdir()
     yield user
@@ -62,11 +59,7 @@ def _without(
     argv: list[str], user: DockerUser, cwd: Path, *, docker: bool = True
 ) -> subprocess.CompletedProcess[str]:
     """`argv` run where Nix (and unless `docker`, Docker) cannot be seen."""
-    hidden = [] if docker else ["--no-docker"]
-    command = [
-        *("unshare", "--mount", "--propagation", "private"),
-        *(sys.executable, str(HIDDEN_TOOLS), *hidden, "--", *argv),
-    ]
+    command = [*hiding_argv(docker=docker), *argv]
     environment = {**_environment(), **user.env}
     return subprocess.run(
         command, cwd=cwd, env=environment, capture_output=True, text=True, timeout=900

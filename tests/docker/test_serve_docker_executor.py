@@ -107,8 +107,10 @@ def _step_temp_dirs(home: Path) -> list[Path]:
 async def _container_commands(home: Path) -> list[str]:
     async with connect_engine() as docker:
         container = await docker.containers.get(container_name(home))
-        top = await container.top()
-    column = top["Titles"].index("CMD")
+        # Unlimited width: `ps` cuts the default listing at 80 columns when not on a terminal,
+        # so the command's length would depend on the width of the process ids.
+        top = await container.top(ps_args="-ww -eo pid,args")
+    column = top["Titles"].index("COMMAND")
     return [process[column] for process in top["Processes"]]
 
 

@@ -6,9 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-import shutil
 import subprocess
-import sys
 import tomllib
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -20,11 +18,10 @@ from embly_build.client.docker.engine import docker_engine as connect_engine
 from embly_build.client.docker.local_server import container_name
 from tests.cli.terminal_session import TerminalSession
 from tests.docker.conftest import BuiltImage, remove_server_container
+from tests.docker.hidden_tools import hiding_argv
 from tests.helpers import EMBLY
 
 pytestmark = pytest.mark.slow
-
-HIDDEN_TOOLS = Path(__file__).with_name("hidden_tools.py")
 
 
 @dataclass(frozen=True)
@@ -41,8 +38,7 @@ class DockerUser:
 
 @pytest.fixture
 def docker_user(server_image: BuiltImage, tmp_path: Path) -> Iterator[DockerUser]:
-    if os.geteuid() != 0 or shutil.which("unshare") is None:
-        pytest.skip("hiding Nix needs root and unshare (util-linux)")
+    hiding_argv()  # skips where Nix cannot be hidden
     config = tmp_path / "config" / "config.toml"
     env = {**os.environ, "EMBLY_HOME": str(tmp_path / "home"), "EMBLY_CONFIG": str(config)}
     user = DockerUser(config, env)
@@ -59,8 +55,7 @@ async def _container(name: str) -> tuple[str, bool]:
 
 def _without_nix() -> list[str]:
     return [
-        *("unshare", "--mount", "--propagation", "private"),
-        *(sys.executable, str(HIDDEN_TOOLS), "--"),
+        *hiding_argv(),
         *(str(EMBLY), "setup"),
     ]
 

@@ -4,6 +4,7 @@ over a unix socket, loopback TCP and TLS."""
 from __future__ import annotations
 
 import hashlib
+import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from grpclib.const import Status
 from embly_build.protocol import pb
 from embly_build.protocol.blob_batches import make_batch
 from embly_build.protocol.input_trees import TreeFile, encode_input_tree
+from embly_build.server.build_log import LOGGER_NAME
 from tests.transport.raw_calls import RawServer
 
 
@@ -75,6 +77,15 @@ async def test_build_of_blobs_never_uploaded_is_not_found(stub: pb.BuildServiceS
     error = await build_error(stub, request_with("src/main.rs"))
     assert error.status == Status.NOT_FOUND
     assert "upload them" in (error.message or "")
+
+
+async def test_a_build_that_ends_in_an_error_is_logged_as_one(
+    stub: pb.BuildServiceStub, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.INFO, logger=LOGGER_NAME):
+        await build_error(stub, request_with("src/main.rs", "p1", "lost"))
+    lines = [r.getMessage() for r in caplog.records if r.name == LOGGER_NAME]
+    assert [line for line in lines if "function=lost" in line and "status=error" in line], lines
 
 
 def by_digest(tree: bytes) -> pb.BuildRequest:

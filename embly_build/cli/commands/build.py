@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Mapping, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,10 +15,12 @@ from embly_build.cli.connect import Resolved, connected_client, resolve
 from embly_build.cli.options import ClientOptions
 from embly_build.cli.stop_signals import cancel_on_stop_signals
 from embly_build.cli.terminal.render import HumanRenderer, JsonRenderer
+from embly_build.cli.terminal.warning_events import warnings_as_events
 from embly_build.client.config.project import ProjectConfig
 from embly_build.client.inputs.index import FunctionInputs
 from embly_build.client.records.up_to_date import invocation_key
 from embly_build.client.records.up_to_date_record import FinishedRun, code_paths, record_run
+from embly_build.client.session.client import load
 from embly_build.client.session.events import BuildFinished, ClientEvent, LogLine
 
 
@@ -52,13 +55,19 @@ async def build_once(
             client_lines.append(event)
         renderer(event)
 
-    with cancel_on_stop_signals() as stop:
+    with (
+        cancel_on_stop_signals() as stop,
+        warnings_as_events(renderer) if isinstance(renderer, JsonRenderer) else nullcontext(),
+    ):
         renderer.stop_when_reader_gone(stop.reader_gone)
         try:
             resolved = resolve(options)
+            # A missing embly.hcl or an unknown function is said before a server is set up.
+            config = load(invocation.search_start)
+            config.select(functions)
             async with connected_client(options, resolved, show) as client:
                 results = await client.build(
-                    invocation.search_start,
+                    config,
                     functions,
                     show,
                     on_indexed=lambda config, inputs: indexed.append((config, inputs)),

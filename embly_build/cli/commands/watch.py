@@ -11,6 +11,8 @@ from embly_build.cli.options import ClientOptions
 from embly_build.cli.stop_signals import cancel_on_stop_signals
 from embly_build.cli.terminal.live_view import LiveView
 from embly_build.cli.terminal.render import JsonRenderer
+from embly_build.cli.terminal.warning_events import warnings_as_events
+from embly_build.client.session.client import load
 from embly_build.client.watch.watcher import Watcher
 from embly_build.errors import EmblyError
 
@@ -23,7 +25,8 @@ async def watch(options: ClientOptions, functions: list[str], as_json: bool, pol
         if as_json:
             renderer = JsonRenderer()
             renderer.stop_when_reader_gone(stop.reader_gone)
-            await _watch(options, functions, renderer, poll)
+            with warnings_as_events(renderer):
+                await _watch(options, functions, renderer, poll)
         else:
             with LiveView() as view:
                 view.stop_when_reader_gone(stop.reader_gone)
@@ -38,8 +41,9 @@ async def _watch(
     poll: bool,
 ) -> None:
     quick_first = watch_quick_first(options)
+    project = options.project or Path.cwd()
+    load(project).select(functions)  # said before a server is set up; reloaded when watched
     async with connected_client(options, on_setup=emit) as client:
-        project = options.project or Path.cwd()
         watcher = Watcher(client, project, functions, emit, poll=poll, quick_first=quick_first)
         try:
             await watcher.run()

@@ -16,6 +16,7 @@ from embly_build.client.session.events import (
     BuildStarted,
     ClientEvent,
     IndexProgress,
+    InputWarning,
     LogLine,
     ServerSetup,
     UploadProgress,
@@ -41,7 +42,7 @@ class JsonRenderer:
         raising BrokenPipeError; nothing more is written then."""
         self._on_reader_gone = stop
 
-    def __call__(self, event: AnyEvent) -> None:
+    def __call__(self, event: AnyEvent | InputWarning) -> None:
         if self._reader_gone:
             return
         try:

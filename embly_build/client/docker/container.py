@@ -43,6 +43,7 @@ from embly_build.client.docker.engine import (
 )
 from embly_build.client.docker.image import ServerImage
 from embly_build.errors import EnvironmentProblem
+from embly_build.file_locks import wait_for_lock
 
 SERVER_PORT = "9276/tcp"
 EMBLY_HOME = "/var/lib/embly"  # the image's EMBLY_HOME, where the volume goes
@@ -62,6 +63,7 @@ READY_WITHIN = 60.0
 FIRST_DELAY = 0.05
 LONGEST_DELAY = 1.0
 LOG_LINES = 20
+_LOCK_POLL_SECONDS = 0.1
 
 ProgressSink = Callable[[str], None]
 
@@ -113,7 +115,7 @@ async def ensure_server(
             f"{error.strerror or error}; make it writable, or set EMBLY_CONFIG to a file in "
             "a directory you can write"
         ) from error
-    async with _lock(state_dir / f"{name}.lock"), docker_engine() as docker:
+    async with _lock(state_dir / f"{name}.lock", sink), docker_engine() as docker:
         try:
             return await _ensure(docker, image, settings, state_dir, sink, name, ready_within)
         except aiodocker.DockerError as error:
@@ -121,9 +123,15 @@ async def ensure_server(
 
 
 @asynccontextmanager
-async def _lock(path: Path) -> AsyncIterator[None]:
+async def _lock(path: Path, sink: ProgressSink) -> AsyncIterator[None]:
+    """The container's start-up lock: one `embly` command at a time finds, starts or
+    replaces it."""
+
+    def waiting() -> None:
+        sink("waiting for another embly command that is starting the build server container")
+
     with path.open("a") as handle:
-        await asyncio.to_thread(fcntl.flock, handle.fileno(), fcntl.LOCK_EX)
+        await wait_for_lock(handle, fcntl.LOCK_EX, waiting, _LOCK_POLL_SECONDS)
         try:
             yield
         finally:

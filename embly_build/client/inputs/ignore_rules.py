@@ -11,13 +11,12 @@ A line git accepts never fails: one that can match nothing is reported as a `Pro
 
 from __future__ import annotations
 
-import gc
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
 
+from embly_build.client.inputs.collector_paused import collector_paused
 from embly_build.client.inputs.input_warnings import printable
 from embly_build.client.inputs.pattern_index import Found, PatternIndex
 from embly_build.client.inputs.wildmatch import Translation, translate
@@ -101,7 +100,7 @@ class IgnoreRules:
         """The patterns of names or of paths, for directories only or not."""
         index = self._indexes.get((name_only, directories_only))
         if index is None:
-            with _no_garbage():
+            with collector_paused():
                 index = self._indexes[name_only, directories_only] = PatternIndex(
                     [
                         (order, p.translation, p.excludes)
@@ -113,23 +112,10 @@ class IgnoreRules:
         return index
 
 
-@contextmanager
-def _no_garbage() -> Iterator[None]:
-    """The cycle collector paused while many objects are made that all stay: it would go
-    through them again and again, a large share of the time a file of many rules takes."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
-
-
 def parse_ignore_file(data: bytes, file: Path) -> tuple[IgnoreRules | None, list[Problem]]:
     """The rules in the bytes of `file`; None when it has none. Lines that can match
     nothing are left out and reported."""
-    with _no_garbage():
+    with collector_paused():
         return _parse(data, file)
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from embly_build.client.inputs.cancellation import Cancellation
 from embly_build.client.inputs.cargo_deps import cargo_inputs
+from embly_build.client.inputs.collector_paused import collector_paused
 from embly_build.client.inputs.ignore import IgnoreFilter, ignoring_rule, input_filter
 from embly_build.client.inputs.input_warnings import printable
 from embly_build.client.inputs.stat_cache import StatCache, default_stat_cache_path
@@ -56,7 +57,7 @@ def index_function(
     require_among_inputs(cargo.sources, dirs, crate, project_root)
     root = Path(os.path.commonpath([*dirs, *(f.parent for f in single)]))
     rounds = stat_cache.indexing(root) if stat_cache is not None else nullcontext(None)
-    with rounds as cache:
+    with collector_paused(), rounds as cache:  # objects per file, all kept
         ignored = input_filter(dirs, output_dir)
         walker = Walker(root, dirs, ignored, cache, counters, cancellation)
         if previous is not None:
@@ -90,7 +91,7 @@ def reindex_function(
         if stat_cache is not None
         else nullcontext(None)
     )
-    with rounds as cache:
+    with collector_paused(), rounds as cache:  # objects per file, all kept
         ignored = input_filter(dirs, output_dir)
         walker = Walker(previous.root, dirs, ignored, cache, counters, cancellation)
         walker.earlier = previous.walked

@@ -2,7 +2,8 @@
 nothing, git that cannot be asked which files it tracks): each said once per process, not
 again at every index a watch makes.
 
-They go to the `embly.inputs` logger; with no handler set up, Python prints them on stderr.
+They go to the `embly.inputs` logger; with no handler set up, Python prints them on stderr
+(`embly build --json` makes them events).
 What they quote of a file's content or name is made `printable` first: a `.gitignore` line
 or a file name could otherwise drive the terminal (set its title, colours, move the cursor).
 """
@@ -13,7 +14,9 @@ import logging
 import re
 import threading
 
-_log = logging.getLogger("embly.inputs")
+LOGGER_NAME = "embly.inputs"
+WARNING_TEXT = "embly_warning"  # the attribute of a record holding the warning alone
+_log = logging.getLogger(LOGGER_NAME)
 _said: set[str] = set()
 _lock = threading.Lock()  # indexes run in worker threads
 
@@ -33,4 +36,4 @@ def warn_once(message: str) -> None:
         if message in _said:
             return
         _said.add(message)
-    _log.warning("embly: warning: %s", message)
+    _log.warning("embly: warning: %s", message, extra={WARNING_TEXT: message})

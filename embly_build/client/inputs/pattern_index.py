@@ -139,6 +139,10 @@ class PatternIndex:
                         start = directory + b"/" if directory else b""
                         in_directory.setdefault(start, {}).setdefault(len(rest), {})[rest] = group
             self._prefixes_in = {d: sorted(t.items()) for d, t in in_directory.items()}
+        # Every key, for telling at once which names hold none (see `_candidates`).
+        self._suffix_keys = tuple(key for _, table in self._suffixes for key in table)
+        self._prefix_keys = _keys_of(self._prefixes)
+        self._prefix_keys_in = {d: _keys_of(t) for d, t in self._prefixes_in.items()}
 
     def decided(self, directory: bytes, names: Sequence[bytes]) -> dict[int, Found]:
         """By the position of each name in `names` that a pattern matches, (order,
@@ -150,14 +154,20 @@ class PatternIndex:
             directory = b""
             fixed: list[_Group] = []
             name_prefixes = self._prefixes
+            prefix_keys = self._prefix_keys
         else:
             fixed = self._groups_of(directory)
             name_prefixes = self._prefixes_in.get(directory, [])
+            prefix_keys = self._prefix_keys_in.get(directory, ())
         exact, components, suffixes = self._exact, self._components, self._suffixes
         general = self._general if self._general.top >= 0 else None
         lasts = self._general_lasts
         found: dict[int, Found] = {}
-        for i, name in enumerate(names):
+        positions: Sequence[int] = range(len(names))
+        if not fixed and general is None:
+            positions = self._candidates(directory, names, prefix_keys)
+        for i in positions:
+            name = names[i]
             text = directory + name
             best = _NONE
             for group in fixed:
@@ -186,6 +196,28 @@ class PatternIndex:
                 found[i] = best
         return found
 
+    def _candidates(
+        self, directory: bytes, names: Sequence[bytes], prefix_keys: tuple[bytes, ...]
+    ) -> list[int]:
+        """The positions of the names that hold a key of this index, in order: no pattern
+        matches the others. One C string method per name and kind of key, where the lookups
+        by key length cost a dictionary lookup each, for the many names that hold no key
+        (most names in most directories: bench_index.py)."""
+        texts = [directory + name for name in names] if directory else names
+        found: set[int] = set()
+        if self._suffix_keys:
+            suffixes = self._suffix_keys
+            found.update([i for i, text in enumerate(texts) if text.endswith(suffixes)])
+        if prefix_keys:
+            found.update([i for i, name in enumerate(names) if name.startswith(prefix_keys)])
+        if self._exact:
+            exact = self._exact
+            found.update([i for i, text in enumerate(texts) if text in exact])
+        if self._components:
+            components = self._components
+            found.update([i for i, name in enumerate(names) if name in components])
+        return sorted(found)
+
     def _groups_of(self, directory: bytes) -> list[_Group]:
         """For patterns of paths, the groups every name in `directory` has the key of: by
         a prefix within the directory, or one of its components."""
@@ -202,6 +234,10 @@ class PatternIndex:
                 if group is not None:
                     groups.append(group)
         return groups
+
+
+def _keys_of(tables: _Tables) -> tuple[bytes, ...]:
+    return tuple(key for _, table in tables for key in table)
 
 
 def _keys(translation: Translation, name_only: bool) -> list[tuple[int, bytes]]:

@@ -56,6 +56,8 @@ class DirectoryCache:
     def __init__(self, entries: _Entries, racy_from_ns: int) -> None:
         self.entries = entries  # as loaded: not changed during the round
         self.recorded: _Entries = {}
+        # Names of files listed or looked up: entries of the others are dropped at the commit
+        # when their files are gone.
         self.seen: set[str] = set()
         self._racy_from_ns = racy_from_ns
 
@@ -70,7 +72,8 @@ class DirectoryCache:
         except (TypeError, ValueError):  # not an entry this module wrote
             return None
         if (
-            racy
+            racy is not False
+            or type(sha256) is not str
             or size != info.st_size
             or mtime_ns != info.st_mtime_ns
             or ctime_ns != info.st_ctime_ns

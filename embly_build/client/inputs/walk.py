@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from operator import attrgetter
 from pathlib import Path
+from typing import NamedTuple
 
 from embly_build.client.inputs.cancellation import Cancellation
 from embly_build.client.inputs.ignore import IgnoreFilter
@@ -20,10 +21,14 @@ from embly_build.client.inputs.stat_cache import DirectoryCache, StatCache
 from embly_build.errors import InputError
 
 _CHUNK = 1024 * 1024
+_FORMAT_BITS = 0o170000  # of st_mode: what stat.S_IFMT() keeps, without the call
 
 
-@dataclass(frozen=True, slots=True)
-class IndexedFile:
+class IndexedFile(NamedTuple):
+    """One input file. A named tuple rather than a frozen dataclass: an index makes one per
+    file, and a frozen dataclass's `__init__` (a `object.__setattr__` per field) was the
+    largest single cost of a warm index after the `stat` calls (bench_index.py)."""
+
     path: str  # relative to the tree root, '/'-separated, never '..', never absolute
     location: str  # where the bytes are on this machine: an absolute path
     sha256: str  # lowercase hex
@@ -149,8 +154,10 @@ class Walker:
         fd = _open_dir(directory)  # entries are stat-ed relative to it: no path lookups
         try:
             for entry in _scandir(fd, directory):
-                if entry.is_symlink():
-                    info = links[entry.name] = _stat(base, entry, True)
+                if entry.is_file(follow_symlinks=False):  # most entries: one call each
+                    others.append(entry)
+                elif entry.is_symlink():
+                    info = links[entry.name] = _link_target_stat(entry)
                     if info is not None and stat.S_ISDIR(info.st_mode):
                         subdirs.append(entry.name)
                     else:
@@ -159,9 +166,14 @@ class Walker:
                     subdirs.append(entry.name)
                 else:
                     others.append(entry)
-            ignored = self.ignored.ignored_entries(directory, subdirs, [e.name for e in others])
-            # Every directory walked is listed in the cache, so entries of deleted files go.
-            cache = self.cache.directory(directory) if self.cache is not None else None
+            names = [e.name for e in others]
+            ignored = self.ignored.ignored_entries(directory, subdirs, names)
+            cache = None
+            if self.cache is not None:
+                # Every directory walked is listed in the cache, so entries of deleted files go.
+                cache = self.cache.directory(directory)
+                cache.seen.update(names)
+            self.cancellation.check()
             before = len(self.files)
             self._index_files(base, others, links, ignored, cache)
             self.counters.files += len(self.files) - before
@@ -202,10 +214,16 @@ class Walker:
         ignored: set[str],
         cache: DirectoryCache | None,
     ) -> None:
+        """Index the files among `entries` (neither directories nor links to one).
+
+        A file whose stat its cache entry holds is added here without a call: this loop runs
+        once per input file, and for a warm index in a new process its function calls were
+        most of the time left beside the `stat` calls themselves (bench_index.py). Anything
+        else goes through `_add`."""
         relative = base[self.root_length :]
-        cancellation = self.cancellation
+        known = cache.entries if cache is not None else {}
+        files = self.files
         for entry in entries:
-            cancellation.check()
             name = entry.name
             if name in ignored:
                 continue
@@ -214,12 +232,32 @@ class Walker:
                 if info is None:
                     raise _unfollowable_link(base + name)
                 self._follow(base + name)
-            elif entry.is_file(follow_symlinks=False):
-                info = _stat(base, entry, False)
             else:
-                continue  # a fifo, socket or device
-            if info is None or not stat.S_ISREG(info.st_mode):
-                continue
+                try:
+                    info = entry.stat()
+                except OSError as exc:
+                    raise InputError(f"cannot read {base + name}: {exc.strerror}") from exc
+            if info is None or info.st_mode & _FORMAT_BITS != stat.S_IFREG:
+                continue  # a fifo, socket or device, or a link to one
+            hit = known.get(name)
+            try:
+                if (
+                    hit is not None
+                    and hit[0] == info.st_size
+                    and hit[1] == info.st_mtime_ns
+                    and hit[2] == info.st_ctime_ns
+                    and hit[3] == info.st_ino
+                    and hit[5] is False  # not racy
+                    and type(hit[4]) is str
+                ):
+                    path = relative + name
+                    if path.isascii() and "\\" not in path:
+                        executable = info.st_mode & stat.S_IXUSR != 0
+                        location = base + name
+                        files.append(IndexedFile(path, location, hit[4], info.st_size, executable))
+                        continue
+            except (TypeError, IndexError):  # not an entry the cache wrote: `_add` says so
+                pass
             self._add(base, name, info, cache, relative)
 
     def _add(
@@ -240,6 +278,7 @@ class Walker:
             raise _backslash_in(base + name)
         sha256 = cache.lookup(name, info) if cache is not None else None
         if sha256 is None:
+            self.cancellation.check()
             sha256, size = _read(base + name, self.cancellation)
             self.counters.read_bytes += size
             if cache is not None and size == info.st_size:
@@ -320,15 +359,12 @@ def _scandir(fd: int, directory: str) -> list[os.DirEntry[str]]:
         raise InputError(f"cannot list {directory}: {exc.strerror}; fix its permissions") from exc
 
 
-def _stat(base: str, entry: os.DirEntry[str], is_symlink: bool) -> os.stat_result | None:
-    """The stat of what `entry` (in directory `base`, ending in '/') points to, cached by the
-    entry; None for a symlink that cannot be followed."""
+def _link_target_stat(entry: os.DirEntry[str]) -> os.stat_result | None:
+    """The stat of what the symlink `entry` points to; None when it cannot be followed."""
     try:
         return entry.stat()
-    except OSError as exc:
-        if is_symlink:
-            return None
-        raise InputError(f"cannot read {base + entry.name}: {exc.strerror}") from exc
+    except OSError:
+        return None
 
 
 def _unfollowable_link(path: str) -> InputError:

@@ -123,4 +123,16 @@ class ServerSetup:
         return {"event": "server_setup", "phase": self.phase, "text": self.text}
 
 
+@dataclass(frozen=True)
+class InputWarning:
+    """A warning about what decides a function's inputs (a `.gitignore` line git skips, git
+    that cannot be asked): on stderr, or with `--json` as this event (see
+    cli/terminal/warning_events.py)."""
+
+    text: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"event": "warning", "text": self.text}
+
+
 ClientEvent = IndexProgress | UploadProgress | BuildStarted | LogLine | BuildFinished | ServerSetup

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from embly_build.errors import BuildFailed, StoreError
+from embly_build.file_locks import wait_for_lock
 from embly_build.protocol import enums, pb
 from embly_build.server.build.build_events import (
     Clock,
@@ -43,7 +44,6 @@ from embly_build.server.cas.action_cache import ActionCache
 from embly_build.server.cas.action_key import ActionInputs
 from embly_build.server.cas.store import ContentStore, disk_error
 from embly_build.server.executors.base import Executor
-from embly_build.server.file_locks import wait_for_lock
 from embly_build.server.gc import build_in_progress
 from embly_build.server.requests import ValidBuild
 from embly_build.server.runtimes.base import CompileJob, Runtime

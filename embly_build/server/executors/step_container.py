@@ -39,8 +39,8 @@ from embly_build.client.docker.engine import (
 )
 from embly_build.client.docker.image import find_or_build_image
 from embly_build.errors import EnvironmentProblem
+from embly_build.file_locks import wait_for_lock
 from embly_build.server.build_log import LOGGER_NAME
-from embly_build.server.file_locks import wait_for_lock
 from embly_build.server.settings import ServerSettings
 
 LABEL_CONTAINER = "dev.embly.steps"  # its value: the container's name

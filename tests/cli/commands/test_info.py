@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import signal
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -89,6 +93,28 @@ def _gated(crate: Path, gate: Path) -> None:
     script.write_text(body.replace("fn main() {", "fn main() {\n    wait_for_gate();", 1) + wait)
 
 
+def _wait_for_activity(
+    address: str,
+    cwd: Path,
+    wanted: Callable[[dict[str, int]], bool],
+    client: subprocess.Popen[Any] | None = None,
+) -> dict[str, int]:
+    """The server's activity once it is `wanted`, while `client` still runs."""
+    deadline = time.monotonic() + 120
+    while not wanted(now := _activity(address, cwd)):
+        assert client is None or client.poll() is None, now
+        assert time.monotonic() < deadline, now
+        time.sleep(0.2)
+    return now
+
+
+def _log_when_stopped(server: subprocess.Popen[str]) -> str:
+    server.terminate()
+    assert server.wait(timeout=60) == 0
+    assert server.stderr is not None
+    return server.stderr.read()
+
+
 def _activity(address: str, cwd: Path) -> dict[str, int]:
     shown = embly("info", "--json", "--remote", address, cwd=cwd)
     assert shown.returncode == 0, shown.stderr
@@ -114,10 +140,9 @@ def test_remote_info_shows_builds_running_and_queued_and_the_cache_hit_rate(
             text=True,
         )
         try:
-            deadline = time.monotonic() + 120
-            while (now := _activity(address, project))["running"] != 1 or now["queued"] != 1:
-                assert build.poll() is None and time.monotonic() < deadline, now
-                time.sleep(0.2)
+            now = _wait_for_activity(
+                address, project, lambda a: (a["running"], a["queued"]) == (1, 1), build
+            )
             assert now == {"running": 1, "queued": 1, "builds_finished": 0, "cache_hits": 0}
             shown = embly("info", "--remote", address, cwd=project).stdout
             assert "builds      1 running, 1 queued; none finished since the server started" in (
@@ -135,10 +160,7 @@ def test_remote_info_shows_builds_running_and_queued_and_the_cache_hit_rate(
             "2 from the cache (50%)"
         ) in shown.splitlines()
 
-        server.terminate()
-        assert server.wait(timeout=60) == 0
-        assert server.stderr is not None
-        log = server.stderr.read()
+        log = _log_when_stopped(server)
     built = re.findall(
         r"^embly serve: build caller=anonymous project=\S+ function=(\w+) "
         r"status=ok cache_hit=(yes|no) duration=\d+\.\d\ds$",
@@ -175,3 +197,33 @@ def test_a_build_whose_client_went_away_is_no_longer_counted(project: Path, tmp_
             assert time.monotonic() < deadline, now
             time.sleep(0.2)
         assert now == {"running": 0, "queued": 0, "builds_finished": 0, "cache_hits": 0}
+
+
+@pytest.mark.slow
+def test_a_build_whose_caller_goes_away_is_logged_as_cancelled(
+    project: Path, tmp_path: Path
+) -> None:
+    _gated(project / "greeter", tmp_path / "gate")  # never opened: the build waits
+    socket = tmp_path / "embly.sock"
+    address = f"unix:{socket}"
+    with embly_serve(socket, tmp_path / "state") as server:
+        build = subprocess.Popen(
+            [str(EMBLY), "build", "greeter", "-q", "--remote", address],
+            cwd=project,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        try:
+            _wait_for_activity(address, project, lambda a: a["running"] == 1, build)
+        finally:
+            os.killpg(build.pid, signal.SIGKILL)
+            build.wait()
+        _wait_for_activity(address, project, lambda a: a["running"] == 0)  # the build stopped
+        log = _log_when_stopped(server)
+    assert re.search(
+        r"^embly serve: build caller=anonymous project=\S+ function=greeter "
+        r"status=cancelled cache_hit=no duration=\d+\.\d\ds$",
+        log,
+        re.MULTILINE,
+    ), log

@@ -57,20 +57,46 @@ class HashCalls:
         monkeypatch.setattr(walk, "hash_file", counting)
 
 
+class EntryWithCtime:
+    """A fault-injection stand-in for one `os.DirEntry`: the real entry, whose stat reports
+    another ctime (a timestamp that has not ticked cannot be made on demand)."""
+
+    def __init__(self, entry: os.DirEntry[str], ctime_ns: int) -> None:
+        self._entry = entry
+        self._ctime_ns = ctime_ns
+        self.name = entry.name
+
+    def is_file(self, *, follow_symlinks: bool = True) -> bool:
+        return self._entry.is_file(follow_symlinks=follow_symlinks)
+
+    def is_symlink(self) -> bool:
+        return self._entry.is_symlink()
+
+    def is_dir(self, *, follow_symlinks: bool = True) -> bool:
+        return self._entry.is_dir(follow_symlinks=follow_symlinks)
+
+    def stat(self) -> os.stat_result:
+        info = self._entry.stat()
+        return os.stat_result(
+            tuple(info), {"st_mtime_ns": info.st_mtime_ns, "st_ctime_ns": self._ctime_ns}
+        )
+
+
 def report_ctime(monkeypatch: pytest.MonkeyPatch, file: Path, ctime_ns: int) -> None:
     """Make the indexer see `ctime_ns` as the ctime of `file`, as on a filesystem whose
     timestamps have not ticked since it was last stat'ed."""
-    real = walk._stat
+    real = walk._scandir
 
-    def stat(base: str, entry: os.DirEntry[str], is_symlink: bool) -> os.stat_result | None:
-        info = real(base, entry, is_symlink)
-        if info is None or base + entry.name != str(file):
-            return info
-        return os.stat_result(
-            tuple(info), {"st_mtime_ns": info.st_mtime_ns, "st_ctime_ns": ctime_ns}
-        )
+    def listing(fd: int, directory: str) -> list[os.DirEntry[str]]:
+        entries = real(fd, directory)
+        if directory != str(file.parent):
+            return entries
+        return [
+            EntryWithCtime(e, ctime_ns) if e.name == file.name else e  # type: ignore[misc]
+            for e in entries
+        ]
 
-    monkeypatch.setattr(walk, "_stat", stat)
+    monkeypatch.setattr(walk, "_scandir", listing)
 
 
 @pytest.fixture
@@ -289,6 +315,34 @@ def test_rounds_of_two_processes_in_one_directory_keep_both_records(
         cache.snapshot(tmp_path)
         assert cache.lookup(str(first), first.stat()) == "sha-a"
         assert cache.lookup(str(second), second.stat()) == "sha-b"
+
+
+def test_rows_this_module_did_not_write_answer_no_lookup(
+    crate: Path, db: Path, hashes: HashCalls
+) -> None:
+    """Entries of the wrong shape (edited by hand, another version's): each file is read
+    again, the index is right and nothing raises."""
+    indexed(crate, db)
+    lib, util = os.stat(crate / "src" / "lib.rs"), os.stat(crate / "src" / "util.rs")
+    stat_of = (lib.st_size, lib.st_mtime_ns, lib.st_ctime_ns, lib.st_ino)
+    wrong = {
+        "lib.rs": (*stat_of, b"not text", False),  # a sha256 that is not a str
+        "util.rs": (util.st_size,),  # too short
+        "main.rs": "a string, not a tuple",
+    }
+    with sqlite3.connect(db) as conn:
+        conn.execute(
+            "UPDATE directories SET entries = ? WHERE directory = ?",
+            (marshal.dumps(wrong), str(crate / "src")),
+        )
+    conn.close()
+    hashes.paths.clear()
+
+    again = indexed(crate, db)
+
+    read = [crate / "src" / "lib.rs", crate / "src" / "util.rs"]
+    assert sorted(hashes.paths) == sorted(map(str, read))
+    assert again == indexed(crate, None)
 
 
 def test_database_of_an_older_schema_is_replaced(crate: Path, db: Path) -> None:
