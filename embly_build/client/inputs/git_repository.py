@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import bisect
 import os
+import stat
 import subprocess
 import threading
 from dataclasses import dataclass
@@ -26,9 +27,41 @@ _LOCATION_VARIABLES = ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_COMMON
 
 
 def repository_of(root: Path) -> Path | None:
-    """The nearest directory at or above `root` holding `.git`: a directory, or the file that
-    points a worktree or a submodule to its git directory."""
-    return next((d for d in (root, *root.parents) if (d / ".git").exists()), None)
+    """The nearest directory at or above `root` that is the top of a git work tree."""
+    return next((d for d in (root, *root.parents) if holds_work_tree(d)), None)
+
+
+def holds_work_tree(directory: Path | str) -> bool:
+    """Whether `directory` is the top of a git work tree as git decides it (setup.c, dir.c):
+    its `.git` is a git directory (HEAD, objects/ and refs/ in it), or a file pointing a
+    worktree or a submodule to one. An empty or broken `.git` is not one: git lists what
+    is beside it under the outer repository's rules."""
+    git = os.path.join(directory, ".git")
+    try:
+        mode = os.stat(git).st_mode  # one call where there is none, as in most directories
+    except OSError:
+        return False
+    if stat.S_ISREG(mode):
+        linked = _linked_git_dir(Path(git))
+        return linked != Path(git) and _is_git_directory(linked)
+    return stat.S_ISDIR(mode) and _is_git_directory(Path(git))
+
+
+def _is_git_directory(path: Path) -> bool:
+    """HEAD in it, and objects/ and refs/ in it or, for a linked worktree's, in the common
+    directory its `commondir` names."""
+    if not (path / "HEAD").is_file():
+        return False
+    common = _common_dir(path)
+    return (common / "objects").is_dir() and (common / "refs").is_dir()
+
+
+def _common_dir(git_directory: Path) -> Path:
+    try:
+        named = (git_directory / "commondir").read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError):
+        return git_directory
+    return git_directory / named
 
 
 def git_dir(repository: Path) -> Path:
@@ -43,10 +76,7 @@ def info_exclude_sources(repository: Path) -> list[Path]:
     where its info/exclude is (a worktree shares its main repository's), its index (the
     tracked files), the user's excludes file, and its info/exclude, that one last."""
     directory = git_dir(repository)
-    try:
-        common = directory / (directory / "commondir").read_text(encoding="utf-8").strip()
-    except (OSError, UnicodeDecodeError):
-        common = directory
+    common = _common_dir(directory)
     excludes = excludes_file(repository)
     return [
         directory / "commondir",

@@ -14,6 +14,7 @@ from pathlib import Path
 from embly_build.client.inputs.git_repository import (
     TrackedPaths,
     excludes_file,
+    holds_work_tree,
     info_exclude,
     info_exclude_sources,
     repository_of,
@@ -107,7 +108,7 @@ class GitIgnoreFilter(ScopedFilter):
             return scope
         if directory == str(root):
             scope = self._root_scope(root)
-        elif os.path.lexists(os.path.join(directory, ".git")):
+        elif holds_work_tree(directory):
             scope = self._repository_scope(Path(directory))
         else:
             parent_text, _, name = directory.rpartition("/")
@@ -174,7 +175,7 @@ class GitIgnoreFilter(ScopedFilter):
                         return entry, rule, Path(os.fsdecode(base[:start]))
                     break
             directory = entry
-            if (directory / ".git").exists():  # a work tree of its own: the rules above stop
+            if holds_work_tree(directory):  # a work tree of its own: the rules above stop
                 chain = list(self._repository_scope(directory).chain)
         return None
 

@@ -140,7 +140,7 @@ class PatternIndex:
                         in_directory.setdefault(start, {}).setdefault(len(rest), {})[rest] = group
             self._prefixes_in = {d: sorted(t.items()) for d, t in in_directory.items()}
         # Every key, for telling at once which names hold none (see `_candidates`).
-        self._suffix_keys = tuple(key for _, table in self._suffixes for key in table)
+        self._suffix_keys = _keys_of(self._suffixes)
         self._prefix_keys = _keys_of(self._prefixes)
         self._prefix_keys_in = {d: _keys_of(t) for d, t in self._prefixes_in.items()}
 

@@ -256,7 +256,7 @@ class Walker:
                         location = base + name
                         files.append(IndexedFile(path, location, hit[4], info.st_size, executable))
                         continue
-            except (TypeError, IndexError):  # not an entry the cache wrote: `_add` says so
+            except (TypeError, LookupError):  # not an entry the cache wrote: `_add` says so
                 pass
             self._add(base, name, info, cache, relative)
 

@@ -134,7 +134,7 @@ def _create_user_config(project: Path, context: dict[str, Any]) -> None:
 
 def _make_a_repository_above(project: Path, context: dict[str, Any]) -> None:
     # The .gitignore files that apply now reach up to the new repository's.
-    (project.parent / ".git").mkdir()
+    subprocess.run(["git", "init", "-q", str(project.parent)], check=True, capture_output=True)
 
 
 def _change_the_environment(project: Path, context: dict[str, Any]) -> None:

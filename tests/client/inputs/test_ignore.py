@@ -76,7 +76,7 @@ def test_file_in_ignored_directory_cannot_be_reincluded(tmp_path: Path) -> None:
 def test_gitignore_above_root_applies_up_to_the_repository(tmp_path: Path) -> None:
     write(tmp_path / ".gitignore", "*.rs\n")  # above the repository: not git's business
     repo = tmp_path / "repo"
-    (repo / ".git").mkdir(parents=True)
+    _git("init", "-q", repo)
     write(repo / ".gitignore", "*.tmp\n")
     write(repo / "functions" / ".gitignore", "secret.txt\n")
     root = repo / "functions" / "hello"
@@ -112,7 +112,7 @@ def test_without_repository_a_directory_outside_the_project_has_only_its_own(
 
 
 def test_root_ignored_by_an_outer_gitignore_is_still_an_input(tmp_path: Path) -> None:
-    (tmp_path / ".git").mkdir()
+    _git("init", "-q", tmp_path)
     write(tmp_path / ".gitignore", "static/\n*.tmp\n")
     static = tmp_path / "static"
     write(static / "index.html")
@@ -214,6 +214,7 @@ def test_editor_swap_lock_and_backup_files_are_not_inputs(tmp_path: Path) -> Non
 
 def test_the_repositorys_info_exclude_applies_below_every_gitignore(tmp_path: Path) -> None:
     repo = tmp_path / "repo"
+    _git("init", "-q", repo)
     write(repo / ".git" / "info" / "exclude", "*.log\n/functions/hello/local/\nhello/\n")
     root = repo / "functions" / "hello"
     write(root / ".gitignore", "!keep.log\n")  # a .gitignore outranks info/exclude
@@ -253,9 +254,12 @@ def test_a_worktree_honours_its_main_repositorys_info_exclude(tmp_path: Path) ->
 
 def test_a_submodule_honours_the_info_exclude_of_its_own_git_directory(tmp_path: Path) -> None:
     project = tmp_path / "project"
+    _git("init", "-q", project)
     module_git = project / ".git" / "modules" / "lib"
+    module_git.parent.mkdir()
+    _git("init", "-q", "--separate-git-dir", module_git, project / "lib")
     write(module_git / "info" / "exclude", "*.tmp\n")
-    write(project / "lib" / ".git", "gitdir: ../.git/modules/lib\n")
+    write(project / "lib" / ".git", "gitdir: ../.git/modules/lib\n")  # as submodules write it
     root = project / "lib"
     for name in ["src/lib.rs", "scratch.tmp"]:
         write(root / name)

@@ -231,6 +231,29 @@ def test_a_submodule_is_a_work_tree_of_its_own(tmp_path: Path) -> None:
     assert {"vendor/lib/lib.c", "vendor/lib/new.h"} <= expected  # the outer `*.c` stops there
 
 
+@pytest.mark.parametrize(
+    "make_git",
+    [
+        lambda git_path: git_path.mkdir(),  # an empty directory
+        lambda git_path: git_path.write_text("gitdir: ../nowhere\n"),  # a file naming nothing
+        lambda git_path: (git_path / "objects").mkdir(parents=True),  # no HEAD, no refs/
+    ],
+    ids=["empty-directory", "gitfile-to-nowhere", "no-head"],
+)
+def test_a_dot_git_that_is_no_repository_leaves_the_outer_rules_in_force(
+    tmp_path: Path, make_git: Callable[[Path], object]
+) -> None:
+    """git lists what is beside a `.git` it cannot use as a repository as part of the
+    outer work tree, under its rules."""
+    work_tree = repository(
+        tmp_path / "fn", {".gitignore": "*.log\n", "sub/a.txt": "", "sub/b.log": ""}
+    )
+    make_git(work_tree / "sub" / ".git")
+
+    assert "sub/a.txt" in git_lists(work_tree) and "sub/b.log" not in git_lists(work_tree)
+    assert selects_what_git_lists(work_tree)
+
+
 def test_outside_git_the_same_rules_as_git(tmp_path: Path) -> None:
     plain = crate(tmp_path / "plain")
     for name in ["a.log", "keep/a.log", "data/words.txt", "data/x", "[x].txt"]:

@@ -322,12 +322,14 @@ def test_rows_this_module_did_not_write_answer_no_lookup(
 ) -> None:
     """Entries of the wrong shape (edited by hand, another version's): each file is read
     again, the index is right and nothing raises."""
+    age(write(crate / "src" / "extra.rs", "// extra\n"))
     indexed(crate, db)
     lib, util = os.stat(crate / "src" / "lib.rs"), os.stat(crate / "src" / "util.rs")
     stat_of = (lib.st_size, lib.st_mtime_ns, lib.st_ctime_ns, lib.st_ino)
     wrong = {
         "lib.rs": (*stat_of, b"not text", False),  # a sha256 that is not a str
         "util.rs": (util.st_size,),  # too short
+        "extra.rs": {0: os.stat(crate / "src" / "extra.rs").st_size},  # a mapping
         "main.rs": "a string, not a tuple",
     }
     with sqlite3.connect(db) as conn:
@@ -340,7 +342,7 @@ def test_rows_this_module_did_not_write_answer_no_lookup(
 
     again = indexed(crate, db)
 
-    read = [crate / "src" / "lib.rs", crate / "src" / "util.rs"]
+    read = [crate / "src" / name for name in ("lib.rs", "util.rs", "extra.rs")]
     assert sorted(hashes.paths) == sorted(map(str, read))
     assert again == indexed(crate, None)
 
