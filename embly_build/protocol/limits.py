@@ -51,6 +51,12 @@ RECEIVE_WAIT_SECONDS = 120.0
 # stalls holds its share, and the buffer of what it sent, no longer than this.
 MESSAGE_ARRIVAL_SECONDS = 60.0
 
+# How long an open call may go without the start of its next request message (its 5-byte
+# prefix), the first one included: a client sends each message as it has it. Without it, a
+# client could hold every connection the server takes with calls that never send anything
+# (an open call keeps its connection from being idle).
+NEXT_MESSAGE_SECONDS = 300.0
+
 # Connections open at once, TLS handshakes under way included: beyond it a new connection
 # is closed at once, before its TLS handshake (whose buffers cost 256 KiB). Many more than
 # the clients a shared build server has: each client process holds one.

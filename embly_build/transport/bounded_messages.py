@@ -13,7 +13,8 @@ leaves a traceback in the server's log.
 Across all its calls, a server receives at most MAX_RECEIVING_BYTES of messages at once
 (`ReceiveBudget`): a message waits for its share, from its prefix, before its body is read,
 and then has MESSAGE_ARRIVAL_SECONDS to arrive, so clients that send part of a message and
-stall hold neither memory nor shares for long.
+stall hold neither memory nor shares for long. A call whose next message does not start
+within NEXT_MESSAGE_SECONDS ends, so calls that send nothing cannot hold connections.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from embly_build.protocol.limits import (
     MAX_RECEIVING_BYTES,
     MAX_REQUEST_BYTES,
     MESSAGE_ARRIVAL_SECONDS,
+    NEXT_MESSAGE_SECONDS,
     RECEIVE_WAIT_SECONDS,
     MiB,
 )
@@ -82,11 +84,13 @@ class ReceiveBudget:
         *,
         wait_s: float = RECEIVE_WAIT_SECONDS,
         arrival_s: float = MESSAGE_ARRIVAL_SECONDS,
+        next_message_s: float = NEXT_MESSAGE_SECONDS,
     ) -> None:
         self._total = total
         self._free = total
         self._wait_s = wait_s
         self._arrival_s = arrival_s
+        self.next_message_s = next_message_s  # for a message's prefix (BoundedStream)
         self._waiting: deque[tuple[int, asyncio.Future[None]]] = deque()
 
     async def receive(self, read: Callable[[int], Awaitable[bytes]], length: int) -> bytes:
@@ -211,7 +215,7 @@ class BoundedStream:
         # grpclib's HTTP/2 stream, whose reads acknowledge flow control as they go.
         wire = self._stream._stream
         try:
-            prefix = await wire.recv_data(_PREFIX.size)
+            prefix = await self._prefix(wire)
             if not prefix:
                 return None
             compressed, length = _PREFIX.unpack(prefix)
@@ -228,6 +232,18 @@ class BoundedStream:
             return await self._budget.receive(wire.recv_data, length)
         except AssertionError:  # grpclib's buffer, when the stream ends before the bytes do
             raise ProtocolError("the request ends in the middle of a message") from None
+
+    async def _prefix(self, wire: Any) -> bytes:
+        waited = self._budget.next_message_s
+        try:
+            async with asyncio.timeout(waited):
+                prefix: bytes = await wire.recv_data(_PREFIX.size)
+                return prefix
+        except TimeoutError:
+            raise LimitExceeded(
+                f"no request message came within {waited:g} s on an open call: send each "
+                "message as soon as it is ready, and end the call's requests when done"
+            ) from None
 
 
 def _decode(data: bytes, message_type: type) -> Any:

@@ -342,6 +342,27 @@ async def test_a_busy_connection_is_not_idle(tmp_path: Path) -> None:
         await raw.close()
 
 
+@pytest.mark.parametrize("kind", ["unix", "tls"])
+async def test_a_call_that_never_sends_its_message_ends_and_its_connection_goes(
+    kind: str, tmp_path: Path
+) -> None:
+    """Calls opened and left silent would otherwise hold every connection the server takes:
+    each ends RESOURCE_EXHAUSTED, saying why, and the connection, idle then, is closed."""
+    budget = ReceiveBudget(next_message_s=0.5)
+    limits = ConnectionLimits(idle_connection_s=0.5)
+    async with serving(kind, tmp_path, budget=budget, limits=limits) as served:
+        raw = await RawH2.open(served.target)
+        silent = [raw.call(LOOKUP, served.metadata), raw.call(BATCH, served.metadata)]
+        await raw.wait_for(lambda: all(s in raw.statuses for s in silent), timeout=5)
+        for stream in silent:
+            status, message = raw.statuses[stream]
+            assert status == Status.RESOURCE_EXHAUSTED.value
+            assert "no request message came within 0.5 s on an open call" in message
+        await asyncio.wait_for(raw.closed.wait(), timeout=5)
+        await raw.close()
+        await served.still_answers()
+
+
 @pytest.mark.parametrize("kind", ["tcp", "tls"])
 async def test_connections_over_the_cap_are_closed_at_once(
     kind: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
