@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import bisect
 import os
+import re
 import stat
 import subprocess
 import threading
@@ -22,6 +23,7 @@ from pathlib import Path
 from embly_build.client.inputs.input_warnings import warn_once
 
 _GIT_TIMEOUT_S = 60
+_OBJECT_ID = re.compile(rb"[0-9a-f]{40}")  # git's get_oid_hex: SHA-1 ids, or SHA-256's start
 # Variables that would point git at another repository than the one found from the files.
 _LOCATION_VARIABLES = ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_COMMON_DIR", "GIT_PREFIX")
 
@@ -33,9 +35,9 @@ def repository_of(root: Path) -> Path | None:
 
 def holds_work_tree(directory: Path | str) -> bool:
     """Whether `directory` is the top of a git work tree as git decides it (setup.c, dir.c):
-    its `.git` is a git directory (HEAD, objects/ and refs/ in it), or a file pointing a
-    worktree or a submodule to one. An empty or broken `.git` is not one: git lists what
-    is beside it under the outer repository's rules."""
+    its `.git` is a git directory, or a file pointing a worktree or a submodule to one. An
+    empty, broken or unreadable `.git` is not one: git lists what is beside it under the
+    outer repository's rules."""
     git = os.path.join(directory, ".git")
     try:
         mode = os.stat(git).st_mode  # one call where there is none, as in most directories
@@ -48,18 +50,36 @@ def holds_work_tree(directory: Path | str) -> bool:
 
 
 def _is_git_directory(path: Path) -> bool:
-    """HEAD in it, and objects/ and refs/ in it or, for a linked worktree's, in the common
-    directory its `commondir` names."""
-    if not (path / "HEAD").is_file():
-        return False
+    """As git's is_git_directory: objects/ and refs/ searchable (in it or, for a linked
+    worktree's, in the common directory its `commondir` names) and a valid HEAD. Never
+    raises: what cannot be read is no repository, as git says."""
     common = _common_dir(path)
-    return (common / "objects").is_dir() and (common / "refs").is_dir()
+    try:
+        searchable = os.access(common / "objects", os.X_OK) and os.access(common / "refs", os.X_OK)
+    except ValueError:  # a NUL in what a gitfile or commondir names
+        return False
+    return searchable and _valid_head(path / "HEAD")
+
+
+def _valid_head(head: Path) -> bool:
+    """As git's validate_headref: a symlink into refs/ (made or not), `ref: refs/...`, or
+    an object id."""
+    try:
+        if os.path.islink(head):
+            return os.readlink(head).startswith("refs/")
+        with open(head, "rb") as opened:
+            start = opened.read(256)
+    except (OSError, ValueError):
+        return False
+    if start.startswith(b"ref:"):
+        return start[4:].lstrip(b" \t").startswith(b"refs/")
+    return _OBJECT_ID.match(start) is not None
 
 
 def _common_dir(git_directory: Path) -> Path:
     try:
         named = (git_directory / "commondir").read_text(encoding="utf-8").strip()
-    except (OSError, UnicodeDecodeError):
+    except (OSError, UnicodeDecodeError, ValueError):
         return git_directory
     return git_directory / named
 
@@ -203,6 +223,6 @@ def _linked_git_dir(git_file: Path) -> Path:
         text = git_file.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError):
         return git_file
-    if not text.startswith("gitdir:"):
+    if not text.startswith("gitdir: "):  # git reads no other form (setup.c)
         return git_file
-    return git_file.parent / text.removeprefix("gitdir:").strip()
+    return git_file.parent / text.removeprefix("gitdir: ").strip()

@@ -173,7 +173,11 @@ class StatCache:
         changes: _Changes = {}
         for directory, listed in self._listed.items():
             unseen = listed.entries.keys() - listed.seen
-            gone = [n for n in unseen if not os.path.lexists(os.path.join(directory, n))]
+            gone = [
+                name
+                for name in unseen  # a name that is not text is no entry this module wrote
+                if type(name) is not str or not os.path.lexists(os.path.join(directory, name))
+            ]
             if listed.recorded or gone:
                 changes[directory] = (listed.recorded, gone)
         vanished = [d for d in self._known.keys() - self._listed.keys() if not os.path.isdir(d)]

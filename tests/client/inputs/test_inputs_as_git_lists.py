@@ -8,6 +8,7 @@ import random
 import shutil
 import signal
 import subprocess
+import tempfile
 import warnings
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -237,8 +238,10 @@ def test_a_submodule_is_a_work_tree_of_its_own(tmp_path: Path) -> None:
         lambda git_path: git_path.mkdir(),  # an empty directory
         lambda git_path: git_path.write_text("gitdir: ../nowhere\n"),  # a file naming nothing
         lambda git_path: (git_path / "objects").mkdir(parents=True),  # no HEAD, no refs/
+        lambda git_path: _git_directory(git_path, head="not a ref\n"),
+        lambda git_path: git_path.write_text(f"gitdir:{_git_directory(git_path.with_name('g'))}"),
     ],
-    ids=["empty-directory", "gitfile-to-nowhere", "no-head"],
+    ids=["empty-directory", "gitfile-to-nowhere", "no-head", "garbage-head", "gitdir-no-space"],
 )
 def test_a_dot_git_that_is_no_repository_leaves_the_outer_rules_in_force(
     tmp_path: Path, make_git: Callable[[Path], object]
@@ -252,6 +255,94 @@ def test_a_dot_git_that_is_no_repository_leaves_the_outer_rules_in_force(
 
     assert "sub/a.txt" in git_lists(work_tree) and "sub/b.log" not in git_lists(work_tree)
     assert selects_what_git_lists(work_tree)
+
+
+def _git_directory(path: Path, head: str = "ref: refs/heads/main\n") -> Path:
+    """A git directory made by hand: objects/, refs/ and HEAD."""
+    (path / "objects").mkdir(parents=True)
+    (path / "refs").mkdir()
+    (path / "HEAD").write_text(head)
+    return path
+
+
+def _dangling_head_symlink(git_path: Path) -> None:
+    _git_directory(git_path)
+    (git_path / "HEAD").unlink()
+    (git_path / "HEAD").symlink_to("refs/heads/main")  # the branch has no commit yet
+
+
+def _refs_an_executable_file(git_path: Path) -> None:
+    _git_directory(git_path)
+    (git_path / "refs").rmdir()
+    (git_path / "refs").write_text("")
+    (git_path / "refs").chmod(0o755)  # git asks only whether it can be searched (access X_OK)
+
+
+@pytest.mark.parametrize(
+    "make_git",
+    [
+        lambda git_path: git(git_path.parent, "init", "-q"),
+        _dangling_head_symlink,
+        _refs_an_executable_file,
+    ],
+    ids=["git-init", "head-symlink-into-refs", "refs-executable-file"],
+)
+def test_a_dot_git_git_takes_for_a_repository_is_a_work_tree_of_its_own(
+    tmp_path: Path, make_git: Callable[[Path], object]
+) -> None:
+    """git lists such a directory as a nested repository (`sub/`), none of its files; embly
+    takes its files under its own rules, so the outer `*.log` stops there."""
+    work_tree = repository(
+        tmp_path / "fn", {".gitignore": "*.log\n", "sub/a.txt": "", "sub/b.log": ""}
+    )
+    make_git(work_tree / "sub" / ".git")
+
+    listed = subprocess.run(
+        ["git", "ls-files", "-z", "--others", "--exclude-standard"],
+        cwd=work_tree,
+        check=True,
+        capture_output=True,
+    ).stdout.split(b"\0")
+    assert b"sub/" in listed
+    assert {"sub/a.txt", "sub/b.log"} <= embly_selects(work_tree)
+
+
+def test_an_unreadable_dot_git_is_no_repository_and_no_error(tmp_path: Path) -> None:
+    """A `.git` the user may not read (another user's, mode 000): git says it is no
+    repository; an index neither fails nor takes it for one."""
+    if os.geteuid() != 0:
+        pytest.skip("reading as another user needs root")
+    shared = Path(tempfile.mkdtemp(prefix="embly-unreadable-git-"))  # others may enter it
+    work_tree = shared / "fn"
+    try:
+        shared.chmod(0o755)
+        crate(work_tree)
+        write(work_tree / ".gitignore", "*.log\n")
+        write(work_tree / "sub" / "a.txt", "")
+        write(work_tree / "sub" / "b.log", "")
+        _git_directory(work_tree / "sub" / ".git").chmod(0o000)
+        for path in shared.rglob("*"):
+            if path.name != ".git" and path.parent.name != ".git":
+                path.chmod(0o755 if path.is_dir() else 0o644)
+        with _as_user(65534):  # nobody
+            selected = embly_selects(work_tree)
+        assert "sub/a.txt" in selected and "sub/b.log" not in selected
+    finally:
+        if (work_tree / "sub" / ".git").exists():
+            (work_tree / "sub" / ".git").chmod(0o755)
+        shutil.rmtree(shared)
+
+
+@contextmanager
+def _as_user(uid: int) -> Iterator[None]:
+    """This process acts as `uid` (its effective ids) inside the block."""
+    os.setegid(uid)
+    os.seteuid(uid)
+    try:
+        yield
+    finally:
+        os.seteuid(0)
+        os.setegid(0)
 
 
 def test_outside_git_the_same_rules_as_git(tmp_path: Path) -> None:

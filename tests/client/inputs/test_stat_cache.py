@@ -331,6 +331,7 @@ def test_rows_this_module_did_not_write_answer_no_lookup(
         "util.rs": (util.st_size,),  # too short
         "extra.rs": {0: os.stat(crate / "src" / "extra.rs").st_size},  # a mapping
         "main.rs": "a string, not a tuple",
+        5: (1, 2, 3, 4, "a name that is not text", False),
     }
     with sqlite3.connect(db) as conn:
         conn.execute(
@@ -345,6 +346,8 @@ def test_rows_this_module_did_not_write_answer_no_lookup(
     read = [crate / "src" / name for name in ("lib.rs", "util.rs", "extra.rs")]
     assert sorted(hashes.paths) == sorted(map(str, read))
     assert again == indexed(crate, None)
+    assert indexed(crate, db) == again  # the row was written again, whole
+    assert str(crate / "src" / "main.rs") not in stored_paths(db)
 
 
 def test_database_of_an_older_schema_is_replaced(crate: Path, db: Path) -> None:
