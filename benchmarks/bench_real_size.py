@@ -32,7 +32,7 @@ from pathlib import Path
 
 from bench_build import AOT_COMPILE, CARGO_BUILD
 from bench_watch import EmblyWatch
-from common import CARGO_ENV, EMBLY, report, run
+from common import CARGO_ENV, EMBLY, report, run, start_entr
 
 from embly_build.server.build.postprocess import WASM_OPT_FEATURES
 from tests.example_project import VENDORED_FUNCTION, copy_example
@@ -129,19 +129,7 @@ class EntrRecipe:
         self.process: subprocess.Popen[str] | None = None
 
     def start(self) -> None:
-        self.process = subprocess.Popen(
-            ["entr", "-n", "-p", *self.argv],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            env=CARGO_ENV,
-            text=True,
-            start_new_session=True,
-        )
-        assert self.process.stdin is not None
-        self.process.stdin.write("\n".join(self.sources) + "\n")
-        self.process.stdin.close()
-        time.sleep(1)  # entr has no ready signal
+        self.process = start_entr(self.argv, self.sources)
 
     def stop(self) -> None:
         if self.process is not None:

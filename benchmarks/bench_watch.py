@@ -27,7 +27,7 @@ import threading
 import time
 from pathlib import Path
 
-from common import CARGO_ENV, EMBLY, REPO, info, report
+from common import CARGO_ENV, EMBLY, REPO, info, report, start_entr
 
 EXAMPLE = REPO / "examples" / "hello-project"
 EDITS = 9
@@ -95,19 +95,7 @@ class EntrBaseline:
         )
         subprocess.run(["make", "-s", "-f", str(recipe)], env=CARGO_ENV, check=True)
         sources = [str(p) for p in sorted(project.glob("*/src/*.rs"))]
-        self.process = subprocess.Popen(
-            ["entr", "-n", "-p", "make", "-s", "-f", str(recipe)],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            env=CARGO_ENV,
-            text=True,
-            start_new_session=True,
-        )
-        assert self.process.stdin is not None
-        self.process.stdin.write("\n".join(sources) + "\n")
-        self.process.stdin.close()
-        time.sleep(1)  # entr has no ready signal
+        self.process = start_entr(["make", "-s", "-f", str(recipe)], sources)
 
     def rebuilt_after(self, moment: float, timeout: float) -> float | None:
         deadline = time.monotonic() + timeout

@@ -29,6 +29,25 @@ def run(argv: Sequence[str], cwd: Path, env: dict[str, str] | None = None) -> No
     subprocess.run(argv, cwd=cwd, env=env, check=True, capture_output=True)
 
 
+def start_entr(argv: Sequence[str], sources: Sequence[str]) -> subprocess.Popen[str]:
+    """`entr -n -p ARGV` watching `sources` (in a process group of its own, with CARGO_ENV),
+    once it has had time to start: entr has no ready signal."""
+    process = subprocess.Popen(
+        ["entr", "-n", "-p", *argv],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=CARGO_ENV,
+        text=True,
+        start_new_session=True,
+    )
+    assert process.stdin is not None
+    process.stdin.write("\n".join(sources) + "\n")
+    process.stdin.close()
+    time.sleep(1)
+    return process
+
+
 def report(label: str, ours: float, baseline: float, target: float, *, lower: bool = True) -> str:
     ratio = ours / baseline if baseline else float("inf")
     met = ratio <= target if lower else ratio >= target

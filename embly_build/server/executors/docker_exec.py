@@ -181,7 +181,7 @@ class DockerExecExecutor:
         self, container: DockerContainer, error: BaseException | None
     ) -> EnvironmentProblem:
         """Why a step's exec could not be followed to its end."""
-        if not await self._container_runs(container):
+        if not await self.container.runs(container):
             return self.container.removed()
         if isinstance(error, aiodocker.DockerError):
             return self.container.engine_error(error)
@@ -196,19 +196,11 @@ class DockerExecExecutor:
         """Whether the container stops within a moment: a step SIGKILLed with it (docker
         rm -f, docker kill) ends before the engine marks the container stopped."""
         deadline = time.monotonic() + _STOPPING_SECONDS
-        while await self._container_runs(container):
+        while await self.container.runs(container):
             if time.monotonic() > deadline:
                 return False
             await asyncio.sleep(_POLL_SECONDS)
         return True
-
-    async def _container_runs(self, container: DockerContainer) -> bool:
-        try:
-            return bool((await container.show())["State"]["Running"])
-        except aiodocker.DockerError as error:
-            if error.status == 404:
-                return False
-            raise self.container.engine_error(error) from error
 
     async def _stop(
         self, container: DockerContainer, execution: Exec, stream: Stream, marker: str

@@ -99,7 +99,7 @@ class StepContainer:
         engine is asked whether the one known still runs (else it is made again)."""
         async with self._lock:
             current = self._current
-            if current is not None and verify and not await self._still_running(current):
+            if current is not None and verify and not await self.runs(current):
                 self._current = current = None
             if current is None:
                 current = await self._ensure(_also_logged(on_log))
@@ -169,13 +169,14 @@ class StepContainer:
             "while a step ran in it: build again, and it is started or made again"
         )
 
-    async def _still_running(self, container: DockerContainer) -> bool:
+    async def runs(self, container: DockerContainer) -> bool:
+        """Whether the engine says `container` is running (False once it is gone)."""
         try:
             return bool((await container.show())["State"]["Running"])
         except aiodocker.DockerError as error:
             if error.status == 404:
                 return False
-            raise engine_problem(error, docker_host()) from error
+            raise self.engine_error(error) from error
 
     async def _ensure(self, on_log: LogSink) -> DockerContainer:
         for path in self._mounted:
